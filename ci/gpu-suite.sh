@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the GPU-labelled suite on a CUDA machine from a build made elsewhere (the development
+# machine compiles with nvcc; the GPU machine only runs). Usage, from the repository root:
+#
+#   ci/gpu-suite.sh [build-dir]        (default build/release; logs under $OUT or build-dir/gpu-logs)
+#
+# CTest files hold the absolute paths of the machine that configured the build; when this
+# checkout lives elsewhere, a symlink from the configured source path to here makes them valid.
+# Prints a short summary table last.
+set -uo pipefail
+
+root=$(pwd)
+build=${1:-build/release}
+logs=${OUT:-$build/gpu-logs}
+mkdir -p "$logs"
+
+configured=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+if [ -n "$configured" ] && [ "$configured" != "$root" ] && [ ! -e "$configured" ]; then
+  mkdir -p "$(dirname "$configured")" && ln -s "$root" "$configured"
+fi
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader 2>&1
+} | tee "$logs/machine.txt"
+
+ctest --test-dir "$build" -L '^gpu$' --no-tests=error --output-on-failure --timeout 600 \
+  ${CTEST_EXTRA_ARGS:-} 2>&1 | tee "$logs/ctest-gpu.log"
+status=${PIPESTATUS[0]}
+
+echo
+echo "| test | result | seconds |"
+echo "|---|---|---|"
+sed -n 's/^ *[0-9]*\/[0-9]* Test *#[0-9]*: \([^ ]*\) \.*\**\([A-Za-z ]*[A-Za-z]\) *\([0-9.]*\) sec$/| \1 | \2 | \3 |/p' \
+  "$logs/ctest-gpu.log"
+echo "ctest exit status: $status"
+exit "$status"

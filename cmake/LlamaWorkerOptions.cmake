@@ -1,0 +1,19 @@
+# Build options and the warning/sanitizer flags every target of ours gets.
+set(LLAMA_WORKER_CUDA "AUTO" CACHE STRING "Build CUDA code: AUTO (when nvcc is found), ON, OFF")
+set_property(CACHE LLAMA_WORKER_CUDA PROPERTY STRINGS AUTO ON OFF)
+set(LLAMA_WORKER_SANITIZERS "" CACHE STRING "Semicolon list passed as -fsanitize=..., e.g. address;undefined")
+option(LLAMA_WORKER_FUZZ "Build libFuzzer harnesses (needs clang)" OFF)
+option(LLAMA_WORKER_WERROR "Treat warnings as errors" OFF)
+
+# One interface target carries our flags; third-party code does not get them.
+add_library(llama_worker_flags INTERFACE)
+target_compile_options(llama_worker_flags INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${LLAMA_WORKER_WERROR}>>:-Werror>
+  $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
+
+if(LLAMA_WORKER_SANITIZERS)
+  list(JOIN LLAMA_WORKER_SANITIZERS "," _sanitizers)
+  add_compile_options(-fsanitize=${_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_sanitizers})
+endif()

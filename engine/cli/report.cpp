@@ -1,0 +1,21 @@
+#include <cstdio>
+
+#include "cli/command.hpp"
+
+namespace llama_worker::cli {
+
+int report_error(const std::string& context, const Error& error) {
+  if (context.empty()) {
+    std::fprintf(stderr, "error: %s\n", error.message.c_str());
+  } else {
+    std::fprintf(stderr, "error: %s: %s\n", context.c_str(), error.message.c_str());
+  }
+  return 1;
+}
+
+int report_not_implemented(const std::string& command, int issue) {
+  std::fprintf(stderr, "error: '%s' is not implemented yet (issue #%d)\n", command.c_str(), issue);
+  return 1;
+}
+
+}  // namespace llama_worker::cli
