@@ -31,7 +31,7 @@ status=${PIPESTATUS[0]}
 echo
 echo "| test | result | seconds |"
 echo "|---|---|---|"
-sed -n 's/^ *[0-9]*\/[0-9]* Test *#[0-9]*: \([^ ]*\) \.*\**\([A-Za-z ]*[A-Za-z]\) *\([0-9.]*\) sec$/| \1 | \2 | \3 |/p' \
+sed -n 's/^ *[0-9]*\/[0-9]* Test *#[0-9]*: \([^ ]*\) \.*\** *\([A-Za-z][A-Za-z ]*[A-Za-z]\) *\([0-9.]*\) sec$/| \1 | \2 | \3 |/p' \
   "$logs/ctest-gpu.log"
 echo "ctest exit status: $status"
 exit "$status"
