@@ -34,10 +34,15 @@
 #include "gguf/tensor_type.hpp"
 
 namespace llama_worker::gguf {
+namespace detail {
+struct ParsedPart;  // one validated file: its mapping, metadata and tensor table (parsed_part.hpp)
+}  // namespace detail
 
 inline constexpr uint32_t kDefaultAlignment = 32;
 inline constexpr uint32_t kMaxAlignment = 1u << 20;  // 1 MiB: larger values are rejected as insane
 inline constexpr uint32_t kMaxDims = 4;              // GGML_MAX_DIMS
+inline constexpr uint64_t kMaxTensorNameBytes = 63;  // GGML_MAX_NAME (64) less the NUL
+inline constexpr uint64_t kMaxKeyBytes = 65535;      // the GGUF spec's bound on key length
 
 struct TensorInfo {
   std::string name;
@@ -78,16 +83,16 @@ class File {
   File& operator=(const File&) = delete;
   ~File();
 
-  uint32_t version() const { return version_; }
+  uint32_t version() const;                 // part 0's: 2 or 3
   const std::string& path() const { return path_; }
-  uint64_t alignment() const { return alignment_; }
+  uint64_t alignment() const;               // part 0's general.alignment, default 32
   uint64_t file_size() const;               // bytes of part 0
   uint64_t data_offset() const;             // where part 0's data section starts
-  uint32_t split_count() const;             // 1 when not split
+  uint32_t split_count() const { return static_cast<uint32_t>(parts_.size()); }  // 1 when not split
   const std::vector<std::string>& split_paths() const { return split_paths_; }
 
   // Metadata, in file order (part 0's, for split models).
-  const std::vector<MetadataEntry>& metadata() const { return metadata_; }
+  const std::vector<MetadataEntry>& metadata() const;
   bool has(std::string_view key) const;
   const Value* find(std::string_view key) const;  // nullptr when missing
 
@@ -105,24 +110,14 @@ class File {
   Result<std::string> architecture() const;  // general.architecture
 
  private:
-  struct Mapping;
-  struct Part;
   File();
-  static Result<File> open_parts(std::vector<std::string> paths, bool follow_splits);
-  static Status parse_part(File& file, Part& part, uint32_t index);
+  static Result<File> assemble(std::vector<std::unique_ptr<detail::ParsedPart>> parts, std::string path);
 
   std::string path_;
-  uint32_t version_ = 0;
-  uint64_t alignment_ = kDefaultAlignment;
-  std::vector<std::unique_ptr<Part>> parts_;  // part 0 holds the metadata
+  std::vector<std::unique_ptr<detail::ParsedPart>> parts_;  // parts_[0] holds the metadata
   std::vector<std::string> split_paths_;
-  std::vector<MetadataEntry> metadata_;
-  std::unordered_map<std::string_view, size_t> key_index_;
-  std::vector<std::unique_ptr<std::string_view[]>> string_arrays_;  // views of arrays of strings
   std::vector<TensorInfo> tensors_;
   std::unordered_map<std::string_view, size_t> tensor_index_;  // keys view tensors_[i].name
-
-  friend class FileParser;
 };
 
 }  // namespace llama_worker::gguf
