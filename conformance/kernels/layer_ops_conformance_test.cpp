@@ -1,0 +1,234 @@
+// RMSNorm, RoPE, SwiGLU, attention (prefill and decode, GQA, sliding window) and argmax on the
+// GPU against the CPU twins, on fresh random inputs at odd sizes, outputs poisoned first.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "conformance_util.hpp"
+#include "cpu/attention.hpp"
+#include "cpu/rmsnorm.hpp"
+#include "cpu/rope.hpp"
+#include "cpu/swiglu.hpp"
+#include "cuda/argmax.cuh"
+#include "cuda/attention.cuh"
+#include "cuda/rmsnorm.cuh"
+#include "cuda/rope.cuh"
+#include "cuda/swiglu.cuh"
+#include "quant/half.hpp"
+#include "testing/device_buffer.hpp"
+
+namespace llama_worker::conformance {
+namespace {
+
+using kernels::testing::DeviceBuffer;
+
+TEST(RmsnormConformance, MatchesCpuAtOddWidths) {
+  for (int64_t width : {1, 7, 255, 896, 3073}) {
+    const int64_t rows = 5;
+    const auto x = random_floats(static_cast<size_t>(rows * width), 3.0f);
+    const auto weight = random_floats(static_cast<size_t>(width));
+    std::vector<float> expected(x.size());
+    kernels::cpu::rmsnorm_f32(expected.data(), x.data(), weight.data(), rows, width, 1e-6f);
+    DeviceBuffer<float> d_x, d_w, d_out;
+    ASSERT_TRUE(d_x.upload(x));
+    ASSERT_TRUE(d_w.upload(weight));
+    ASSERT_TRUE(d_out.allocate(x.size()));
+    ASSERT_TRUE(kernels::cuda::rmsnorm_f32(d_out.get(), d_x.get(), d_w.get(), rows, width, 1e-6f, nullptr));
+    EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-12) << "width " << width;
+  }
+}
+
+TEST(RopeConformance, MatchesCpuForBothStylesAndPartialRotation) {
+  struct Case { kernels::cpu::RopeStyle cpu; kernels::cuda::RopeStyle gpu; int64_t head_dim, rotary; float base; };
+  const Case cases[] = {{kernels::cpu::RopeStyle::kNeox, kernels::cuda::RopeStyle::kNeox, 64, 64, 1000000.0f},
+                        {kernels::cpu::RopeStyle::kNormal, kernels::cuda::RopeStyle::kNormal, 96, 96, 10000.0f},
+                        {kernels::cpu::RopeStyle::kNeox, kernels::cuda::RopeStyle::kNeox, 96, 32, 10000.0f},
+                        {kernels::cpu::RopeStyle::kNormal, kernels::cuda::RopeStyle::kNormal, 30, 18, 500000.0f}};
+  for (const Case& c : cases) {
+    const int64_t tokens = 7, heads = 3, offset = 2041;
+    const auto x = random_floats(static_cast<size_t>(tokens * heads * c.head_dim));
+    std::vector<float> expected = x;
+    kernels::cpu::RopeParams cpu;
+    cpu.x = expected.data();
+    cpu.tokens = tokens;
+    cpu.heads = heads;
+    cpu.head_dim = c.head_dim;
+    cpu.rotary_dims = c.rotary;
+    cpu.position_offset = offset;
+    cpu.freq_base = c.base;
+    cpu.style = c.cpu;
+    kernels::cpu::rope_f32(cpu);
+    std::vector<int32_t> positions(tokens);
+    for (int64_t t = 0; t < tokens; ++t) positions[t] = static_cast<int32_t>(offset + t);
+    DeviceBuffer<float> d_x;
+    DeviceBuffer<int32_t> d_positions;
+    ASSERT_TRUE(d_x.upload(x));
+    ASSERT_TRUE(d_positions.upload(positions));
+    kernels::cuda::RopeParams gpu;
+    gpu.x = d_x.get();
+    gpu.positions = d_positions.get();
+    gpu.tokens = tokens;
+    gpu.heads = heads;
+    gpu.head_dim = c.head_dim;
+    gpu.rotary_dims = c.rotary;
+    gpu.freq_base = c.base;
+    gpu.style = c.gpu;
+    ASSERT_TRUE(kernels::cuda::rope_f32(gpu, nullptr));
+    EXPECT_NMSE_BELOW(*d_x.download(), expected, 1e-12) << "head_dim " << c.head_dim << " rotary " << c.rotary;
+  }
+}
+
+TEST(SwigluConformance, MatchesCpuPlainAndFused) {
+  const int64_t rows = 3, width = 1001;
+  const auto fused = random_floats(static_cast<size_t>(rows * 2 * width), 2.0f);
+  std::vector<float> expected(static_cast<size_t>(rows * width));
+  kernels::cpu::SwigluParams cpu;
+  cpu.out = expected.data();
+  cpu.gate = fused.data();
+  cpu.up = fused.data() + width;
+  cpu.rows = rows;
+  cpu.width = width;
+  cpu.gate_row_stride = 2 * width;
+  cpu.up_row_stride = 2 * width;
+  kernels::cpu::swiglu_f32(cpu);
+  DeviceBuffer<float> d_in, d_out;
+  ASSERT_TRUE(d_in.upload(fused));
+  ASSERT_TRUE(d_out.allocate(expected.size()));
+  kernels::cuda::SwigluParams gpu;
+  gpu.out = d_out.get();
+  gpu.gate = d_in.get();
+  gpu.up = d_in.get() + width;
+  gpu.rows = rows;
+  gpu.width = width;
+  gpu.gate_row_stride = 2 * width;
+  gpu.up_row_stride = 2 * width;
+  ASSERT_TRUE(kernels::cuda::swiglu_f32(gpu, nullptr));
+  EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-12);
+}
+
+// K/V are rounded to fp16 before the CPU twin sees them, as the GPU cache stores them: the
+// remaining difference is summation order only.
+void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t q_tokens, int64_t offset,
+                     int64_t window) {
+  const int64_t kv_tokens = offset + q_tokens;
+  const int64_t capacity = kv_tokens + 3;
+  const auto q = random_floats(static_cast<size_t>(q_tokens * heads * head_dim));
+  auto k = random_floats(static_cast<size_t>(kv_tokens * kv_heads * head_dim));
+  auto v = random_floats(static_cast<size_t>(kv_tokens * kv_heads * head_dim));
+  std::vector<uint16_t> k_half(static_cast<size_t>(capacity * kv_heads * head_dim), 0x7E00);  // NaN rows past the end
+  std::vector<uint16_t> v_half(k_half.size(), 0x7E00);
+  for (size_t i = 0; i < k.size(); ++i) {
+    k_half[i] = quant::f32_to_f16(k[i]);
+    v_half[i] = quant::f32_to_f16(v[i]);
+    k[i] = quant::f16_to_f32(k_half[i]);
+    v[i] = quant::f16_to_f32(v_half[i]);
+  }
+  std::vector<float> expected(q.size());
+  kernels::cpu::AttentionParams cpu;
+  cpu.out = expected.data();
+  cpu.q = q.data();
+  cpu.k = k.data();
+  cpu.v = v.data();
+  cpu.q_tokens = q_tokens;
+  cpu.kv_tokens = kv_tokens;
+  cpu.heads = heads;
+  cpu.kv_heads = kv_heads;
+  cpu.head_dim = head_dim;
+  cpu.q_position_offset = offset;
+  cpu.sliding_window = window;
+  kernels::cpu::attention_f32(cpu);
+
+  std::vector<int32_t> positions(q_tokens);
+  for (int64_t t = 0; t < q_tokens; ++t) positions[t] = static_cast<int32_t>(offset + t);
+  DeviceBuffer<float> d_q, d_out;
+  DeviceBuffer<uint16_t> d_k, d_v;
+  DeviceBuffer<int32_t> d_positions;
+  ASSERT_TRUE(d_q.upload(q));
+  ASSERT_TRUE(d_k.upload(k_half));
+  ASSERT_TRUE(d_v.upload(v_half));
+  ASSERT_TRUE(d_positions.upload(positions));
+  ASSERT_TRUE(d_out.allocate(q.size()));
+  kernels::cuda::AttentionParams gpu;
+  gpu.out = d_out.get();
+  gpu.q = d_q.get();
+  gpu.k_cache = reinterpret_cast<const __half*>(d_k.get());
+  gpu.v_cache = reinterpret_cast<const __half*>(d_v.get());
+  gpu.positions = d_positions.get();
+  gpu.q_tokens = q_tokens;
+  gpu.heads = heads;
+  gpu.kv_heads = kv_heads;
+  gpu.head_dim = head_dim;
+  gpu.capacity = capacity;
+  gpu.sliding_window = window;
+  const Status status = kernels::cuda::attention(gpu, nullptr);
+  ASSERT_TRUE(status) << status.message();
+  EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10)
+      << "heads " << heads << "/" << kv_heads << " dim " << head_dim << " q " << q_tokens << " offset " << offset
+      << " window " << window;
+}
+
+TEST(AttentionConformance, PrefillCausalGqa) { check_attention(14, 2, 64, 37, 0, 0); }
+TEST(AttentionConformance, PrefillAfterCachedTokens) { check_attention(6, 3, 96, 11, 29, 0); }
+TEST(AttentionConformance, DecodeOneQueryDeepContext) { check_attention(32, 32, 96, 1, 3001, 0); }
+TEST(AttentionConformance, SlidingWindowPrefill) { check_attention(4, 1, 40, 53, 0, 16); }
+TEST(AttentionConformance, SlidingWindowDecodePastTheWindow) { check_attention(8, 8, 64, 1, 2100, 2047); }
+
+TEST(KvStoreConformance, WritesRowsAtTheirPositionsInHalfPrecision) {
+  const int64_t kv_heads = 2, head_dim = 24, capacity = 19, tokens = 3;
+  const auto k = random_floats(static_cast<size_t>(tokens * kv_heads * head_dim));
+  const auto v = random_floats(k.size());
+  const std::vector<int32_t> positions = {4, 5, 17};
+  DeviceBuffer<float> d_k, d_v;
+  DeviceBuffer<uint16_t> d_k_cache, d_v_cache;
+  DeviceBuffer<int32_t> d_positions;
+  ASSERT_TRUE(d_k.upload(k));
+  ASSERT_TRUE(d_v.upload(v));
+  ASSERT_TRUE(d_positions.upload(positions));
+  ASSERT_TRUE(d_k_cache.allocate(static_cast<size_t>(capacity * kv_heads * head_dim)));
+  ASSERT_TRUE(d_v_cache.allocate(static_cast<size_t>(capacity * kv_heads * head_dim)));
+  kernels::cuda::KvStoreParams p;
+  p.k_cache = reinterpret_cast<__half*>(d_k_cache.get());
+  p.v_cache = reinterpret_cast<__half*>(d_v_cache.get());
+  p.k = d_k.get();
+  p.v = d_v.get();
+  p.positions = d_positions.get();
+  p.tokens = tokens;
+  p.kv_heads = kv_heads;
+  p.head_dim = head_dim;
+  p.capacity = capacity;
+  ASSERT_TRUE(kernels::cuda::kv_store(p, nullptr));
+  const auto k_cache = *d_k_cache.download();
+  const auto v_cache = *d_v_cache.download();
+  const int64_t width = kv_heads * head_dim;
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < width; ++i) {
+      ASSERT_EQ(k_cache[positions[t] * width + i], quant::f32_to_f16(k[t * width + i]));
+      ASSERT_EQ(v_cache[positions[t] * width + i], quant::f32_to_f16(v[t * width + i]));
+    }
+  }
+  EXPECT_EQ(k_cache[0], 0xFFFF) << "rows not written must keep their poison";
+}
+
+TEST(ArgmaxConformance, LowestIndexOfTheMaximumAndNanDetection) {
+  for (int64_t count : {1, 31, 1025, 151936}) {
+    auto logits = random_floats(static_cast<size_t>(count));
+    const int64_t target = count / 3;
+    logits[target] = 100.0f;
+    if (count > 2) logits[count - 1] = 100.0f;  // a tie later in the vector loses
+    DeviceBuffer<float> d_logits;
+    DeviceBuffer<int32_t> d_result;
+    ASSERT_TRUE(d_logits.upload(logits));
+    ASSERT_TRUE(d_result.allocate(1));
+    ASSERT_TRUE(kernels::cuda::argmax_f32(d_result.get(), d_logits.get(), count, nullptr));
+    EXPECT_EQ((*d_result.download())[0], target) << "count " << count;
+    logits[count / 2] = NAN;
+    ASSERT_TRUE(d_logits.upload(logits));
+    ASSERT_TRUE(kernels::cuda::argmax_f32(d_result.get(), d_logits.get(), count, nullptr));
+    EXPECT_EQ((*d_result.download())[0], -1) << "a NaN logit must not yield a token";
+  }
+}
+
+}  // namespace
+}  // namespace llama_worker::conformance

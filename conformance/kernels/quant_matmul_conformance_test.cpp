@@ -1,0 +1,201 @@
+// Quantized matmul and embedding lookup on the GPU against the CPU twins, for every weight type
+// the engine computes with, at odd shapes and token counts (1 = decode, many = prefill).
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "conformance_util.hpp"
+#include "cpu/embedding.hpp"
+#include "cpu/matmul.hpp"
+#include "cuda/embedding.cuh"
+#include "cuda/quant_matmul.cuh"
+#include "quant/quantize.hpp"
+#include "testing/device_buffer.hpp"
+
+namespace llama_worker::conformance {
+namespace {
+
+using gguf::TensorType;
+using kernels::testing::DeviceBuffer;
+
+const TensorType kTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ4_0,
+                             TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0,
+                             TensorType::kQ2_K, TensorType::kQ3_K, TensorType::kQ4_K, TensorType::kQ5_K,
+                             TensorType::kQ6_K};
+
+// Random weights encoded in `type`: rows x width, as a file would hold them.
+std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t width, int64_t& row_bytes) {
+  row_bytes = static_cast<int64_t>(*gguf::row_bytes(type, width));
+  std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto values = random_floats(static_cast<size_t>(width), 0.05f);
+    const Status status = quant::quantize_row(type, values.data(), bytes.data() + r * row_bytes, width);
+    EXPECT_TRUE(status) << status.message();
+  }
+  return bytes;
+}
+
+class QuantMatmulConformance : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(QuantMatmulConformance, MatchesCpuMatmul) {
+  const TensorType type = GetParam();
+  const int64_t block = gguf::traits(type).block_size;
+  const int64_t granule = block > 8 ? block : 8;
+  struct Shape { int64_t in_blocks, out_features, tokens; bool bias, residual; };
+  const Shape shapes[] = {{3, 37, 1, false, false}, {7, 129, 1, true, true}, {4, 65, 5, false, true},
+                          {2, 33, 13, true, false}, {11, 17, 9, true, true}};
+  for (const Shape& shape : shapes) {
+    const int64_t in = shape.in_blocks * granule;
+    int64_t row_bytes = 0;
+    const auto weights = random_weights(type, shape.out_features, in, row_bytes);
+    const auto x = random_floats(static_cast<size_t>(shape.tokens * in));
+    const auto bias = random_floats(static_cast<size_t>(shape.out_features));
+    const auto residual = random_floats(static_cast<size_t>(shape.tokens * shape.out_features));
+
+    std::vector<float> expected(static_cast<size_t>(shape.tokens * shape.out_features));
+    kernels::cpu::MatmulParams cpu;
+    cpu.y = expected.data();
+    cpu.x = x.data();
+    cpu.weight = weights.data();
+    cpu.weight_type = type;
+    cpu.weight_row_bytes = row_bytes;
+    cpu.bias = shape.bias ? bias.data() : nullptr;
+    cpu.rows = shape.tokens;
+    cpu.in_features = in;
+    cpu.out_features = shape.out_features;
+    ASSERT_TRUE(kernels::cpu::matmul_f32(cpu));
+    if (shape.residual) {
+      for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+    }
+
+    DeviceBuffer<uint8_t> d_weights;
+    DeviceBuffer<float> d_x, d_bias, d_y;
+    ASSERT_TRUE(d_weights.upload(weights));
+    ASSERT_TRUE(d_x.upload(x));
+    ASSERT_TRUE(d_bias.upload(bias));
+    if (shape.residual) {
+      ASSERT_TRUE(d_y.upload(residual));  // residual aliases y: the fused in-place form
+    } else {
+      ASSERT_TRUE(d_y.allocate(expected.size()));  // poisoned
+    }
+    kernels::cuda::QuantMatmulParams gpu;
+    gpu.y = d_y.get();
+    gpu.x = d_x.get();
+    gpu.weight = d_weights.get();
+    gpu.weight_type = type;
+    gpu.weight_row_bytes = row_bytes;
+    gpu.bias = shape.bias ? d_bias.get() : nullptr;
+    gpu.residual = shape.residual ? d_y.get() : nullptr;
+    gpu.tokens = shape.tokens;
+    gpu.in_features = in;
+    gpu.out_features = shape.out_features;
+    const Status status = kernels::cuda::quant_matmul(gpu, nullptr);
+    ASSERT_TRUE(status) << status.message();
+    auto actual = d_y.download();
+    ASSERT_TRUE(actual) << actual.error().message;
+    EXPECT_NMSE_BELOW(*actual, expected, 1e-10) << gguf::tensor_type_name(type) << " in " << in << " out "
+                                                << shape.out_features << " tokens " << shape.tokens;
+  }
+}
+
+TEST_P(QuantMatmulConformance, EmbeddingLookupIsBitExact) {
+  const TensorType type = GetParam();
+  const int64_t block = gguf::traits(type).block_size;
+  const int64_t width = 3 * (block > 8 ? block : 8);
+  const int64_t vocab = 41;
+  int64_t row_bytes = 0;
+  const auto table = random_weights(type, vocab, width, row_bytes);
+  const std::vector<int32_t> tokens = {40, 0, 7, 7, 13};
+  std::vector<float> expected(tokens.size() * static_cast<size_t>(width));
+  kernels::cpu::EmbeddingParams cpu;
+  cpu.out = expected.data();
+  cpu.tokens = tokens.data();
+  cpu.token_count = static_cast<int64_t>(tokens.size());
+  cpu.table = table.data();
+  cpu.table_type = type;
+  cpu.table_row_bytes = row_bytes;
+  cpu.vocab = vocab;
+  cpu.width = width;
+  ASSERT_TRUE(kernels::cpu::embedding_lookup_f32(cpu));
+
+  DeviceBuffer<uint8_t> d_table;
+  DeviceBuffer<int32_t> d_tokens, d_flag;
+  DeviceBuffer<float> d_out;
+  ASSERT_TRUE(d_table.upload(table));
+  ASSERT_TRUE(d_tokens.upload(tokens));
+  ASSERT_TRUE(d_flag.upload({0}));
+  ASSERT_TRUE(d_out.allocate(expected.size()));
+  kernels::cuda::EmbeddingParams gpu;
+  gpu.out = d_out.get();
+  gpu.tokens = d_tokens.get();
+  gpu.token_count = cpu.token_count;
+  gpu.table = d_table.get();
+  gpu.table_type = type;
+  gpu.table_row_bytes = row_bytes;
+  gpu.vocab = vocab;
+  gpu.width = width;
+  gpu.error_flag = d_flag.get();
+  ASSERT_TRUE(kernels::cuda::embedding_lookup(gpu, nullptr));
+  auto actual = d_out.download();
+  ASSERT_TRUE(actual);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>((*actual)[i]), std::bit_cast<uint32_t>(expected[i]))
+        << gguf::tensor_type_name(type) << " element " << i;
+  }
+  EXPECT_EQ((*d_flag.download())[0], 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryComputableType, QuantMatmulConformance, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<TensorType>& type_info) {
+                           return std::string(gguf::tensor_type_name(type_info.param));
+                         });
+
+TEST(EmbeddingConformance, OutOfRangeIdSetsTheFlagAndReadsNothing) {
+  int64_t row_bytes = 0;
+  const auto table = random_weights(TensorType::kQ8_0, 5, 32, row_bytes);
+  DeviceBuffer<uint8_t> d_table;
+  DeviceBuffer<int32_t> d_tokens, d_flag;
+  DeviceBuffer<float> d_out;
+  ASSERT_TRUE(d_table.upload(table));
+  ASSERT_TRUE(d_tokens.upload({2, 5, -1}));
+  ASSERT_TRUE(d_flag.upload({0}));
+  ASSERT_TRUE(d_out.allocate(3 * 32));
+  kernels::cuda::EmbeddingParams gpu;
+  gpu.out = d_out.get();
+  gpu.tokens = d_tokens.get();
+  gpu.token_count = 3;
+  gpu.table = d_table.get();
+  gpu.table_type = TensorType::kQ8_0;
+  gpu.table_row_bytes = row_bytes;
+  gpu.vocab = 5;
+  gpu.width = 32;
+  gpu.error_flag = d_flag.get();
+  ASSERT_TRUE(kernels::cuda::embedding_lookup(gpu, nullptr));
+  EXPECT_EQ((*d_flag.download())[0], 1);
+}
+
+TEST(QuantMatmulConformance, RejectsUnsupportedTypesAndBadRows) {
+  kernels::cuda::QuantMatmulParams gpu;
+  float dummy[8] = {};
+  gpu.y = dummy;
+  gpu.x = dummy;
+  gpu.weight = reinterpret_cast<const uint8_t*>(dummy);
+  gpu.tokens = 1;
+  gpu.out_features = 1;
+  gpu.weight_type = TensorType::kIQ2_XXS;
+  gpu.in_features = 256;
+  gpu.weight_row_bytes = 66;
+  Status status = kernels::cuda::quant_matmul(gpu, nullptr);
+  EXPECT_EQ(status.code(), ErrorCode::kUnsupported);
+  EXPECT_NE(status.message().find("IQ2_XXS"), std::string::npos) << status.message();
+  gpu.weight_type = TensorType::kQ4_K;
+  gpu.in_features = 896;  // not a multiple of 256
+  gpu.weight_row_bytes = 504;
+  EXPECT_FALSE(kernels::cuda::quant_matmul(gpu, nullptr));
+}
+
+}  // namespace
+}  // namespace llama_worker::conformance

@@ -1,0 +1,17 @@
+// Greedy token choice on the device: the index of the largest logit, the lowest index among
+// ties, so only one int32 crosses to the host per decode step. A NaN logit makes the result -1
+// (the caller reports corrupt logits instead of emitting a token).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/status.hpp"
+
+namespace llama_worker::kernels::cuda {
+
+// logits: (count) fp32 device; result: one device int32.
+Status argmax_f32(int32_t* result, const float* logits, int64_t count, cudaStream_t stream);
+
+}  // namespace llama_worker::kernels::cuda

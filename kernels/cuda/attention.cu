@@ -1,0 +1,108 @@
+#include "cuda/attention.cuh"
+#include "cuda/block_reduce.cuh"
+#include "cuda/cuda_check.hpp"
+
+#include <cmath>
+
+namespace llama_worker::kernels::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+
+__global__ void kv_store_kernel(KvStoreParams p) {
+  const int64_t t = blockIdx.x;
+  const int64_t row = p.positions[t];
+  if (row < 0 || row >= p.capacity) return;  // the launcher's caller guarantees this; never write out of bounds
+  const int64_t width = p.kv_heads * p.head_dim;
+  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) {
+    p.k_cache[row * width + i] = __float2half_rn(p.k[t * p.k_stride + i]);
+    p.v_cache[row * width + i] = __float2half_rn(p.v[t * p.v_stride + i]);
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionParams p) {
+  extern __shared__ float shared[];
+  float* scratch = shared;                  // 32 floats for reductions
+  float* q = shared + 32;                   // head_dim floats
+  float* scores = q + p.head_dim;           // up to capacity floats
+  const int64_t head = blockIdx.x;
+  const int64_t t = blockIdx.y;
+  const int64_t kv_head = head / (p.heads / p.kv_heads);
+  const int64_t position = p.positions[t];
+  const int64_t first = p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
+  const int64_t count = position - first + 1;
+  const int64_t row_width = p.kv_heads * p.head_dim;
+
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) q[d] = p.q[t * p.q_stride + head * p.head_dim + d];
+  __syncthreads();
+
+  float local_max = -INFINITY;
+  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
+    const __half* key = p.k_cache + (first + j) * row_width + kv_head * p.head_dim;
+    float dot = 0.0f;
+    for (int64_t d = 0; d < p.head_dim; ++d) dot = fmaf(q[d], __half2float(key[d]), dot);
+    const float score = dot * p.scale;
+    scores[j] = score;
+    local_max = fmaxf(local_max, score);
+  }
+  const float max_score = block_reduce_max(local_max, scratch);
+  float local_sum = 0.0f;
+  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
+    const float e = expf(scores[j] - max_score);
+    scores[j] = e;
+    local_sum += e;
+  }
+  const float sum = block_reduce_sum(local_sum, scratch);  // its barriers also publish scores[]
+  const float inverse = 1.0f / sum;
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    const __half* value = p.v_cache + first * row_width + kv_head * p.head_dim + d;
+    float acc = 0.0f;
+    for (int64_t j = 0; j < count; ++j) acc = fmaf(scores[j], __half2float(value[j * row_width]), acc);
+    p.out[(t * p.heads + head) * p.head_dim + d] = acc * inverse;
+  }
+}
+
+}  // namespace
+
+Status kv_store(const KvStoreParams& params, cudaStream_t stream) {
+  KvStoreParams p = params;
+  if (p.k_stride == 0) p.k_stride = p.kv_heads * p.head_dim;
+  if (p.v_stride == 0) p.v_stride = p.kv_heads * p.head_dim;
+  if (p.k_cache == nullptr || p.v_cache == nullptr || p.k == nullptr || p.v == nullptr || p.positions == nullptr ||
+      p.tokens < 0 || p.kv_heads <= 0 || p.head_dim <= 0 || p.capacity <= 0) {
+    return make_error(ErrorCode::kInvalidArgument, "kv_store: null pointer or bad shape");
+  }
+  if (p.tokens == 0) return Status::ok();
+  kv_store_kernel<<<static_cast<unsigned>(p.tokens), 128, 0, stream>>>(p);
+  LW_CUDA_TRY_LAUNCH();
+  return Status::ok();
+}
+
+Status attention(const AttentionParams& params, cudaStream_t stream) {
+  AttentionParams p = params;
+  if (p.q_stride == 0) p.q_stride = p.heads * p.head_dim;
+  if (p.scale == 0.0f) p.scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  if (p.out == nullptr || p.q == nullptr || p.k_cache == nullptr || p.v_cache == nullptr || p.positions == nullptr ||
+      p.q_tokens < 0 || p.heads <= 0 || p.kv_heads <= 0 || p.heads % p.kv_heads != 0 || p.head_dim <= 0 ||
+      p.capacity <= 0 || p.sliding_window < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "attention: null pointer or bad shape (kv_heads must divide heads)");
+  }
+  if (p.q_tokens == 0) return Status::ok();
+  const size_t shared_bytes = sizeof(float) * static_cast<size_t>(32 + p.head_dim + p.capacity);
+  int device = 0;
+  LW_CUDA_TRY(cudaGetDevice(&device));
+  int limit = 0;
+  LW_CUDA_TRY(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (shared_bytes > static_cast<size_t>(limit)) {
+    return make_error(ErrorCode::kUnsupported, "attention: a context of " + std::to_string(p.capacity) +
+                                                   " positions needs " + std::to_string(shared_bytes) +
+                                                   " bytes of shared memory, the device allows " + std::to_string(limit));
+  }
+  LW_CUDA_TRY(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)));
+  const dim3 grid(static_cast<unsigned>(p.heads), static_cast<unsigned>(p.q_tokens));
+  attention_kernel<<<grid, kThreads, shared_bytes, stream>>>(p);
+  LW_CUDA_TRY_LAUNCH();
+  return Status::ok();
+}
+
+}  // namespace llama_worker::kernels::cuda

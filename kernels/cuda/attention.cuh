@@ -1,0 +1,57 @@
+// Attention on the device over an fp16 KV cache: causal, grouped-query, optional sliding
+// window; one kernel serves prefill (many queries) and decode (one query). Twin of
+// kernels/cpu/attention.hpp (same visibility rule: query at position p sees keys j with
+// j <= p and, with a window W > 0, p - j < W).
+//
+// KV cache layout: (capacity, kv_heads, head_dim) fp16 per layer, K and V separate; position j
+// of the sequence is row j. kv_store writes new K/V rows at their positions. Query positions
+// are read from device memory, so a captured decode graph stays valid as the sequence grows.
+//
+// One block per (query, head): scores for the visible keys go to shared memory, softmax with a
+// deterministic block reduction, then each thread owns output dimensions and sums over keys in
+// key order. Shared memory: capacity floats (checked against the device limit at launch).
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/status.hpp"
+
+namespace llama_worker::kernels::cuda {
+
+struct KvStoreParams {
+  __half* k_cache = nullptr;          // (capacity, kv_heads, head_dim)
+  __half* v_cache = nullptr;          // (capacity, kv_heads, head_dim)
+  const float* k = nullptr;           // (tokens, kv_heads, head_dim), row stride k_stride
+  const float* v = nullptr;           // (tokens, kv_heads, head_dim), row stride v_stride
+  const int32_t* positions = nullptr; // (tokens) device; each < capacity
+  int64_t tokens = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t capacity = 0;               // rows of the cache
+  int64_t k_stride = 0;               // 0: kv_heads * head_dim
+  int64_t v_stride = 0;               // 0: kv_heads * head_dim
+};
+
+struct AttentionParams {
+  float* out = nullptr;               // (q_tokens, heads, head_dim)
+  const float* q = nullptr;           // (q_tokens, heads, head_dim), row stride q_stride, RoPE applied
+  const __half* k_cache = nullptr;    // (capacity, kv_heads, head_dim)
+  const __half* v_cache = nullptr;
+  const int32_t* positions = nullptr; // (q_tokens) absolute positions of the queries, device
+  int64_t q_tokens = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;               // divides heads
+  int64_t head_dim = 0;
+  int64_t capacity = 0;               // cache rows; every position < capacity
+  int64_t sliding_window = 0;         // 0: full causal
+  int64_t q_stride = 0;               // 0: heads * head_dim
+  float scale = 0.0f;                 // 0: 1 / sqrt(head_dim)
+};
+
+Status kv_store(const KvStoreParams& params, cudaStream_t stream);
+Status attention(const AttentionParams& params, cudaStream_t stream);
+
+}  // namespace llama_worker::kernels::cuda

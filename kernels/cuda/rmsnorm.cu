@@ -1,0 +1,35 @@
+#include "cuda/block_reduce.cuh"
+#include "cuda/cuda_check.hpp"
+#include "cuda/rmsnorm.cuh"
+
+namespace llama_worker::kernels::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void __launch_bounds__(kThreads)
+    rmsnorm_kernel(float* out, const float* x, const float* weight, int64_t width, float eps) {
+  __shared__ float scratch[32];
+  const float* row = x + blockIdx.x * width;
+  float* out_row = out + blockIdx.x * width;
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) sum = fmaf(row[i], row[i], sum);
+  sum = block_reduce_sum(sum, scratch);
+  const float scale = 1.0f / sqrtf(sum / static_cast<float>(width) + eps);
+  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) out_row[i] = row[i] * scale * weight[i];
+}
+
+}  // namespace
+
+Status rmsnorm_f32(float* out, const float* x, const float* weight, int64_t rows, int64_t width, float eps,
+                   cudaStream_t stream) {
+  if (out == nullptr || x == nullptr || weight == nullptr || rows < 0 || width <= 0) {
+    return make_error(ErrorCode::kInvalidArgument, "rmsnorm_f32: null pointer or bad shape");
+  }
+  if (rows == 0) return Status::ok();
+  rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(out, x, weight, width, eps);
+  LW_CUDA_TRY_LAUNCH();
+  return Status::ok();
+}
+
+}  // namespace llama_worker::kernels::cuda

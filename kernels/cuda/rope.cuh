@@ -1,0 +1,31 @@
+// Rotary position embedding on the device, in place, normal or NEOX pairing. Twin of
+// kernels/cpu/rope.hpp (same formula; angles in double, rounded once). Positions come from
+// device memory, one per token, so a captured decode graph reads the current position.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/status.hpp"
+
+namespace llama_worker::kernels::cuda {
+
+enum class RopeStyle { kNormal, kNeox };
+
+struct RopeParams {
+  float* x = nullptr;                 // (tokens, heads, head_dim) fp32, rotated in place; row stride token_stride
+  const int32_t* positions = nullptr; // (tokens) absolute positions, device memory
+  int64_t tokens = 0;
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t rotary_dims = 0;            // even, <= head_dim
+  int64_t token_stride = 0;           // elements between tokens (0: heads * head_dim)
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+  RopeStyle style = RopeStyle::kNormal;
+};
+
+Status rope_f32(const RopeParams& params, cudaStream_t stream);
+
+}  // namespace llama_worker::kernels::cuda
