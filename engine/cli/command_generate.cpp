@@ -1,11 +1,109 @@
+// `llama-worker generate [-m MODEL] -p PROMPT [-n N] [--seed S] [--temp T] [--top-k K] [--top-p P]
+//  [--min-p M] [--repeat-penalty R] [--chat] [--backend cpu|cuda]`: streams the generated text to
+// stdout and the timing to stderr. Without -m it runs the default model (model_backend.hpp) and
+// says how to fetch it when it is missing.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
 #include "cli/command.hpp"
+#include "cli/model_backend.hpp"
+#include "runtime/session.hpp"
+#include "tokenizer/tokenizer.hpp"
+#include "tokenizer/vocabulary_from_gguf.hpp"
 
 namespace llama_worker::cli {
+namespace {
+
+struct GenerateOptions {
+  std::string model;
+  std::string prompt;
+  int64_t max_tokens = 64;
+  sampling::SamplingParams sampling;
+  bool chat = false;
+  BackendOptions backend;
+};
+
+int run_generate(const GenerateOptions& options) {
+  std::string path = options.model;
+  if (path.empty()) {
+    path = default_model_path();
+    if (!std::filesystem::exists(path)) {
+      return report_error("generate", make_error(ErrorCode::kNotFound,
+                                                 "no -m MODEL given and the default model '" + path +
+                                                     "' is not fetched; run " + kDefaultModelFetchScript));
+    }
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto file = gguf::File::open(path);
+  if (!file) return report_error("generate", file.error());
+  auto vocabulary = tokenizer::vocabulary_from_gguf(*file);
+  if (!vocabulary) return report_error("generate", vocabulary.error());
+  auto tokenizer = tokenizer::Tokenizer::create(std::move(*vocabulary));
+  if (!tokenizer) return report_error("generate", tokenizer.error());
+  auto backend = open_backend(*file, options.backend);
+  if (!backend) return report_error("generate", backend.error());
+  const double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+
+  runtime::GenerationOptions generation;
+  generation.max_tokens = options.max_tokens;
+  generation.sampling = options.sampling;
+  generation.chat = options.chat;
+  if (options.chat && file->has("tokenizer.chat_template")) {
+    auto chat_template = file->get<std::string>("tokenizer.chat_template");
+    if (!chat_template) return report_error("generate", chat_template.error());
+    generation.chat_template = *chat_template;
+  }
+  runtime::Session session(**backend, *tokenizer);
+  auto result = session.generate(options.prompt, generation, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  });
+  if (!result) return report_error("generate", result.error());
+  std::fputc('\n', stdout);
+  const size_t generated = result->generated_tokens.size();
+  std::fprintf(stderr,
+               "model %s (%s), backend %s\n"
+               "load %.0f ms | prompt %zu tokens, prefill %.0f ms (%.1f tok/s) | generated %zu tokens, %.0f ms "
+               "(%.1f tok/s) | stop: %s\n",
+               (*backend)->config().name.c_str(), (*backend)->config().architecture.c_str(),
+               options.backend.backend.c_str(), load_ms, result->prompt_tokens.size(), result->prefill_ms,
+               result->prompt_tokens.size() * 1000.0 / std::max(result->prefill_ms, 1e-3), generated,
+               result->decode_ms, generated * 1000.0 / std::max(result->decode_ms, 1e-3),
+               result->stop_reason.c_str());
+  return 0;
+}
+
+}  // namespace
 
 Command add_generate_command(CLI::App& parent) {
+  auto options = std::make_shared<GenerateOptions>();
   Command command;
-  command.app = parent.add_subcommand("generate", "Generate text from a prompt");
-  command.run = [] { return report_not_implemented("generate", 5); };
+  command.app = parent.add_subcommand("generate", "Generate text from a prompt (text to stdout, timing to stderr)");
+  CLI::App& app = *command.app;
+  app.add_option("-m,--model", options->model, "GGUF model file (default: " + std::string(kDefaultModelFile) +
+                                                   " in the llama-worker cache, see " + kDefaultModelFetchScript + ")");
+  app.add_option("-p,--prompt", options->prompt, "Prompt text")->required();
+  app.add_option("-n,--n-predict", options->max_tokens, "Tokens to generate at most")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--seed", options->sampling.seed, "Random seed")->capture_default_str();
+  app.add_option("--temp", options->sampling.temperature, "Temperature (0 = greedy)")->capture_default_str();
+  app.add_option("--top-k", options->sampling.top_k, "Keep the k most likely tokens (0 = all)")->capture_default_str();
+  app.add_option("--top-p", options->sampling.top_p, "Nucleus mass in (0, 1] (1 = all)")->capture_default_str();
+  app.add_option("--min-p", options->sampling.min_p, "Drop tokens below min-p x the top probability (0 = none)")
+      ->capture_default_str();
+  app.add_option("--repeat-penalty", options->sampling.repetition_penalty, "Repetition penalty (1 = none)")
+      ->capture_default_str();
+  app.add_option("--repeat-last-n", options->sampling.repeat_last_n,
+                 "Tokens of history the penalty looks at (-1 = all, 0 = none)")
+      ->capture_default_str();
+  app.add_flag("--chat", options->chat, "Wrap the prompt in the model's chat format (ChatML or Phi-3)");
+  add_backend_options(app, options->backend);
+  command.run = [options] { return run_generate(*options); };
   return command;
 }
 

@@ -1,0 +1,64 @@
+// Shared by `generate` and `logits`: the --backend/--threads/--ctx options and opening a model
+// on the chosen backend. Header-only so the CLI's command_*.cpp glob needs no change.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/status.hpp"
+#include "gguf/file.hpp"
+#include "runtime/cpu_backend.hpp"
+
+namespace llama_worker::cli {
+
+struct BackendOptions {
+  std::string backend = "cpu";  // cpu | cuda
+  int threads = 0;              // 0 = all cores
+  int64_t context = 0;          // 0 = min(model context, runtime::kDefaultContext)
+  bool sliding_window = false;  // apply the model's declared sliding window (Phi-3)
+};
+
+// The default model of `generate`: Qwen2.5-Coder-0.5B-Instruct (qwen2, Q4_K_M mix) as fetched by
+// ci/fetch-qwen2.5-coder-0.5b-instruct.sh into $LLAMA_WORKER_CACHE (default ~/.cache/llama-worker).
+inline constexpr const char* kDefaultModelFile = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+inline constexpr const char* kDefaultModelFetchScript = "ci/fetch-qwen2.5-coder-0.5b-instruct.sh";
+
+inline std::string cache_directory() {
+  if (const char* cache = std::getenv("LLAMA_WORKER_CACHE"); cache != nullptr && *cache != '\0') return cache;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.cache/llama-worker";
+}
+
+inline std::string default_model_path() { return cache_directory() + "/" + kDefaultModelFile; }
+
+inline void add_backend_options(CLI::App& app, BackendOptions& options) {
+  app.add_option("--backend", options.backend, "Backend: cpu (reference) or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", options.threads, "CPU worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--ctx", options.context, "KV cache positions (0 = model context, at most 4096)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--sliding-window", options.sliding_window,
+               "Apply the sliding attention window the model declares (Phi-3; off by default, as in llama.cpp)");
+}
+
+inline Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const gguf::File& file,
+                                                                       const BackendOptions& options) {
+  if (options.backend == "cuda") {
+    return make_error(ErrorCode::kUnsupported,
+                      "backend 'cuda' is not available yet (the CUDA engine has not landed); use --backend cpu");
+  }
+  runtime::CpuBackendOptions cpu;
+  cpu.threads = options.threads;
+  cpu.context = options.context;
+  cpu.sliding_window = options.sliding_window;
+  auto backend = runtime::CpuBackend::create(file, cpu);
+  if (!backend) return backend.error();
+  return std::unique_ptr<runtime::InferenceBackend>(std::move(*backend));
+}
+
+}  // namespace llama_worker::cli
