@@ -1,0 +1,394 @@
+#include "runtime/cuda/cuda_backend.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cuda/argmax.cuh"
+#include "cuda/attention.cuh"
+#include "cuda/cuda_check.hpp"
+#include "cuda/embedding.cuh"
+#include "cuda/quant_matmul.cuh"
+#include "cuda/rmsnorm.cuh"
+#include "cuda/rope.cuh"
+#include "cuda/swiglu.cuh"
+#include "quant/dequantize.hpp"
+#include "runtime/cuda/weight_upload.hpp"
+
+namespace llama_worker::runtime::cuda {
+namespace kc = kernels::cuda;
+
+namespace {
+
+// Places weights in the arena in a fixed order; the same walk sizes (arena == null) and uploads.
+class WeightPlacer {
+ public:
+  WeightPlacer(uint8_t* arena, StagedUploader* uploader) : arena_(arena), uploader_(uploader) {}
+
+  Result<DeviceMatrix> matrix(const model::WeightView& view) {
+    DeviceMatrix m;
+    if (!view.present()) return m;
+    m.type = view.type;
+    m.row_bytes = view.row_bytes;
+    m.in_features = view.row_length;
+    m.out_features = view.rows;
+    const int64_t bytes = view.row_bytes * view.rows;
+    m.data = arena_ + offset_;
+    if (arena_ != nullptr) LW_TRY(uploader_->upload(arena_ + offset_, view.data, bytes));
+    offset_ += align_up(bytes);
+    return m;
+  }
+
+  // Norm and bias vectors as fp32, whatever their stored type.
+  Result<const float*> vector(const model::WeightView& view) {
+    if (!view.present()) return static_cast<const float*>(nullptr);
+    const int64_t count = view.row_length * view.rows;
+    auto* device = reinterpret_cast<const float*>(arena_ + offset_);
+    if (arena_ != nullptr) {
+      host_.resize(static_cast<size_t>(count));
+      const Status status = quant::dequantize_row(view.type, view.data, host_.data(), count);
+      if (!status) return make_error(status.code(), "tensor '" + view.name() + "': " + status.message());
+      LW_TRY(uploader_->upload(arena_ + offset_, host_.data(), count * 4));
+      LW_TRY(uploader_->finish());  // host_ is reused by the next vector
+    }
+    offset_ += align_up(count * 4);
+    return device;
+  }
+
+  int64_t offset() const { return offset_; }
+
+ private:
+  uint8_t* arena_;
+  StagedUploader* uploader_;
+  int64_t offset_ = 0;
+  std::vector<float> host_;
+};
+
+kc::RopeStyle kernel_rope_style(model::RopeStyle style) {
+  return style == model::RopeStyle::kNeox ? kc::RopeStyle::kNeox : kc::RopeStyle::kNormal;
+}
+
+Status matmul(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride, const float* bias,
+              const float* residual, cudaStream_t stream) {
+  kc::QuantMatmulParams p;
+  p.y = y;
+  p.x = x;
+  p.weight = w.data;
+  p.weight_type = w.type;
+  p.weight_row_bytes = w.row_bytes;
+  p.bias = bias;
+  p.residual = residual;
+  p.tokens = tokens;
+  p.in_features = w.in_features;
+  p.out_features = w.out_features;
+  p.y_stride = y_stride;
+  return kc::quant_matmul(p, stream);
+}
+
+void print_progress(int64_t done, int64_t total) {
+  const int width = 40;
+  const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\rloading [%.*s%*s] %5.1f%%", filled, "########################################",
+               width - filled, "", total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
+  if (done >= total) std::fprintf(stderr, "\n");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const gguf::File& file, const CudaBackendOptions& options) {
+  LW_ASSIGN_OR_RETURN(model::LlamaInferenceAdapter adapter, model::LlamaInferenceAdapter::create(file));
+  if (options.sliding_window) LW_TRY(adapter.enable_sliding_window());
+  std::unique_ptr<CudaBackend> backend(new CudaBackend(std::move(adapter)));
+  LW_TRY(backend->load(options));
+  return backend;
+}
+
+CudaBackend::~CudaBackend() {
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  if (decode_graph_ != nullptr) cudaGraphExecDestroy(decode_graph_);
+  if (pinned_ids_ != nullptr) cudaFreeHost(pinned_ids_);
+  if (pinned_logits_ != nullptr) cudaFreeHost(pinned_logits_);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+Status CudaBackend::load(const CudaBackendOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const model::ModelConfig& c = adapter_.config();
+  const model::ModelWeights& w = adapter_.weights();
+  if (options.max_batch <= 0 || options.context < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "cuda backend: context must be >= 0 and max_batch > 0");
+  }
+  int64_t context = options.context > 0 ? options.context : (c.context_length < 4096 ? c.context_length : 4096);
+  if (context > c.context_length) {
+    return make_error(ErrorCode::kOutOfRange, "context of " + std::to_string(context) + " positions exceeds the model's " +
+                                                  std::to_string(c.context_length));
+  }
+  device_ = options.device;
+  use_graph_ = options.use_graph;
+  LW_CUDA_TRY(cudaSetDevice(device_));
+  LW_ASSIGN_OR_RETURN(plan_, plan_memory(adapter_, context, options.max_batch));
+  size_t free_bytes = 0, total_bytes = 0;
+  LW_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  LW_TRY(check_memory_plan(plan_, c.name, static_cast<int64_t>(free_bytes), options.vram_budget_bytes));
+
+  LW_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  LW_ASSIGN_OR_RETURN(weights_, DeviceAllocation::allocate(plan_.weight_bytes, "weights"));
+  LW_ASSIGN_OR_RETURN(kv_cache_, DeviceAllocation::allocate(plan_.kv_bytes(), "kv cache"));
+  LW_ASSIGN_OR_RETURN(scratch_, DeviceAllocation::allocate(plan_.scratch_bytes, "scratch"));
+
+  StagedUploader uploader;
+  const bool progress = options.show_progress && isatty(STDERR_FILENO) != 0;
+  const int64_t total = plan_.weight_bytes;
+  LW_TRY(uploader.init(options.upload_chunk_bytes, stream_,
+                       progress ? std::function<void(int64_t)>([total](int64_t done) { print_progress(done, total); })
+                                : nullptr));
+  WeightPlacer placer(weights_.data(), &uploader);
+  LW_ASSIGN_OR_RETURN(token_embd_, placer.matrix(w.token_embd));
+  LW_ASSIGN_OR_RETURN(output_norm_, placer.vector(w.output_norm));
+  if (adapter_.block().tied_output) {
+    output_ = token_embd_;
+  } else {
+    LW_ASSIGN_OR_RETURN(output_, placer.matrix(w.output));
+  }
+  const int64_t kv_elements = plan_.context * c.kv_width();
+  auto* kv = reinterpret_cast<__half*>(kv_cache_.data());
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const model::LayerWeights& lw = w.layers[i];
+    DeviceLayer layer;
+    LW_ASSIGN_OR_RETURN(layer.attn_norm, placer.vector(lw.attn_norm));
+    LW_ASSIGN_OR_RETURN(layer.ffn_norm, placer.vector(lw.ffn_norm));
+    LW_ASSIGN_OR_RETURN(layer.bq, placer.vector(lw.bq));
+    LW_ASSIGN_OR_RETURN(layer.bk, placer.vector(lw.bk));
+    LW_ASSIGN_OR_RETURN(layer.bv, placer.vector(lw.bv));
+    LW_ASSIGN_OR_RETURN(layer.wq, placer.matrix(lw.wq));
+    LW_ASSIGN_OR_RETURN(layer.wk, placer.matrix(lw.wk));
+    LW_ASSIGN_OR_RETURN(layer.wv, placer.matrix(lw.wv));
+    LW_ASSIGN_OR_RETURN(layer.wqkv, placer.matrix(lw.wqkv));
+    LW_ASSIGN_OR_RETURN(layer.wo, placer.matrix(lw.wo));
+    LW_ASSIGN_OR_RETURN(layer.w_gate, placer.matrix(lw.w_gate));
+    LW_ASSIGN_OR_RETURN(layer.w_up, placer.matrix(lw.w_up));
+    LW_ASSIGN_OR_RETURN(layer.w_down, placer.matrix(lw.w_down));
+    layer.k_cache = kv + (2 * static_cast<int64_t>(i)) * kv_elements;
+    layer.v_cache = kv + (2 * static_cast<int64_t>(i) + 1) * kv_elements;
+    layers_.push_back(layer);
+  }
+  LW_TRY(uploader.finish());
+  if (placer.offset() != plan_.weight_bytes) {
+    return make_error(ErrorCode::kInternal, "weight placement (" + std::to_string(placer.offset()) +
+                                                " bytes) disagrees with the memory plan (" +
+                                                std::to_string(plan_.weight_bytes) + ")");
+  }
+
+  // Scratch views.
+  const int64_t b = plan_.max_batch;
+  const int64_t qkv = c.q_width() + 2 * c.kv_width();
+  uint8_t* cursor = scratch_.data();
+  auto take = [&cursor](int64_t bytes) {
+    uint8_t* at = cursor;
+    cursor += align_up(bytes);
+    return at;
+  };
+  uint8_t* activations = take(b * (2 * c.embedding_width + qkv + c.q_width() + 3 * c.feed_forward_width) * 4);
+  x_ = reinterpret_cast<float*>(activations);
+  normed_ = x_ + b * c.embedding_width;
+  qkv_ = normed_ + b * c.embedding_width;
+  attention_ = qkv_ + b * qkv;
+  gate_up_ = attention_ + b * c.q_width();
+  activated_ = gate_up_ + b * 2 * c.feed_forward_width;
+  logits_ = reinterpret_cast<float*>(take(kLogitsRowsPerPass * c.vocab_size * 4));
+  device_tokens_ = reinterpret_cast<int32_t*>(take(b * 4));
+  device_positions_ = reinterpret_cast<int32_t*>(take(b * 4));
+  device_error_flag_ = reinterpret_cast<int*>(take(64));
+  LW_CUDA_TRY(cudaMemsetAsync(device_error_flag_, 0, sizeof(int), stream_));
+  LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&pinned_ids_), static_cast<size_t>(2 * b * 4)));
+  LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&pinned_logits_),
+                             static_cast<size_t>(kLogitsRowsPerPass * c.vocab_size * 4)));
+  LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Status::ok();
+}
+
+Result<ResidencyReport> CudaBackend::check_vram_residency() const {
+  return check_residency({&weights_, &kv_cache_, &scratch_});
+}
+
+Status CudaBackend::enqueue_layers(int64_t n) {
+  const model::ModelConfig& c = adapter_.config();
+  const model::BlockSpec& spec = adapter_.block();
+  const int64_t embd = c.embedding_width, qw = c.q_width(), kvw = c.kv_width(), ff = c.feed_forward_width;
+  const int64_t qkv = qw + 2 * kvw;
+
+  kc::EmbeddingParams embedding;
+  embedding.out = x_;
+  embedding.tokens = device_tokens_;
+  embedding.token_count = n;
+  embedding.table = token_embd_.data;
+  embedding.table_type = token_embd_.type;
+  embedding.table_row_bytes = token_embd_.row_bytes;
+  embedding.vocab = c.vocab_size;
+  embedding.width = embd;
+  embedding.error_flag = device_error_flag_;
+  LW_TRY(kc::embedding_lookup(embedding, stream_));
+
+  for (const DeviceLayer& layer : layers_) {
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+    if (spec.fused_qkv) {
+      LW_TRY(matmul(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr, stream_));
+    } else {
+      LW_TRY(matmul(layer.wq, normed_, n, qkv_, qkv, layer.bq, nullptr, stream_));
+      LW_TRY(matmul(layer.wk, normed_, n, qkv_ + qw, qkv, layer.bk, nullptr, stream_));
+      LW_TRY(matmul(layer.wv, normed_, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr, stream_));
+    }
+    kc::RopeParams rope;
+    rope.positions = device_positions_;
+    rope.tokens = n;
+    rope.head_dim = c.head_dim;
+    rope.rotary_dims = c.rope_dims;
+    rope.token_stride = qkv;
+    rope.freq_base = c.rope_freq_base;
+    rope.freq_scale = c.rope_freq_scale;
+    rope.style = kernel_rope_style(spec.rope_style);
+    rope.x = qkv_;
+    rope.heads = c.head_count;
+    LW_TRY(kc::rope_f32(rope, stream_));
+    rope.x = qkv_ + qw;
+    rope.heads = c.kv_head_count;
+    LW_TRY(kc::rope_f32(rope, stream_));
+
+    kc::KvStoreParams store;
+    store.k_cache = layer.k_cache;
+    store.v_cache = layer.v_cache;
+    store.k = qkv_ + qw;
+    store.v = qkv_ + qw + kvw;
+    store.positions = device_positions_;
+    store.tokens = n;
+    store.kv_heads = c.kv_head_count;
+    store.head_dim = c.head_dim;
+    store.capacity = plan_.context;
+    store.k_stride = qkv;
+    store.v_stride = qkv;
+    LW_TRY(kc::kv_store(store, stream_));
+
+    kc::AttentionParams attention;
+    attention.out = attention_;
+    attention.q = qkv_;
+    attention.k_cache = layer.k_cache;
+    attention.v_cache = layer.v_cache;
+    attention.positions = device_positions_;
+    attention.q_tokens = n;
+    attention.heads = c.head_count;
+    attention.kv_heads = c.kv_head_count;
+    attention.head_dim = c.head_dim;
+    attention.capacity = plan_.context;
+    attention.sliding_window = spec.sliding_window;
+    attention.q_stride = qkv;
+    LW_TRY(kc::attention(attention, stream_));
+    LW_TRY(matmul(layer.wo, attention_, n, x_, embd, nullptr, x_, stream_));
+
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+    if (spec.fused_gate_up) {
+      LW_TRY(matmul(layer.w_up, normed_, n, gate_up_, 2 * ff, nullptr, nullptr, stream_));
+    } else {
+      LW_TRY(matmul(layer.w_gate, normed_, n, gate_up_, 2 * ff, nullptr, nullptr, stream_));
+      LW_TRY(matmul(layer.w_up, normed_, n, gate_up_ + ff, 2 * ff, nullptr, nullptr, stream_));
+    }
+    kc::SwigluParams swiglu;
+    swiglu.out = activated_;
+    swiglu.gate = gate_up_;
+    swiglu.up = gate_up_ + ff;
+    swiglu.rows = n;
+    swiglu.width = ff;
+    swiglu.gate_row_stride = 2 * ff;
+    swiglu.up_row_stride = 2 * ff;
+    LW_TRY(kc::swiglu_f32(swiglu, stream_));
+    LW_TRY(matmul(layer.w_down, activated_, n, x_, embd, nullptr, x_, stream_));
+  }
+  return Status::ok();
+}
+
+Status CudaBackend::enqueue_logits(int64_t first, int64_t rows) {
+  const model::ModelConfig& c = adapter_.config();
+  LW_TRY(kc::rmsnorm_f32(normed_, x_ + first * c.embedding_width, output_norm_, rows, c.embedding_width, c.rms_norm_eps,
+                         stream_));
+  return matmul(output_, normed_, rows, logits_, c.vocab_size, nullptr, nullptr, stream_);
+}
+
+Status CudaBackend::run_decode_graph() {
+  if (decode_graph_ == nullptr) {
+    cudaGraph_t graph = nullptr;
+    LW_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    Status captured = enqueue_layers(1);
+    if (captured) captured = enqueue_logits(0, 1);
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    LW_TRY(captured);
+    LW_CUDA_TRY(ended);
+    const cudaError_t instantiated = cudaGraphInstantiate(&decode_graph_, graph, 0);
+    cudaGraphDestroy(graph);
+    LW_CUDA_TRY(instantiated);
+  }
+  LW_CUDA_TRY(cudaGraphLaunch(decode_graph_, stream_));
+  return Status::ok();
+}
+
+Status CudaBackend::run_batch(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) {
+  const model::ModelConfig& c = adapter_.config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  for (int64_t t = 0; t < n; ++t) {
+    pinned_ids_[t] = tokens[static_cast<size_t>(t)];
+    pinned_ids_[plan_.max_batch + t] = static_cast<int32_t>(position_ + t);
+  }
+  LW_CUDA_TRY(cudaMemcpyAsync(device_tokens_, pinned_ids_, static_cast<size_t>(n * 4), cudaMemcpyHostToDevice, stream_));
+  LW_CUDA_TRY(cudaMemcpyAsync(device_positions_, pinned_ids_ + plan_.max_batch, static_cast<size_t>(n * 4),
+                              cudaMemcpyHostToDevice, stream_));
+  const bool want_all = mode == LogitsMode::kAllPositions;
+  const int64_t first_row = want_all ? 0 : n - 1;
+  if (n == 1 && use_graph_) {
+    LW_TRY(run_decode_graph());
+  } else {
+    LW_TRY(enqueue_layers(n));
+  }
+  for (int64_t row = first_row; row < n; row += kLogitsRowsPerPass) {
+    const int64_t rows = n - row < kLogitsRowsPerPass ? n - row : kLogitsRowsPerPass;
+    if (!(n == 1 && use_graph_)) LW_TRY(enqueue_logits(row, rows));
+    LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_, logits_, static_cast<size_t>(rows * c.vocab_size * 4),
+                                cudaMemcpyDeviceToHost, stream_));
+    LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+    logits.insert(logits.end(), pinned_logits_, pinned_logits_ + rows * c.vocab_size);
+  }
+  position_ += n;
+  return Status::ok();
+}
+
+Status CudaBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) {
+  const model::ModelConfig& c = adapter_.config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return make_error(ErrorCode::kInvalidArgument, "forward: no tokens");
+  if (position_ + n > plan_.context) {
+    return make_error(ErrorCode::kOutOfRange, std::to_string(position_) + " cached + " + std::to_string(n) +
+                                                  " new tokens exceed the context of " + std::to_string(plan_.context) +
+                                                  " positions");
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const int32_t id = tokens[static_cast<size_t>(t)];
+    if (id < 0 || id >= c.vocab_size) {
+      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) + " at position " +
+                                                         std::to_string(t) + " is outside the vocabulary of " +
+                                                         std::to_string(c.vocab_size));
+    }
+  }
+  logits.clear();
+  for (int64_t begin = 0; begin < n; begin += plan_.max_batch) {
+    const int64_t count = n - begin < plan_.max_batch ? n - begin : plan_.max_batch;
+    const bool last_chunk = begin + count == n;
+    std::vector<float> chunk_logits;
+    const LogitsMode chunk_mode = mode == LogitsMode::kAllPositions ? LogitsMode::kAllPositions : LogitsMode::kLastPosition;
+    LW_TRY(run_batch(tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count)), chunk_mode, chunk_logits));
+    if (mode == LogitsMode::kAllPositions || last_chunk) logits.insert(logits.end(), chunk_logits.begin(), chunk_logits.end());
+  }
+  return Status::ok();
+}
+
+}  // namespace llama_worker::runtime::cuda

@@ -1,0 +1,113 @@
+// CUDA backend: the forward pass of the common Llama block (model/llama_inference_adapter.hpp)
+// on one device, with the weights kept in their stored GGUF encoding in device memory.
+//
+// Load: plan memory (memory_plan.hpp) and check it against free memory and the budget before
+// allocating; then three cudaMalloc allocations (weights, fp16 KV cache, scratch) and a staged,
+// double-buffered upload from the file's mapping (weight_upload.hpp). Norm and bias vectors are
+// decoded to fp32 on the host first. A failed load frees everything (RAII).
+//
+// Forward: per batch of up to max_batch tokens, the same sequence of ops as the CPU reference:
+// embedding -> [rmsnorm -> Q/K/V (+bias) -> RoPE -> KV store -> attention -> Wo + residual ->
+// rmsnorm -> gate/up -> SwiGLU -> Wdown + residual] x layers -> rmsnorm -> logits. Q, K and V land
+// side by side in one (tokens, q + 2 kv) buffer and gate/up in one (tokens, 2 ff) buffer, so the
+// fused (Phi-3) and separate (Qwen2, Llama) layouts run the same kernels with strides.
+//
+// Decode (one token): token ids and positions are read from device memory, nothing is allocated,
+// and the step is captured once as a CUDA graph and replayed; the only host synchronisation is
+// the copy of the logits. Every reduction has a fixed order, so output is bit-reproducible.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "gguf/file.hpp"
+#include "model/llama_inference_adapter.hpp"
+#include "runtime/backend.hpp"
+#include "runtime/cuda/device_memory.hpp"
+#include "runtime/cuda/memory_plan.hpp"
+
+namespace llama_worker::runtime::cuda {
+
+struct CudaBackendOptions {
+  int device = 0;                         // CUDA device index
+  int64_t context = 0;                    // KV cache positions; 0 = min(model context, 4096)
+  int64_t max_batch = 512;                // tokens per device forward pass (longer prompts run in chunks)
+  int64_t upload_chunk_bytes = 1 << 20;   // pinned staging buffer size
+  int64_t vram_budget_bytes = 0;          // 0: no budget beyond free memory
+  bool sliding_window = false;            // apply the window the file declares (see model/architecture.hpp)
+  bool use_graph = true;                  // capture the decode step as one CUDA graph
+  bool show_progress = false;             // progress bar on stderr while uploading
+};
+
+struct DeviceMatrix {
+  gguf::TensorType type = gguf::TensorType::kF32;
+  const uint8_t* data = nullptr;  // device, out_features rows of row_bytes
+  int64_t row_bytes = 0;
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+};
+
+class CudaBackend final : public InferenceBackend {
+ public:
+  // `file` must outlive the backend only during create (weights are copied to the device).
+  static Result<std::unique_ptr<CudaBackend>> create(const gguf::File& file, const CudaBackendOptions& options);
+  ~CudaBackend() override;
+
+  const model::ModelConfig& config() const override { return adapter_.config(); }
+  int64_t context_capacity() const override { return plan_.context; }
+  int64_t position() const override { return position_; }
+  void reset() override { position_ = 0; }
+  Status forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) override;
+
+  const MemoryPlan& memory_plan() const { return plan_; }
+  // Every weight, KV and scratch buffer is plain device memory (cudaPointerGetAttributes).
+  Result<ResidencyReport> check_vram_residency() const;
+  double load_seconds() const { return load_seconds_; }
+
+ private:
+  struct DeviceLayer {
+    const float* attn_norm = nullptr;  // (n_embd)
+    const float* ffn_norm = nullptr;   // (n_embd)
+    const float* bq = nullptr;         // (q_width) or null
+    const float* bk = nullptr;         // (kv_width) or null
+    const float* bv = nullptr;         // (kv_width) or null
+    DeviceMatrix wq, wk, wv, wqkv, wo, w_gate, w_up, w_down;
+    __half* k_cache = nullptr;         // (context, kv_heads, head_dim)
+    __half* v_cache = nullptr;
+  };
+
+  explicit CudaBackend(model::LlamaInferenceAdapter adapter) : adapter_(std::move(adapter)) {}
+  Status load(const CudaBackendOptions& options);
+  // Enqueues one batch (tokens and positions already on the device) up to the final norm.
+  Status enqueue_layers(int64_t tokens);
+  // Enqueues final norm + logits for rows [first, first + rows) of the batch into logits_.
+  Status enqueue_logits(int64_t first, int64_t rows);
+  Status run_batch(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits);
+  Status run_decode_graph();
+
+  model::LlamaInferenceAdapter adapter_;
+  MemoryPlan plan_;
+  DeviceAllocation weights_, kv_cache_, scratch_;
+  std::vector<DeviceLayer> layers_;
+  DeviceMatrix token_embd_, output_;
+  const float* output_norm_ = nullptr;
+  // Scratch views, (max_batch, width) fp32 each.
+  float *x_ = nullptr, *normed_ = nullptr, *qkv_ = nullptr, *attention_ = nullptr, *gate_up_ = nullptr,
+        *activated_ = nullptr, *logits_ = nullptr;
+  int32_t *device_tokens_ = nullptr, *device_positions_ = nullptr;
+  int* device_error_flag_ = nullptr;
+  int32_t* pinned_ids_ = nullptr;  // (2 * max_batch) host staging for tokens | positions
+  float* pinned_logits_ = nullptr; // (kLogitsRowsPerPass * vocab) host staging
+  cudaStream_t stream_ = nullptr;
+  cudaGraphExec_t decode_graph_ = nullptr;
+  bool use_graph_ = true;
+  int device_ = 0;
+  int64_t position_ = 0;
+  double load_seconds_ = 0.0;
+};
+
+}  // namespace llama_worker::runtime::cuda

@@ -1,0 +1,67 @@
+#include "runtime/cuda/device_memory.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <utility>
+
+#include "cuda/cuda_check.hpp"
+
+namespace llama_worker::runtime::cuda {
+
+DeviceAllocation::DeviceAllocation(DeviceAllocation&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)), what_(std::move(other.what_)) {}
+
+DeviceAllocation& DeviceAllocation::operator=(DeviceAllocation&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+    what_ = std::move(other.what_);
+  }
+  return *this;
+}
+
+DeviceAllocation::~DeviceAllocation() { release(); }
+
+void DeviceAllocation::release() {
+  if (data_ != nullptr) cudaFree(data_);
+  data_ = nullptr;
+  bytes_ = 0;
+}
+
+Result<DeviceAllocation> DeviceAllocation::allocate(int64_t bytes, std::string what) {
+  if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
+  DeviceAllocation allocation;
+  const cudaError_t result = cudaMalloc(reinterpret_cast<void**>(&allocation.data_), static_cast<size_t>(bytes));
+  if (result != cudaSuccess) {
+    allocation.data_ = nullptr;
+    Error error = kernels::cuda::cuda_error(result, "cudaMalloc", __FILE__, __LINE__);
+    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message;
+    return error;
+  }
+  allocation.bytes_ = bytes;
+  allocation.what_ = std::move(what);
+  return allocation;
+}
+
+Result<ResidencyReport> check_residency(const std::vector<const DeviceAllocation*>& allocations) {
+  ResidencyReport report;
+  for (const DeviceAllocation* allocation : allocations) {
+    if (allocation == nullptr || allocation->data() == nullptr) continue;
+    ++report.allocations;
+    bool device = true;
+    for (const uint8_t* probe : {allocation->data(), allocation->data() + allocation->bytes() - 1}) {
+      cudaPointerAttributes attributes{};
+      LW_CUDA_TRY(cudaPointerGetAttributes(&attributes, probe));
+      if (attributes.type != cudaMemoryTypeDevice) device = false;
+    }
+    if (device) {
+      report.device_bytes += allocation->bytes();
+    } else {
+      report.non_device.push_back(allocation->what());
+    }
+  }
+  return report;
+}
+
+}  // namespace llama_worker::runtime::cuda

@@ -1,0 +1,39 @@
+// The CUDA backend's memory plan, computed before anything is allocated: weights as stored
+// (plus fp32 norm/bias vectors), the fp16 KV cache for the requested context, and the scratch
+// activations of one batch. check_memory_plan compares it with the device's free memory and an
+// optional budget and, when it does not fit, says how much is needed, how much is free, and the
+// largest context that would fit.
+#pragma once
+
+#include <cstdint>
+
+#include "core/status.hpp"
+#include "model/llama_inference_adapter.hpp"
+
+namespace llama_worker::runtime::cuda {
+
+inline constexpr int64_t kAllocationAlignment = 256;  // every sub-buffer starts at this alignment
+inline constexpr int64_t kLogitsRowsPerPass = 16;     // final-logits rows computed at once
+
+struct MemoryPlan {
+  int64_t weight_bytes = 0;            // matrices as stored + fp32 vectors, aligned
+  int64_t kv_bytes_per_position = 0;   // layers * 2 (K, V) * kv_width * 2 bytes (fp16)
+  int64_t context = 0;                 // KV cache positions
+  int64_t max_batch = 0;               // tokens per forward pass on the device
+  int64_t scratch_bytes = 0;           // activations of one batch + logits of kLogitsRowsPerPass rows
+  int64_t reserve_bytes = 0;           // kept free for the CUDA context's own needs
+
+  int64_t kv_bytes() const { return kv_bytes_per_position * context; }
+  int64_t total_bytes() const { return weight_bytes + kv_bytes() + scratch_bytes + reserve_bytes; }
+};
+
+inline int64_t align_up(int64_t bytes) { return (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment; }
+
+Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch);
+
+// available = min(free_bytes, budget_bytes when > 0). Fails with kOutOfMemory:
+// "model 'x' needs 1234.5 MiB (weights 397.8, KV cache for 4096 positions 48.0, scratch 30.1, reserve 64.0)
+//  but 800.0 MiB are available (free 800.0 MiB, budget none); the largest context that fits is 1024"
+Status check_memory_plan(const MemoryPlan& plan, const std::string& model_name, int64_t free_bytes, int64_t budget_bytes);
+
+}  // namespace llama_worker::runtime::cuda
