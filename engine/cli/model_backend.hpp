@@ -12,6 +12,9 @@
 #include "core/status.hpp"
 #include "gguf/file.hpp"
 #include "runtime/cpu_backend.hpp"
+#ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
+#include "runtime/cuda/cuda_backend.hpp"
+#endif
 
 namespace llama_worker::cli {
 
@@ -20,6 +23,9 @@ struct BackendOptions {
   int threads = 0;              // 0 = all cores
   int64_t context = 0;          // 0 = min(model context, runtime::kDefaultContext)
   bool sliding_window = false;  // apply the model's declared sliding window (Phi-3)
+  int device = 0;               // CUDA device index
+  double vram_budget_mib = 0;   // 0 = no budget beyond the device's free memory
+  int64_t upload_chunk_kib = 1024;  // pinned staging buffer for the host-to-device upload
 };
 
 // The default model of `generate`: Qwen2.5-Coder-0.5B-Instruct (qwen2, Q4_K_M mix) as fetched by
@@ -44,13 +50,32 @@ inline void add_backend_options(CLI::App& app, BackendOptions& options) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--sliding-window", options.sliding_window,
                "Apply the sliding attention window the model declares (Phi-3; off by default, as in llama.cpp)");
+  app.add_option("--device", options.device, "CUDA device index (--backend cuda)")->check(CLI::NonNegativeNumber);
+  app.add_option("--vram-budget", options.vram_budget_mib,
+                 "Refuse to load when weights + KV cache + scratch exceed this many MiB (--backend cuda)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--upload-chunk", options.upload_chunk_kib, "Host-to-device staging chunk in KiB (--backend cuda)")
+      ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
 }
 
 inline Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const gguf::File& file,
                                                                        const BackendOptions& options) {
   if (options.backend == "cuda") {
+#ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
+    runtime::cuda::CudaBackendOptions cuda;
+    cuda.device = options.device;
+    cuda.context = options.context;
+    cuda.sliding_window = options.sliding_window;
+    cuda.vram_budget_bytes = static_cast<int64_t>(options.vram_budget_mib * 1048576.0);
+    cuda.upload_chunk_bytes = options.upload_chunk_kib * 1024;
+    cuda.show_progress = true;
+    auto backend = runtime::cuda::CudaBackend::create(file, cuda);
+    if (!backend) return backend.error();
+    return std::unique_ptr<runtime::InferenceBackend>(std::move(*backend));
+#else
     return make_error(ErrorCode::kUnsupported,
-                      "backend 'cuda' is not available yet (the CUDA engine has not landed); use --backend cpu");
+                      "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
+#endif
   }
   runtime::CpuBackendOptions cpu;
   cpu.threads = options.threads;
