@@ -11,16 +11,25 @@
 namespace llama_worker::gguf {
 namespace {
 
+// resize + memcpy rather than insert: GCC 12 warns falsely (-Wstringop-overflow) on inserts into
+// vectors that may be empty.
+void append_bytes(std::vector<uint8_t>& out, const void* bytes, size_t count) {
+  if (count == 0) return;
+  const size_t at = out.size();
+  out.resize(at + count);
+  std::memcpy(out.data() + at, bytes, count);
+}
+
 template <class T>
 void append(std::vector<uint8_t>& out, T value) {
-  uint8_t bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out.insert(out.end(), bytes, bytes + sizeof(T));
+  const size_t at = out.size();
+  out.resize(at + sizeof(T));
+  std::memcpy(out.data() + at, &value, sizeof(T));
 }
 
 void append_string(std::vector<uint8_t>& out, std::string_view text) {
   append<uint64_t>(out, text.size());
-  out.insert(out.end(), text.begin(), text.end());
+  append_bytes(out, text.data(), text.size());
 }
 
 template <class T>
@@ -79,14 +88,15 @@ void Writer::set(std::string key, const std::vector<T>& values) {
 void Writer::put(Entry entry) {
   if (entry.key.empty() && first_error_.empty()) first_error_ = "metadata key is empty";
   if (entry.key == "general.alignment") {
-    if (entry.type != ValueType::kUint32) {
-      if (first_error_.empty()) first_error_ = "general.alignment must be a u32";
-    } else {
-      uint32_t value = 0;
-      std::memcpy(&value, entry.payload.data(), sizeof(value));
-      set_alignment(value);
+    uint32_t value = 0;
+    if (entry.type == ValueType::kUint32) std::memcpy(&value, entry.payload.data(), sizeof(value));
+    if (value == 0 || !std::has_single_bit(value) || value > kMaxAlignment) {
+      if (first_error_.empty()) {
+        first_error_ = "general.alignment must be a u32 power of two between 1 and " + std::to_string(kMaxAlignment);
+      }
       return;
     }
+    alignment_ = value;
   }
   for (Entry& existing : entries_) {
     if (existing.key == entry.key) {
@@ -170,7 +180,7 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
   }
 
   std::vector<uint8_t> out;
-  out.insert(out.end(), {'G', 'G', 'U', 'F'});
+  append_bytes(out, "GGUF", 4);
   append<uint32_t>(out, version_);
   append<uint64_t>(out, tensors_.size());
   append<uint64_t>(out, entries_.size());
@@ -181,7 +191,7 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
       append<uint32_t>(out, static_cast<uint32_t>(entry.element_type));
       append<uint64_t>(out, entry.count);
     }
-    out.insert(out.end(), entry.payload.begin(), entry.payload.end());
+    append_bytes(out, entry.payload.data(), entry.payload.size());
   }
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const PendingTensor& tensor = tensors_[i];
@@ -195,7 +205,7 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
   const size_t data_start = out.size();
   for (size_t i = 0; i < tensors_.size(); ++i) {
     out.resize(data_start + offsets[i], 0);
-    out.insert(out.end(), tensors_[i].bytes.begin(), tensors_[i].bytes.end());
+    append_bytes(out, tensors_[i].bytes.data(), tensors_[i].bytes.size());
   }
   if (!tensors_.empty()) pad_to(out, alignment_);
   return out;
