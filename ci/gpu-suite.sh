@@ -2,7 +2,10 @@
 # Runs the GPU-labelled suite on a CUDA machine from a build made elsewhere (the development
 # machine compiles with nvcc; the GPU machine only runs). Usage, from the repository root:
 #
-#   ci/gpu-suite.sh [build-dir]        (default build/release; logs under $OUT or build-dir/gpu-logs)
+#   ci/gpu-suite.sh [build-dir] [ctest label regex]   (defaults build/release and ^gpu$; logs under $OUT)
+#
+# From the development machine: ci/stage-gpu-build.sh, then run `ci/gpu-suite.sh .gpu-build` there
+# with .gpu-build carried.
 #
 # CTest files hold the absolute paths of the machine that configured the build; when this
 # checkout lives elsewhere, a symlink from the configured source path to here makes them valid.
@@ -18,13 +21,18 @@ configured=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.tx
 if [ -n "$configured" ] && [ "$configured" != "$root" ] && [ ! -e "$configured" ]; then
   mkdir -p "$(dirname "$configured")" && ln -s "$root" "$configured"
 fi
+# A staged copy (ci/stage-gpu-build.sh) stands in for the configured build folder.
+configured_build=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$build/CMakeCache.txt")
+if [ -n "$configured_build" ] && [ ! -e "$configured_build" ]; then
+  mkdir -p "$(dirname "$configured_build")" && ln -s "$(cd "$build" && pwd)" "$configured_build"
+fi
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader 2>&1
 } | tee "$logs/machine.txt"
 
-ctest --test-dir "$build" -L '^gpu$' --no-tests=error --output-on-failure --timeout 600 \
+ctest --test-dir "$build" -L "${2:-^gpu\$}" --no-tests=error --output-on-failure --timeout 600 \
   ${CTEST_EXTRA_ARGS:-} 2>&1 | tee "$logs/ctest-gpu.log"
 status=${PIPESTATUS[0]}
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Makes a slim copy of a build folder for the GPU machine (whose calls carry at most 64 MiB):
+# binaries (debug info stripped), CTest files and the CMake cache; no objects or archives.
+# ci/gpu-suite.sh maps the configured build path onto the copy. Usage:
+#   ci/stage-gpu-build.sh [build-dir] [stage-dir]     (defaults build/release, .gpu-build)
+set -euo pipefail
+build=${1:-build/release}
+stage=${2:-.gpu-build}
+rm -rf "$stage"
+mkdir -p "$stage"
+(cd "$build" && find . \( -name CMakeFiles -prune \) -o \( -name 'CTestTestfile.cmake' -o -name CMakeCache.txt \) -print) |
+  while read -r file; do mkdir -p "$stage/$(dirname "$file")" && cp "$build/$file" "$stage/$file"; done
+mkdir -p "$stage/bin"
+for binary in "$build"/bin/*; do
+  [ -f "$binary" ] || continue
+  strip --strip-debug -o "$stage/bin/$(basename "$binary")" "$binary" 2>/dev/null || cp "$binary" "$stage/bin/"
+done
+du -sh "$stage" | awk '{print "staged " $2 ": " $1}'
