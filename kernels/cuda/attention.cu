@@ -57,6 +57,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionParams p) 
   for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
     const __half* value = p.v_cache + first * row_width + kv_head * p.head_dim + d;
     float acc = 0.0f;
+#pragma unroll 8
     for (int64_t j = 0; j < count; ++j) acc = fmaf(scores[j], __half2float(value[j * row_width]), acc);
     p.out[(t * p.heads + head) * p.head_dim + d] = acc * inverse;
   }

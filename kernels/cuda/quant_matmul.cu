@@ -40,8 +40,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (row >= p.out_features) return;
   const int64_t tokens = min(static_cast<int64_t>(kTokens), p.tokens - token_begin);
-  const uint8_t* weight_row = p.weight + row * p.weight_row_bytes;
-  const float* x = p.x + token_begin * p.x_stride;
+  const uint8_t* __restrict__ weight_row = p.weight + row * p.weight_row_bytes;
+  const float* __restrict__ x = p.x + token_begin * p.x_stride;
   constexpr int kChunksPerBlock = Traits::kElements / kChunk;
   const int64_t chunks = p.in_features / kChunk;
 
@@ -49,6 +49,9 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) sums[t] = 0.0f;
 
+  // Unrolled so that several chunks' loads are in flight per lane: one chunk's decode is a short
+  // chain of dependent byte loads, and latency, not bandwidth, bounds a lone chain.
+#pragma unroll 4
   for (int64_t c = lane; c < chunks; c += 32) {
     float w[kChunk];
     Traits::decode(weight_row + (c / kChunksPerBlock) * Traits::kBytes, static_cast<int>(c % kChunksPerBlock) * kChunk, w);

@@ -4,14 +4,15 @@
 namespace llama_worker::kernels::cuda {
 namespace {
 
+// One block per (token, head), one thread per rotated pair: decode has too few tokens to fill
+// the GPU any other way.
 __global__ void rope_kernel(RopeParams p) {
   const int64_t t = blockIdx.x;
+  const int64_t head = blockIdx.y;
   const int64_t half = p.rotary_dims / 2;
   const double position = static_cast<double>(p.positions[t]) * static_cast<double>(p.freq_scale);
-  for (int64_t work = threadIdx.x; work < p.heads * half; work += blockDim.x) {
-    const int64_t head = work / half;
-    const int64_t i = work % half;
-    float* x = p.x + t * p.token_stride + head * p.head_dim;
+  float* x = p.x + t * p.token_stride + head * p.head_dim;
+  for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
     const double theta = position * pow(static_cast<double>(p.freq_base), -2.0 * static_cast<double>(i) /
                                                                               static_cast<double>(p.rotary_dims));
     double sin_theta = 0.0;
@@ -38,7 +39,10 @@ Status rope_f32(const RopeParams& params, cudaStream_t stream) {
     return make_error(ErrorCode::kInvalidArgument, "rope_f32: null pointer or bad shape (rotary dims must be even and <= head_dim)");
   }
   if (p.tokens == 0) return Status::ok();
-  rope_kernel<<<static_cast<unsigned>(p.tokens), 128, 0, stream>>>(p);
+  const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>(p.heads));
+  const int64_t half = p.rotary_dims / 2;
+  const unsigned threads = static_cast<unsigned>(half < 32 ? 32 : (half > 256 ? 256 : (half + 31) / 32 * 32));
+  rope_kernel<<<grid, threads, 0, stream>>>(p);
   LW_CUDA_TRY_LAUNCH();
   return Status::ok();
 }

@@ -251,11 +251,9 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     rope.freq_base = c.rope_freq_base;
     rope.freq_scale = c.rope_freq_scale;
     rope.style = kernel_rope_style(spec.rope_style);
+    // Q heads and K heads are adjacent in each qkv row: one launch rotates both.
     rope.x = qkv_;
-    rope.heads = c.head_count;
-    LW_TRY(kc::rope_f32(rope, stream_));
-    rope.x = qkv_ + qw;
-    rope.heads = c.kv_head_count;
+    rope.heads = c.head_count + c.kv_head_count;
     LW_TRY(kc::rope_f32(rope, stream_));
 
     kc::KvStoreParams store;
