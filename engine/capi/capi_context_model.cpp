@@ -102,6 +102,10 @@ lw_status check_path(const char* function, const std::string& path) {
   if (status.type() == std::filesystem::file_type::directory) {
     return fail(function, LW_STATUS_IS_DIRECTORY, "model path '" + path + "' is a directory, not a GGUF file");
   }
+  if (status.type() != std::filesystem::file_type::regular) {
+    // A FIFO would block the open, a device has no size to map.
+    return fail(function, LW_STATUS_IO_ERROR, "model path '" + path + "' is not a regular file");
+  }
   return LW_STATUS_OK;
 }
 

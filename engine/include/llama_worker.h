@@ -36,13 +36,15 @@
  *   message naming the problem (the file, the parameter and its value, the sizes involved). The
  *   message is per thread and is replaced by the next failing call on that thread; successful
  *   calls leave it unchanged. Out-parameters are written only on success (except where noted).
- *   After any failure except LW_STATUS_DEVICE_FAILED the objects involved stay usable: a rejected
- *   request does not disturb the model, and the next request can succeed.
+ *   A rejected request changes nothing: the model serves the next request. An inference whose
+ *   cuda_inference_next_token failed (or was cancelled) answers that status again until it is
+ *   freed; its model stays usable for a new inference.
  *
  *   LW_STATUS_DEVICE_FAILED is sticky: an unrecoverable CUDA error (an illegal address, a kernel
- *   fault) poisons the device for the rest of the process. The context is then marked failed and
- *   every later call on it, its models and their inferences answers LW_STATUS_DEVICE_FAILED
- *   (the free functions still work and release what they can). Restart the process to recover.
+ *   fault) poisons the device for the rest of the process. Every context on that device is then
+ *   marked failed and every later call on them, their models and their inferences answers
+ *   LW_STATUS_DEVICE_FAILED (the free functions and cuda_inference_cancel still work; the frees
+ *   release what they can). Restart the process to use the GPU again.
  *
  * Thread safety
  *   Every function may be called from any thread. The registry of handles is guarded by a mutex,
@@ -88,7 +90,7 @@ typedef enum lw_status {
   LW_STATUS_PROMPT_TOO_LONG = 8,          /* prompt tokens + max_tokens exceed the context */
   LW_STATUS_FILE_NOT_FOUND = 9,           /* the model path does not exist */
   LW_STATUS_IS_DIRECTORY = 10,            /* the model path is a directory */
-  LW_STATUS_IO_ERROR = 11,                /* the file exists but cannot be opened, mapped or read */
+  LW_STATUS_IO_ERROR = 11,                /* not a regular file, or it cannot be opened, mapped or read */
   LW_STATUS_MALFORMED_FILE = 12,          /* not a valid GGUF model (bad header, sizes, missing tensor or
                                              tokenizer metadata) */
   LW_STATUS_UNSUPPORTED_ARCHITECTURE = 13,/* general.architecture is not llama, qwen2 or phi3 */

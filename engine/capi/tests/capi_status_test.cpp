@@ -195,6 +195,12 @@ TEST_F(CapiStatus, ModelPathIsADirectory) {
                   "is a directory");
 }
 
+TEST_F(CapiStatus, ModelPathIsNotARegularFile) {
+  cuda_model* model = nullptr;
+  const lw_model_options options = cpu_options();
+  expect_rejected(cuda_load_model(context_, "/dev/null", &options, &model), LW_STATUS_IO_ERROR, "not a regular file");
+}
+
 TEST_F(CapiStatus, MalformedFile) {
   cuda_model* model = nullptr;
   const lw_model_options options = cpu_options();
@@ -321,7 +327,9 @@ TEST_F(CapiStatus, EveryStatusHasADistinctName) {
     EXPECT_STRNE(cuda_status_string(static_cast<lw_status>(value)), "");
   }
   EXPECT_EQ(names.size(), static_cast<size_t>(LW_STATUS_COUNT));
-  EXPECT_STREQ(cuda_status_name(static_cast<lw_status>(-1)), "LW_STATUS_UNKNOWN");
+  // Values the enum can hold but that name no status (a negative value would be UB in C++).
+  EXPECT_STREQ(cuda_status_name(static_cast<lw_status>(LW_STATUS_COUNT)), "LW_STATUS_UNKNOWN");
+  EXPECT_STREQ(cuda_status_string(static_cast<lw_status>(31)), "unknown status code");
 }
 
 }  // namespace
