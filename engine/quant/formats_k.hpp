@@ -15,8 +15,11 @@
 //   4-bit codes (Q4_K, Q5_K):           byte 32*(e/64) + e%32, low nibble when (e%64) < 32
 //   Q6_K: low nibble in ql[64*(e/128) + e%32 + 32*(((e%128)/32) & 1)], low half when (e%128) < 64;
 //         top two bits in qh[32*(e/128) + e%32] at shift 2*((e%128)/32)
-// Sub-block of e: e/16 (16 sub-blocks) or e/32 (8 sub-blocks). The float operations and their
-// order follow ggml's dequantize_row_q*_K, which makes the results bit-exact.
+// Sub-block of e: e/16 (16 sub-blocks) or e/32 (8 sub-blocks). The quantizers use the position
+// functions below; the dequantizers write the same mapping out as loops over the block's
+// structure (for speed). The round-trip tests tie the two together, the goldens pin the
+// dequantizers. The float operations and their order follow ggml's dequantize_row_q*_K, which
+// makes the results bit-exact.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +43,6 @@ inline CodePosition q6_low_position(int e) {
 }
 inline CodePosition q6_high_position(int e) { return {32 * (e / 128) + e % 32, 2 * ((e % 128) / 32)}; }
 
-inline int read_code(const uint8_t* bytes, CodePosition at, int mask) { return (bytes[at.byte] >> at.shift) & mask; }
 inline void write_code(uint8_t* bytes, CodePosition at, int code) {
   bytes[at.byte] = static_cast<uint8_t>(bytes[at.byte] | (code << at.shift));
 }
@@ -89,8 +91,15 @@ struct Q2_KFormat {
       step[s] = d * static_cast<float>(block[kScales + s] & 0x0f);
       offset[s] = dmin * static_cast<float>(block[kScales + s] >> 4);
     }
-    for (int e = 0; e < 256; ++e) {
-      out[e] = step[e / 16] * static_cast<float>(read_code(block + kQuants, two_bit_position(e), 3)) - offset[e / 16];
+    // two_bit_position written out: element 128h + 32j + l sits in qs[32h + l] at shift 2j.
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* qs = block + kQuants + 32 * h;
+      for (int j = 0; j < 4; ++j) {
+        float* y = out + 128 * h + 32 * j;
+        const int s = 8 * h + 2 * j;
+        for (int l = 0; l < 16; ++l) y[l] = step[s] * static_cast<float>((qs[l] >> (2 * j)) & 3) - offset[s];
+        for (int l = 16; l < 32; ++l) y[l] = step[s + 1] * static_cast<float>((qs[l] >> (2 * j)) & 3) - offset[s + 1];
+      }
     }
   }
   static void quantize_block(const float* in, uint8_t* block) {
@@ -114,10 +123,19 @@ struct Q3_KFormat {
     const float d = load_f16(block + kD);
     float step[16];
     for (int s = 0; s < 16; ++s) step[s] = d * static_cast<float>(unpack_scale_q3(block + kScales, s) - 32);
-    for (int e = 0; e < 256; ++e) {
-      const int low = read_code(block + kQuants, two_bit_position(e), 3);
-      const int high = read_code(block + kHighMask, high_bit_position(e), 1);
-      out[e] = step[e / 16] * static_cast<float>(low - (high ? 0 : 4));
+    // Low bits as in Q2_K; the high bit of element e is bit e/32 = 4h + j of hmask[l].
+    const uint8_t* hmask = block + kHighMask;
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* qs = block + kQuants + 32 * h;
+      for (int j = 0; j < 4; ++j) {
+        float* y = out + 128 * h + 32 * j;
+        const int s = 8 * h + 2 * j, bit = 4 * h + j;
+        for (int l = 0; l < 32; ++l) {
+          const int low = (qs[l] >> (2 * j)) & 3;
+          const int high = (hmask[l] >> bit) & 1;
+          y[l] = step[s + l / 16] * static_cast<float>(low - (high ? 0 : 4));
+        }
+      }
     }
   }
   static void quantize_block(const float* in, uint8_t* block) {
@@ -153,10 +171,21 @@ struct Q45_KFormat {
       step[s] = d * static_cast<float>(scale);
       offset[s] = dmin * static_cast<float>(min);
     }
-    for (int e = 0; e < 256; ++e) {
-      int code = read_code(block + kQuants, nibble_position(e), 15);
-      if constexpr (kHasFifthBit) code += read_code(block + kHighBits, high_bit_position(e), 1) << 4;
-      out[e] = step[e / 32] * static_cast<float>(code) - offset[e / 32];
+    // nibble_position written out: elements 64c + l and 64c + 32 + l share qs[32c + l]; their
+    // fifth bits are bits 2c and 2c + 1 of qh[l].
+    const uint8_t* high_bits = block + kHighBits;
+    for (int c = 0; c < 4; ++c) {
+      const uint8_t* qs = block + kQuants + 32 * c;
+      float* y = out + 64 * c;
+      for (int l = 0; l < 32; ++l) {
+        int low = qs[l] & 15, high = qs[l] >> 4;
+        if constexpr (kHasFifthBit) {
+          low += ((high_bits[l] >> (2 * c)) & 1) << 4;
+          high += ((high_bits[l] >> (2 * c + 1)) & 1) << 4;
+        }
+        y[l] = step[2 * c] * static_cast<float>(low) - offset[2 * c];
+        y[l + 32] = step[2 * c + 1] * static_cast<float>(high) - offset[2 * c + 1];
+      }
     }
   }
   static void quantize_block(const float* in, uint8_t* block) {
@@ -186,10 +215,22 @@ struct Q6_KFormat {
     const float d = load_f16(block + kD);
     float step[16];
     for (int s = 0; s < 16; ++s) step[s] = d * static_cast<float>(static_cast<int8_t>(block[kScales + s]));
-    for (int e = 0; e < 256; ++e) {
-      const int code = read_code(block + kLow, q6_low_position(e), 15) |
-                       (read_code(block + kHigh, q6_high_position(e), 3) << 4);
-      out[e] = step[e / 16] * static_cast<float>(code - 32);
+    // q6_low_position / q6_high_position written out for element 128h + 32k + l.
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = block + kLow + 64 * h;
+      const uint8_t* qh = block + kHigh + 32 * h;
+      float* y = out + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        const int s = 8 * h + l / 16;
+        const int q0 = ((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q1 = ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q2 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q3 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = step[s] * static_cast<float>(q0);
+        y[l + 32] = step[s + 2] * static_cast<float>(q1);
+        y[l + 64] = step[s + 4] * static_cast<float>(q2);
+        y[l + 96] = step[s + 6] * static_cast<float>(q3);
+      }
     }
   }
   static void quantize_block(const float* in, uint8_t* block) {
