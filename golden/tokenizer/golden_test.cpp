@@ -82,6 +82,15 @@ TEST_P(Golden, EveryCorpusStringMatchesTheOracle) {
   Result<Tokenizer> tokenizer = Tokenizer::create(std::move(*vocabulary));
   ASSERT_TRUE(tokenizer) << tokenizer.error().message;
 
+  // A golden made from an older corpus is stale: regenerate with make_goldens.py.
+  std::ifstream corpus_file(env("LLAMA_WORKER_TOKENIZER_GOLDEN_DIR") + "/corpus.json");
+  ASSERT_TRUE(corpus_file) << "missing corpus.json";
+  const auto corpus = nlohmann::json::parse(corpus_file).at("texts").get<std::vector<std::string>>();
+  ASSERT_EQ(corpus.size(), golden.at("cases").size()) << vocab << ": golden is stale, rerun make_goldens.py";
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    ASSERT_EQ(corpus[i], golden.at("cases")[i].at("text").get<std::string>()) << vocab << ": golden is stale at " << i;
+  }
+
   size_t checked = 0;
   size_t failures = 0;
   const EncodeOptions plain_options{false, false};
