@@ -12,6 +12,10 @@ Oracles:
                           .vocab.gguf; its added-token table is then made to follow the GGUF token
                           types (user-defined = not special) and given the rstrip flag Phi-3's
                           tokenizer.json sets on its special tokens (a GGUF does not carry it)
+  qwen2.5-...@PRE         Qwen's tokenizer.json with the pre-tokenizer swapped for llama-bpe (Llama 3's
+                          Split + ignore_merges), smollm (SmolLM's Digits + ByteLevel) and default
+                          (llama.cpp's regex list as Split steps), NFC removed: the other
+                          pre-tokenizers run by Hugging Face on a real vocabulary
   gpt-2, llama-spm        transformers' GGUF tokenizer conversion (extra coverage); llama-spm through
                           the phi3 builder (dummy prefix on every segment, like Llama's legacy
                           tokenizer.json and llama.cpp's vectors)
@@ -104,6 +108,43 @@ def from_json_gz(path):
         return Tokenizer.from_str(f.read()), "tokenizers.Tokenizer.from_str(tokenizer.json)"
 
 
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+                r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+GPT2_SPLIT_NO_TAIL = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
+
+
+def split(pattern):
+    return {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False}
+
+
+BYTE_LEVEL_NO_REGEX = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+
+# Qwen's vocabulary and merges under the other pre-tokenizers we support, shaped as the models'
+# own tokenizer.json files are (Llama 3: Split + ignore_merges; SmolLM: Digits + ByteLevel regex)
+# or, for llama.cpp's "default" list, as the same regexes in Hugging Face Split steps. No NFC.
+PRE_VARIANTS = {
+    "llama-bpe": ({"type": "Sequence", "pretokenizers": [split(LLAMA3_SPLIT), BYTE_LEVEL_NO_REGEX]}, True),
+    "smollm": ({"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]}, False),
+    "default": ({"type": "Sequence", "pretokenizers": [
+        split(r"[\p{P}\$\+<=>\^~\|]+"), split(GPT2_SPLIT_NO_TAIL), split(r"\p{N}+"), split(r"[0-9][0-9][0-9]"),
+        BYTE_LEVEL_NO_REGEX]}, False),
+}
+
+
+def qwen_with_pre(pre):
+    def build(path):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            config = json.load(f)
+        pre_tokenizer, ignore_merges = PRE_VARIANTS[pre]
+        config["normalizer"] = None
+        config["pre_tokenizer"] = pre_tokenizer
+        config["model"]["ignore_merges"] = ignore_merges
+        return Tokenizer.from_str(json.dumps(config)), f"tokenizers, Qwen's tokenizer.json with the {pre} pre-tokenizer"
+    return build
+
+
 def encode(tokenizer, text, parse_special):
     tokenizer.encode_special_tokens = not parse_special
     return tokenizer.encode(text, add_special_tokens=False).ids
@@ -119,7 +160,7 @@ def main():
         ("phi-3-mini-4k-instruct", "phi-3-mini-4k-instruct.vocab.gguf", from_gguf),
         ("gpt-2", "gpt-2.vocab.gguf", from_gguf),
         ("llama-spm", "llama-spm.vocab.gguf", from_gguf),
-    ]
+    ] + [("qwen2.5-0.5b-instruct@" + pre, "qwen2.5-tokenizer.json.gz", qwen_with_pre(pre)) for pre in PRE_VARIANTS]
     for vocab, source, build in jobs:
         source_path = os.path.join(vocab_dir, source)
         tokenizer, how = build(source_path)
@@ -134,7 +175,8 @@ def main():
             cases.append(case)
         golden = {
             "format_version": 1,
-            "vocabulary": vocab + ".vocab.gguf",
+            "vocabulary": vocab.split("@")[0] + ".vocab.gguf",
+            "pre_tokenizer_override": vocab.split("@")[1] if "@" in vocab else None,
             "oracle": {"name": "huggingface tokenizers", "how": how, "tokenizers_version": tokenizers.__version__,
                        "transformers_version": transformers.__version__, "gguf_version": getattr(gguf, "__version__", "0.19.0")},
             "source_file": source,
