@@ -11,6 +11,7 @@
 #include "cli/command.hpp"
 #include "cli/model_backend.hpp"
 #include "runtime/session.hpp"
+#include "sampling/sampling_params.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/vocabulary_from_gguf.hpp"
 
@@ -27,6 +28,7 @@ struct GenerateOptions {
 };
 
 int run_generate(const GenerateOptions& options) {
+  if (auto valid = sampling::validate(options.sampling); !valid) return report_error("generate", valid.error());
   std::string path = options.model;
   if (path.empty()) {
     path = default_model_path();
