@@ -1,0 +1,171 @@
+// Markdown and JSON renderings of a BenchReport (see bench_report.hpp).
+#include "e2e/bench_report.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
+namespace llama_worker::bench {
+
+namespace {
+
+std::string printf_string(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+std::string size_text(int64_t bytes) {
+  const double mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
+  return mib >= 1024.0 ? printf_string("%.2f GiB", mib / 1024.0) : printf_string("%.2f MiB", mib);
+}
+
+std::string parameter_text(int64_t count) {
+  const double value = static_cast<double>(count);
+  if (value >= 1e9) return printf_string("%.2f B", value / 1e9);
+  if (value >= 1e6) return printf_string("%.2f M", value / 1e6);
+  return printf_string("%.2f K", value / 1e3);
+}
+
+std::string upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Pads every cell to its column's width; `right` marks right-aligned columns.
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<bool>& right,
+                           const std::vector<std::vector<std::string>>& rows) {
+  // "±" is two bytes but one column: widths count code points, not bytes.
+  const auto columns = [](const std::string& text) {
+    size_t n = 0;
+    for (const unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) {
+    width[c] = columns(header[c]);
+    for (const auto& row : rows) width[c] = std::max(width[c], columns(row[c]));
+  }
+  // Built with append(): GCC 12 warns falsely (-Wrestrict) on `" " + std::string(...)`.
+  const auto line = [&](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const size_t pad = width[c] - columns(cells[c]);
+      out.append(1, ' ');
+      if (right[c]) out.append(pad, ' ');
+      out.append(cells[c]);
+      if (!right[c]) out.append(pad, ' ');
+      out.append(" |");
+    }
+    out.append(1, '\n');
+    return out;
+  };
+  std::string out = line(header);
+  out.append(1, '|');
+  for (size_t c = 0; c < header.size(); ++c) {
+    out.append(1, ' ');
+    out.append(width[c] - (right[c] ? 1 : 0), '-');
+    if (right[c]) out.append(1, ':');
+    out.append(" |");
+  }
+  out.append(1, '\n');
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+std::string mib_text(int64_t bytes) { return printf_string("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+
+}  // namespace
+
+std::string format_markdown(const BenchReport& report) {
+  std::vector<std::vector<std::string>> rows;
+  const std::string model = report.model.architecture + " " + report.model.file_type;
+  for (const TestResult& result : report.results) {
+    rows.push_back({model, size_text(report.model.file_bytes), parameter_text(report.model.parameter_count),
+                    upper(report.backend), test_name(result.test),
+                    printf_string("%.2f", result.rate.mean) + " ± " + printf_string("%.2f", result.rate.stddev)});
+  }
+  std::string out = markdown_table({"model", "size", "params", "backend", "test", "t/s"},
+                                   {false, true, true, false, true, true}, rows);
+  out += "\n";
+  out += "device: " + report.device_name + ", KV cache " + std::to_string(report.context) + " positions, " +
+         std::to_string(report.settings.repetitions) + " repetitions" + (report.settings.warmup ? " after a warm-up" : "") +
+         "\n";
+  out += "load: " + printf_string("%.3f s", report.load_seconds) + " (file in page cache -> ready)";
+  if (report.backend == "cuda") out += ", CUDA context creation " + printf_string("%.3f s", report.device_init_seconds) + " not included";
+  out += "\n";
+  if (report.peak_memory_bytes) {
+    out += "device memory: " + (report.memory_after_load_bytes ? mib_text(*report.memory_after_load_bytes) : "?") +
+           " after load, peak " + mib_text(*report.peak_memory_bytes) +
+           " (cudaMemGetInfo, over the baseline after context creation)\n";
+  }
+  return out;
+}
+
+std::string format_json(const BenchReport& report, const std::string& engine_version, const std::string& date) {
+  using nlohmann::json;
+  const auto optional_bytes = [](const std::optional<int64_t>& value) { return value ? json(*value) : json(nullptr); };
+  json tests = json::array();
+  for (const TestResult& result : report.results) {
+    std::vector<int64_t> samples_ns;
+    for (const double s : result.seconds) samples_ns.push_back(static_cast<int64_t>(s * 1e9 + 0.5));
+    const SampleSummary ns = summarize(std::vector<double>(samples_ns.begin(), samples_ns.end()));
+    const bool prompt = result.test.kind == TestKind::kPrompt;
+    tests.push_back({
+        {"name", test_name(result.test)},
+        {"n_prompt", prompt ? result.test.tokens : 0},
+        {"n_gen", prompt ? 0 : result.test.tokens},
+        {"n_depth", result.test.depth},
+        {"avg_ts", result.rate.mean},
+        {"stddev_ts", result.rate.stddev},
+        {"median_ts", result.rate.median},
+        {"min_ts", result.rate.min},
+        {"max_ts", result.rate.max},
+        {"samples_ts", result.tokens_per_second},
+        {"avg_ns", ns.mean},
+        {"stddev_ns", ns.stddev},
+        {"samples_ns", samples_ns},
+    });
+  }
+  json record = {
+      {"engine", "llama-worker"},
+      {"engine_version", engine_version},
+      {"date", date},
+      {"model",
+       {{"path", report.model.path},
+        {"architecture", report.model.architecture},
+        {"name", report.model.name},
+        {"file_type", report.model.file_type},
+        {"file_bytes", report.model.file_bytes},
+        {"parameter_count", report.model.parameter_count}}},
+      {"backend", report.backend},
+      {"device", report.device_name},
+      {"threads", report.threads},
+      {"context", report.context},
+      {"repetitions", report.settings.repetitions},
+      {"warmup", report.settings.warmup},
+      {"seed", report.settings.seed},
+      {"device_init_seconds", report.device_init_seconds},
+      {"load_seconds", report.load_seconds},
+      {"device_total_bytes", optional_bytes(report.device_total_bytes)},
+      {"memory_after_load_bytes", optional_bytes(report.memory_after_load_bytes)},
+      {"peak_memory_bytes", optional_bytes(report.peak_memory_bytes)},
+      {"tests", tests},
+  };
+  return record.dump(2) + "\n";
+}
+
+std::string utc_timestamp_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+}  // namespace llama_worker::bench

@@ -1,0 +1,102 @@
+// The markdown table (llama-bench's layout) and the JSON record (llama-bench's field names).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/bench_report.hpp"
+
+namespace llama_worker::bench {
+namespace {
+
+BenchReport sample_report() {
+  BenchReport report;
+  report.model.path = "models/qwen.gguf";
+  report.model.architecture = "qwen2";
+  report.model.name = "Qwen2.5 0.5B";
+  report.model.file_type = "Q4_K - Medium";
+  report.model.file_bytes = 397804576;
+  report.model.parameter_count = 630167424;
+  report.backend = "cuda";
+  report.device_name = "NVIDIA H100 80GB HBM3";
+  report.context = 3000 + 512 + 128;
+  report.settings.repetitions = 2;
+  report.load_seconds = 0.25;
+  report.device_init_seconds = 0.125;
+  report.memory_after_load_bytes = int64_t{512} << 20;
+  report.peak_memory_bytes = int64_t{600} << 20;
+  TestResult decode;
+  decode.test = {TestKind::kGenerate, 128, 2048};
+  decode.seconds = {0.16, 0.16};
+  decode.tokens_per_second = {800.0, 800.0};
+  decode.rate = summarize(decode.tokens_per_second);
+  TestResult prefill;
+  prefill.test = {TestKind::kPrompt, 512, 0};
+  prefill.seconds = {0.01, 0.0125};
+  prefill.tokens_per_second = {51200.0, 40960.0};
+  prefill.rate = summarize(prefill.tokens_per_second);
+  report.results = {prefill, decode};
+  return report;
+}
+
+TEST(FormatMarkdown, LlamaBenchLayout) {
+  const std::string text = format_markdown(sample_report());
+  EXPECT_NE(text.find("| model "), std::string::npos) << text;
+  EXPECT_NE(text.find("| qwen2 Q4_K - Medium | 379.38 MiB | 630.17 M | CUDA    |         pp512 | 46080.00 ± 7240.77 |"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("| tg128 @ d2048 |      800.00 ± 0.00 |"), std::string::npos) << text;
+  EXPECT_NE(text.find("load: 0.250 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("peak 600.0 MiB"), std::string::npos) << text;
+}
+
+TEST(FormatMarkdown, RowsLineUp) {
+  const std::string text = format_markdown(sample_report());
+  // The header, the separator and both rows have their bars at the same columns.
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (int i = 0; i < 4; ++i) {
+    const size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  const auto bars = [](const std::string& line) {
+    std::vector<size_t> at;
+    size_t column = 0;
+    for (const unsigned char c : line) {
+      if ((c & 0xC0) == 0x80) continue;
+      if (c == '|') at.push_back(column);
+      ++column;
+    }
+    return at;
+  };
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(bars(lines[i]), bars(lines[0])) << lines[i];
+}
+
+TEST(FormatJson, CarriesLlamaBenchFieldNames) {
+  const auto record = nlohmann::json::parse(format_json(sample_report(), "0.1.0", "2026-11-26T21:00:00Z"));
+  EXPECT_EQ(record["engine"], "llama-worker");
+  EXPECT_EQ(record["date"], "2026-11-26T21:00:00Z");
+  EXPECT_EQ(record["model"]["file_bytes"], 397804576);
+  EXPECT_EQ(record["peak_memory_bytes"], int64_t{600} << 20);
+  ASSERT_EQ(record["tests"].size(), 2u);
+  const auto& decode = record["tests"][1];
+  EXPECT_EQ(decode["name"], "tg128 @ d2048");
+  EXPECT_EQ(decode["n_prompt"], 0);
+  EXPECT_EQ(decode["n_gen"], 128);
+  EXPECT_EQ(decode["n_depth"], 2048);
+  EXPECT_DOUBLE_EQ(decode["avg_ts"].get<double>(), 800.0);
+  EXPECT_EQ(decode["samples_ns"][0], 160000000);
+  const auto& prefill = record["tests"][0];
+  EXPECT_EQ(prefill["n_prompt"], 512);
+  EXPECT_NEAR(prefill["stddev_ts"].get<double>(), 7240.77, 0.01);
+}
+
+TEST(FormatJson, MissingDeviceMemoryIsNull) {
+  BenchReport report = sample_report();
+  report.peak_memory_bytes.reset();
+  const auto record = nlohmann::json::parse(format_json(report, "0.1.0", "x"));
+  EXPECT_TRUE(record["peak_memory_bytes"].is_null());
+}
+
+}  // namespace
+}  // namespace llama_worker::bench

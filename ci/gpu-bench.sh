@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Side-by-side bench on the GPU machine (issue 7): llama-worker vs llama.cpp on the same files, in
+# the same run. From the repository root:
+#
+#   ci/gpu-bench.sh [build-dir]        (default build/release; only <build-dir>/bin/llama-worker is used)
+#
+# Needs there: <build-dir>/bin/llama-worker built with CUDA, .peer/ (llama-bench, llama-completion and
+# their libraries; see bench/README.md), nvidia-smi, python3, cuBLAS in /usr/local/cuda/lib64.
+# Steps, per model (Qwen2.5-0.5B and Phi-3-mini shapes, Q4_K_M recipe, seed 1):
+#   1. generate the exact-shape file with `llama-worker mkmodel` (cached in $MODEL_DIR while the
+#      machine stays up), read it once so it sits in the page cache;
+#   2. `llama-worker bench -p 512 -n 128 -d 0,DEPTH -r REPS`              (speed, load)
+#   3. `llama-bench -p 512 -n 128 -d 0,DEPTH -r REPS -fa 1 -ngl 99 -o json` (speed)
+#   4. `llama-worker bench --ctx 4096` and `llama-completion -c 4096`, nvidia-smi sampled every
+#      100 ms during each (peak VRAM at 4,096 context; llama.cpp's own "load time").
+# Then one comparison table (bench/e2e/compare_with_peer.py) is printed last.
+#
+# Every step has its own time limit and the whole run stops starting steps after $TOTAL_LIMIT
+# seconds (default 540, under the device's 10-minute command limit); a failed or skipped step
+# shows as n/a in the table and makes the exit status 1.
+# Output under $OUT (else ./gpu-bench-out): summary.md (the table), results.json, logs.tar.gz.
+# Environment: MODELS (default "qwen phi3"), REPS (5), MODEL_DIR (/tmp/llama-worker-bench-models),
+# PEER_DIR (.peer), TOTAL_LIMIT (540), BACKEND (cuda; cpu only for a smoke test of this script).
+set -u -o pipefail
+
+root=$(pwd)
+build=${1:-build/release}
+worker="$build/bin/llama-worker"
+peer=${PEER_DIR:-.peer}
+out=${OUT:-$root/gpu-bench-out}
+models=${MODELS:-qwen phi3}
+reps=${REPS:-5}
+model_dir=${MODEL_DIR:-/tmp/llama-worker-bench-models}
+total_limit=${TOTAL_LIMIT:-540}
+backend=${BACKEND:-cuda}
+vocab_dir=conformance/data/vocab
+logs=$(mktemp -d /tmp/gpu-bench-logs.XXXXXX)
+start=$(date +%s)
+failures=0
+sampler=""
+
+mkdir -p "$out" "$model_dir" || { echo "error: cannot create $out or $model_dir"; exit 1; }
+
+finish() {
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+  tar -czf "$out/logs.tar.gz" -C "$logs" . 2>/dev/null
+}
+trap finish EXIT
+
+say() { echo "[gpu-bench $(( $(date +%s) - start ))s] $*"; }
+
+# run_step NAME LIMIT COMMAND...: stdout -> $logs/NAME.out, stderr -> $logs/NAME.err.
+run_step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$(( total_limit - ($(date +%s) - start) - 20 ))
+  if (( left < 15 )); then
+    say "SKIPPED $name: the run's time limit (${total_limit}s) is reached"
+    failures=$((failures + 1))
+    return 124
+  fi
+  (( limit > left )) && limit=$left
+  local t0=$(date +%s%N)
+  timeout --kill-after=10 "$limit" "$@" > "$logs/$name.out" 2> "$logs/$name.err"
+  local rc=$?
+  local took_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  local took="$((took_ms / 1000)).$(printf '%03d' $((took_ms % 1000)))"
+  if (( rc == 0 )); then
+    say "ok      $name (${took}s)"
+  else
+    failures=$((failures + 1))
+    if (( rc == 124 || rc == 137 )); then
+      say "TIMEOUT $name after ${limit}s"
+    else
+      say "FAILED  $name (exit $rc); last lines of its stderr:"
+    fi
+    tail -n 8 "$logs/$name.err" | sed 's/^/    /'
+  fi
+  return $rc
+}
+
+# nvidia-smi memory.used (MiB) every 100 ms into $logs/smi-NAME.txt until stop_sampler.
+start_sampler() {
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 -lms 100 > "$logs/smi-$1.txt" 2>/dev/null &
+  sampler=$!
+  sleep 0.3
+}
+stop_sampler() {
+  sleep 0.3
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null && wait "$sampler" 2>/dev/null
+  sampler=""
+}
+
+# --- preflight: everything the run needs, with a clear message for what is missing ------------
+problems=()
+[ -x "$worker" ] || problems+=("$worker is missing (build with CUDA, carry it: see bench/README.md)")
+for tool in llama-bench llama-completion; do
+  [ -x "$peer/$tool" ] || problems+=("$peer/$tool is missing (the llama.cpp peer; see bench/README.md)")
+done
+command -v nvidia-smi > /dev/null || problems+=("nvidia-smi not found: not a GPU machine?")
+command -v python3 > /dev/null || problems+=("python3 not found (needed for the comparison table)")
+for vocab in qwen2.5-0.5b-instruct.vocab.gguf phi-3-mini-4k-instruct.vocab.gguf; do
+  [ -s "$vocab_dir/$vocab" ] || problems+=("$vocab_dir/$vocab is missing")
+done
+if (( ${#problems[@]} > 0 )); then
+  printf 'error: %s\n' "${problems[@]}"
+  exit 1
+fi
+peer=$(cd "$peer" && pwd)
+export LD_LIBRARY_PATH="$peer:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+peer_version=$(head -n 1 "$peer/VERSION" 2>/dev/null || echo "unknown version")
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "engine commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+  echo "llama.cpp: $peer_version"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv,noheader
+} | tee "$logs/machine.txt"
+if ! "$worker" bench --help | grep -q -- "--backend.*=cuda"; then
+  say "note: $worker may be built without CUDA (its bench --help does not name cuda as the default)"
+fi
+
+# --- per model ----------------------------------------------------------------------------------
+done_models=""
+for model in $models; do
+  case $model in
+    qwen) vocab=qwen2.5-0.5b-instruct.vocab.gguf; depth=2048 ;;
+    phi3) vocab=phi-3-mini-4k-instruct.vocab.gguf; depth=3000 ;;
+    *) say "unknown model '$model' (qwen or phi3)"; failures=$((failures + 1)); continue ;;
+  esac
+  file="$model_dir/$model-Q4_K_M-seed1.gguf"
+  if [ ! -s "$file" ]; then
+    run_step "mkmodel-$model" 300 "$worker" mkmodel --vocab "$vocab_dir/$vocab" --quant Q4_K_M --seed 1 \
+      -o "$file.partial" && mv "$file.partial" "$file"
+  else
+    say "cached  $file"
+  fi
+  if [ ! -s "$file" ]; then
+    say "no model file for $model: skipping its benches"
+    continue
+  fi
+  done_models="$done_models,$model"
+  say "$model: $(stat -c %s "$file") bytes"
+  cat "$file" > /dev/null  # into the page cache (both engines read it from there)
+
+  run_step "ours-$model" 240 "$worker" bench -m "$file" -p 512 -n 128 -d "0,$depth" -r "$reps" --backend "$backend" \
+    --json-out "$logs/ours-$model.json"
+  cat "$logs/ours-$model.out" 2>/dev/null
+  run_step "peer-bench-$model" 300 "$peer/llama-bench" -m "$file" -p 512 -n 128 -d "0,$depth" -r "$reps" \
+    -fa 1 -ngl 99 -o json
+
+  start_sampler "ours-vram-$model"
+  run_step "ours-vram-$model" 120 "$worker" bench -m "$file" -p 512 -n 128 -r 1 --ctx 4096 --backend "$backend" \
+    --json-out "$logs/ours-vram-$model.json"
+  stop_sampler
+  start_sampler "peer-completion-$model"
+  run_step "peer-completion-$model" 120 "$peer/llama-completion" -m "$file" -c 4096 -ngl 99 -fa on -no-cnv \
+    -p "The quick brown fox jumps over the lazy dog." -n 128 --ignore-eos --temp 0 < /dev/null
+  stop_sampler
+done
+
+# --- the table, last ------------------------------------------------------------------------------
+echo
+python3 bench/e2e/compare_with_peer.py --logs "$logs" --models "${done_models#,}" --peer-version "$peer_version" \
+  --json-out "$out/results.json" | tee "$out/summary.md"
+echo "total $(( $(date +%s) - start ))s; $failures step(s) failed or skipped; logs: \$OUT/logs.tar.gz"
+(( failures == 0 ))
