@@ -10,7 +10,7 @@ foreach(subcommand inspect tokenize generate logits mkmodel bench)
 endforeach()
 llama_worker_add_command_test(cli.unknown_option COMMAND ${cli} --no-such-option
   EXPECT_EXIT 2 STDERR_REGEX "^error: .*--no-such-option" LABELS gate1)
-llama_worker_add_command_test(cli.unknown_subcommand_option COMMAND ${cli} inspect --no-such-option
+llama_worker_add_command_test(cli.unknown_subcommand_option COMMAND ${cli} inspect model.gguf --no-such-option
   EXPECT_EXIT 2 STDERR_REGEX "^error: .*--no-such-option" LABELS gate1)
 llama_worker_add_command_test(cli.unknown_subcommand COMMAND ${cli} frobnicate
   EXPECT_EXIT 2 STDERR_REGEX "^error: .*frobnicate" LABELS gate1)
