@@ -123,14 +123,17 @@ fi
 done_models=""
 for model in $models; do
   case $model in
-    qwen) vocab=qwen2.5-0.5b-instruct.vocab.gguf; depth=2048 ;;
-    phi3) vocab=phi-3-mini-4k-instruct.vocab.gguf; depth=3000 ;;
+    # Qwen2.5-0.5B ties its output to token_embd (no output.weight): with --tied the file is the
+    # real Q4_K_M file's size to the tensor byte (397,805,248 B; llama.cpp's 397,804,576 B differs
+    # in metadata only). Phi-3 has its own output.weight (2,396,770,208 B vs 2,396,769,536 B).
+    qwen) vocab=qwen2.5-0.5b-instruct.vocab.gguf; depth=2048; shape_flags=--tied ;;
+    phi3) vocab=phi-3-mini-4k-instruct.vocab.gguf; depth=3000; shape_flags= ;;
     *) say "unknown model '$model' (qwen or phi3)"; failures=$((failures + 1)); continue ;;
   esac
-  file="$model_dir/$model-Q4_K_M-seed1.gguf"
+  file="$model_dir/$model${shape_flags:+-tied}-Q4_K_M-seed1.gguf"
   if [ ! -s "$file" ]; then
     run_step "mkmodel-$model" 300 "$worker" mkmodel --vocab "$vocab_dir/$vocab" --quant Q4_K_M --seed 1 \
-      -o "$file.partial" && mv "$file.partial" "$file"
+      $shape_flags -o "$file.partial" && mv "$file.partial" "$file"
   else
     say "cached  $file"
   fi
