@@ -35,10 +35,31 @@ def main():
     parser.add_argument("--vocab-dir", default=os.path.join(ROOT, "conformance", "data", "vocab"))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default="")
+    parser.add_argument("--hf-tokenizer-dir", default="",
+                        help="read the Hugging Face tokenizers from qwen2_5.json / phi3.json here (written by "
+                             "--export-hf-tokenizers) instead of building them: needs only the tokenizers package")
+    parser.add_argument("--export-hf-tokenizers", default="", help="write qwen2_5.json / phi3.json to this folder and exit")
     args = parser.parse_args()
 
     import tokenizers
-    import make_goldens  # the oracle builders
+
+    def build_qwen():
+        import make_goldens  # the oracle builders (need transformers and gguf)
+        return make_goldens.from_json_gz(os.path.join(args.vocab_dir, "qwen2.5-tokenizer.json.gz"))[0]
+
+    def build_phi3():
+        import make_goldens
+        return make_goldens.from_gguf(os.path.join(args.vocab_dir, "phi-3-mini-4k-instruct.vocab.gguf"))[0]
+
+    builders = {"qwen2_5": build_qwen, "phi3": build_phi3}
+    if args.export_hf_tokenizers:
+        os.makedirs(args.export_hf_tokenizers, exist_ok=True)
+        for name, build in builders.items():
+            build().save(os.path.join(args.export_hf_tokenizers, name + ".json"))
+        return
+    if args.hf_tokenizer_dir:
+        builders = {name: (lambda n=name: tokenizers.Tokenizer.from_file(os.path.join(args.hf_tokenizer_dir, n + ".json")))
+                    for name in builders}
 
     with tempfile.TemporaryDirectory() as tmp:
         text_path = os.path.join(tmp, "bench_text.txt")
@@ -56,8 +77,6 @@ def main():
             text = f.read()
 
     hf = {}
-    builders = {"qwen2_5": lambda: make_goldens.from_json_gz(os.path.join(args.vocab_dir, "qwen2.5-tokenizer.json.gz"))[0],
-                "phi3": lambda: make_goldens.from_gguf(os.path.join(args.vocab_dir, "phi-3-mini-4k-instruct.vocab.gguf"))[0]}
     size = len(text.encode("utf-8"))
     for name, build in builders.items():
         tok = build()
@@ -81,7 +100,7 @@ def main():
         hf[name] = {"mb_per_s": size / median / 1e6, "lines_mb_per_s": size / line_median / 1e6, "tokens": len(ids)}
 
     rows = []
-    print(f"text: {size} bytes; one thread; CPU time")
+    print(f"text: {size} bytes; one thread; CPU time; tokenizers {tokenizers.__version__}; {os.cpu_count()} CPUs")
     print(f"{'tokenizer':10} {'ours MB/s':>10} {'HF MB/s':>10} {'ratio':>6} {'HF lines':>9} {'ours ids':>9} {'HF ids':>9}")
     for name in builders:
         o, h = ours[name], hf[name]
