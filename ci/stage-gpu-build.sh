@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Makes a slim copy of a build folder for the GPU machine (whose calls carry at most 64 MiB):
 # binaries (debug info stripped), CTest files and the CMake cache; no objects or archives.
-# ci/gpu-suite.sh maps the configured build path onto the copy. Usage:
+# ci/gpu-suite.sh maps the configured build path onto the copy. The copy is also packed as
+# .gpu-stage/build.tar.xz (binaries compress about 4x), which is what travels. Usage:
 #   ci/stage-gpu-build.sh [build-dir] [stage-dir]     (defaults build/release, .gpu-build)
+# then on the GPU machine, with .gpu-stage carried:
+#   tar -xJf .gpu-stage/build.tar.xz && ci/gpu-suite.sh .gpu-build
 set -euo pipefail
 build=${1:-build/release}
 stage=${2:-.gpu-build}
@@ -15,4 +18,6 @@ for binary in "$build"/bin/*; do
   [ -f "$binary" ] || continue
   strip --strip-debug -o "$stage/bin/$(basename "$binary")" "$binary" 2>/dev/null || cp "$binary" "$stage/bin/"
 done
-du -sh "$stage" | awk '{print "staged " $2 ": " $1}'
+mkdir -p .gpu-stage
+tar -cf - "$stage" | xz -T2 -3 > .gpu-stage/build.tar.xz
+du -sh "$stage" .gpu-stage/build.tar.xz | awk '{print "staged " $2 ": " $1}'
