@@ -72,7 +72,7 @@ int run_generate(const GenerateOptions& options) {
                "load %.0f ms | prompt %zu tokens, prefill %.0f ms (%.1f tok/s) | generated %zu tokens, %.0f ms "
                "(%.1f tok/s) | stop: %s\n",
                (*backend)->config().name.c_str(), (*backend)->config().architecture.c_str(),
-               options.backend.backend.c_str(), load_ms, result->prompt_tokens.size(), result->prefill_ms,
+               resolved_backend(options.backend).c_str(), load_ms, result->prompt_tokens.size(), result->prefill_ms,
                result->prompt_tokens.size() * 1000.0 / std::max(result->prefill_ms, 1e-3), generated,
                result->decode_ms, generated * 1000.0 / std::max(result->decode_ms, 1e-3),
                result->stop_reason.c_str());

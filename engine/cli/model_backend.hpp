@@ -13,13 +13,14 @@
 #include "gguf/file.hpp"
 #include "runtime/cpu_backend.hpp"
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
+#include "cuda/device_info.hpp"
 #include "runtime/cuda/cuda_backend.hpp"
 #endif
 
 namespace llama_worker::cli {
 
 struct BackendOptions {
-  std::string backend = "cpu";  // cpu | cuda
+  std::string backend = "auto";  // auto (cuda when built with CUDA and a device is present, else cpu) | cpu | cuda
   int threads = 0;              // 0 = all cores
   int64_t context = 0;          // 0 = min(model context, runtime::kDefaultContext)
   bool sliding_window = false;  // apply the model's declared sliding window (Phi-3)
@@ -42,8 +43,8 @@ inline std::string cache_directory() {
 inline std::string default_model_path() { return cache_directory() + "/" + kDefaultModelFile; }
 
 inline void add_backend_options(CLI::App& app, BackendOptions& options) {
-  app.add_option("--backend", options.backend, "Backend: cpu (reference) or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
+  app.add_option("--backend", options.backend, "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   app.add_option("--threads", options.threads, "CPU worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--ctx", options.context, "KV cache positions (0 = model context, at most 4096)")
@@ -58,8 +59,20 @@ inline void add_backend_options(CLI::App& app, BackendOptions& options) {
       ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
 }
 
+// "auto" becomes "cuda" when the engine was built with CUDA and a device is present, else "cpu".
+inline std::string resolved_backend(const BackendOptions& options) {
+  if (options.backend != "auto") return options.backend;
+#ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
+  auto devices = kernels::cuda::list_devices();
+  if (devices && !devices->empty()) return "cuda";
+#endif
+  return "cpu";
+}
+
 inline Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const gguf::File& file,
-                                                                       const BackendOptions& options) {
+                                                                       const BackendOptions& requested) {
+  BackendOptions options = requested;
+  options.backend = resolved_backend(requested);
   if (options.backend == "cuda") {
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
     runtime::cuda::CudaBackendOptions cuda;
