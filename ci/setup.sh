@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev                                            # JSON output and golden files
   libpcre2-dev                                                  # Unicode regexes for pre-tokenizers
   libutf8proc-dev                                               # NFC normalization
-  python3                                                       # golden-file checks
+  python3 python3-pip xz-utils                                  # golden-file checks; pip fetches real weights (ci/fetch-*.sh); xz packs GPU builds
 )
 
 missing=()
