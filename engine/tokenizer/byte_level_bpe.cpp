@@ -13,10 +13,8 @@ Result<ByteLevelBpe> ByteLevelBpe::create(const Vocabulary& vocabulary, const To
   bpe.index_ = &index;
   bpe.ignore_merges_ = ignore_merges;
   const ByteUnicodeTable& table = ByteUnicodeTable::instance();
-  for (int byte = 0; byte < 256; ++byte) {
-    bpe.byte_token_[byte] = index.find(table.utf8(static_cast<uint8_t>(byte)));
-    if (bpe.byte_token_[byte] < 0) return make_error(ErrorCode::kMalformedFile, "byte-level BPE: missing byte token");
-  }
+  // A byte whose alphabet character is not a token keeps kNoToken: encode_piece drops it.
+  for (int byte = 0; byte < 256; ++byte) bpe.byte_token_[byte] = index.find(table.utf8(static_cast<uint8_t>(byte)));
   bpe.merges_.reserve(vocabulary.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank) {
@@ -77,7 +75,8 @@ Scratch& scratch() {
 void ByteLevelBpe::encode_piece(std::string_view bytes, std::vector<int32_t>& out) const {
   if (bytes.empty()) return;
   if (bytes.size() == 1) {
-    out.push_back(byte_token_[static_cast<uint8_t>(bytes[0])]);
+    const int32_t id = byte_token_[static_cast<uint8_t>(bytes[0])];
+    if (id != kNoToken) out.push_back(id);
     return;
   }
   Scratch& s = scratch();
@@ -89,11 +88,18 @@ void ByteLevelBpe::encode_piece(std::string_view bytes, std::vector<int32_t>& ou
       return;
     }
   }
-  const auto n = static_cast<int32_t>(bytes.size());
+  // Bytes without a token are dropped here, before merging, so their neighbours become adjacent
+  // and may merge (Hugging Face's BPE skips an unknown character this way when there is no unk).
   s.symbols.resize(bytes.size());
-  for (int32_t i = 0; i < n; ++i) {
-    s.symbols[i] = {byte_token_[static_cast<uint8_t>(bytes[i])], i - 1, i + 1 < n ? i + 1 : -1};
+  int32_t n = 0;
+  for (const char c : bytes) {
+    const int32_t id = byte_token_[static_cast<uint8_t>(c)];
+    if (id == kNoToken) continue;
+    s.symbols[static_cast<size_t>(n)] = {id, n - 1, n + 1};
+    ++n;
   }
+  if (n == 0) return;
+  s.symbols[static_cast<size_t>(n - 1)].next = -1;
   s.heap.clear();
   const LaterCandidate later;
   auto push_pair = [&](int32_t left) {

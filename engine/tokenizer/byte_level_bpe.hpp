@@ -7,6 +7,12 @@
 // merges are a PairTable (left id, right id) -> (rank, merged id), candidates a binary heap with
 // lazy invalidation (an entry is stale when either side has changed since it was pushed).
 // Every merge result is a token (validated), so the final symbols are the output.
+//
+// A vocabulary may lack some of the 256 byte-alphabet tokens (SmolLM2 has no token for 0x04,
+// 0x1D, 0xF1, ...). Such a byte is dropped before merging, as Hugging Face's BPE drops an
+// unknown character when the model has no unk token: its neighbours then merge as if it were not
+// there. (llama.cpp also emits nothing for it, but keeps it as a symbol that blocks merges; see
+// README.md.)
 #pragma once
 
 #include <array>
@@ -35,7 +41,7 @@ class ByteLevelBpe {
   };
   const TokenIndex* index_ = nullptr;
   bool ignore_merges_ = false;
-  std::array<int32_t, 256> byte_token_{};  // the token of each byte's alphabet character
+  std::array<int32_t, 256> byte_token_{};  // the token of each byte's alphabet character, or kNoToken
   PairTable<Merge> merges_;
 };
 

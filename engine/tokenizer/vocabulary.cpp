@@ -6,7 +6,6 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "tokenizer/byte_unicode.hpp"
 #include "tokenizer/pretokenizer.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -126,17 +125,10 @@ Status validate_vocabulary(const Vocabulary& v) {
     }
   }
 
-  if (byte_level) {
-    if (v.merges.empty()) return vocabulary_error("byte-level BPE (gpt2) needs merges (tokenizer.ggml.merges)");
-    const ByteUnicodeTable& table = ByteUnicodeTable::instance();
-    for (int byte = 0; byte < 256; ++byte) {
-      if (!index.count(table.utf8(static_cast<uint8_t>(byte)))) {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02X", byte);
-        return vocabulary_error(std::string("byte-level BPE has no token for byte ") + hex + " (spelled " +
-                                quoted(table.utf8(static_cast<uint8_t>(byte))) + ")");
-      }
-    }
+  // Byte-alphabet tokens are not required: Hugging Face and llama.cpp load vocabularies without
+  // some of them (SmolLM2), and such a byte is dropped when encoding (byte_level_bpe.hpp).
+  if (byte_level && v.merges.empty()) {
+    return vocabulary_error("byte-level BPE (gpt2) needs merges (tokenizer.ggml.merges)");
   }
   std::string joined;
   for (size_t rank = 0; rank < v.merges.size(); ++rank) {

@@ -9,7 +9,8 @@
 //   - token_types: one per token, each a known TokenType; scores: none, or one per token;
 //   - byte tokens (kByte) are spelled "<0xHH>" (two hex digits) and no byte has two tokens;
 //   - merges: "left right" with both sides non-empty and left, right and left+right tokens;
-//     gpt2 vocabularies have merges and a token for each of the 256 byte-alphabet characters;
+//     gpt2 vocabularies have merges (a byte-alphabet character need not be a token: SmolLM2
+//     lacks 21 of them; byte_level_bpe.hpp says how such a byte is encoded);
 //   - special ids are kNoToken or in [0, size); add_bos / add_eos need a BOS / EOS id;
 //   - rstrip_ids are in range.
 #pragma once

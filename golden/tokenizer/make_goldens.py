@@ -19,12 +19,20 @@ Oracles:
   gpt-2, llama-spm        transformers' GGUF tokenizer conversion (extra coverage); llama-spm through
                           the phi3 builder (dummy prefix on every segment, like Llama's legacy
                           tokenizer.json and llama.cpp's vectors)
+  smollm2-135m-instruct   transformers' GGUF tokenizer conversion of the real model file
+                          (ci/fetch-smollm2-135m-instruct.sh; skipped when not fetched), with the
+                          pre-tokenizer set to SmolLM's own (Digits + ByteLevel, as in its
+                          tokenizer.json): the conversion ignores tokenizer.ggml.pre. Its vocabulary
+                          lacks 21 byte-alphabet tokens, so its golden also has "extra_cases":
+                          strings with the bytes it has no token for (0x04 ... and the lead bytes
+                          0xF1/0xF2 of U+40000..U+BFFFF), which Hugging Face drops.
 The GGUF metadata is read with the `gguf` package (transformers' own GGUF reader needs torch).
 
 Output: <vocab>.golden.json with a header: format_version, oracle name and versions, SHA-256 of
 the corpus and of the tokenizer source file. CI never runs this script; it only compares.
 
 Usage: python3 make_goldens.py [VOCAB_DIR]   (default: ../../conformance/data/vocab)
+       SmolLM2 is read from $LLAMA_WORKER_CACHE (default ~/.cache/llama-worker)/models/.
 Needs: pip install tokenizers transformers gguf
 """
 import gzip
@@ -108,6 +116,31 @@ def from_json_gz(path):
         return Tokenizer.from_str(f.read()), "tokenizers.Tokenizer.from_str(tokenizer.json)"
 
 
+def from_gguf_smollm(path):
+    # transformers' GGUF conversion builds a plain ByteLevel pre-tokenizer whatever
+    # tokenizer.ggml.pre says; SmolLM's tokenizer.json isolates each digit first.
+    tokenizer, _ = from_gguf(path)
+    config = json.loads(tokenizer.to_str())
+    config["pre_tokenizer"] = PRE_VARIANTS["smollm"][0]
+    return (Tokenizer.from_str(json.dumps(config)),
+            "transformers GGUF conversion (convert_gguf_tokenizer), pre-tokenizer set to SmolLM's "
+            "(Digits individual + ByteLevel)")
+
+
+# Strings with bytes that SmolLM2's vocabulary has no byte-alphabet token for: the control bytes
+# 0x04 0x06 0x13 0x14 0x16 0x1D, and 0xF1/0xF2, the lead bytes of U+40000..U+BFFFF (0xC0, 0xC1,
+# 0xF5..0xFF cannot occur in UTF-8). Next to letters, digits, punctuation, spaces, specials.
+MISSING_BYTE_TEXTS = [
+    "\x04", "\x06", "\x13", "\x14", "\x16", "\x1d", "\x04\x06\x13\x14\x16\x1d",
+    "a\x04b", "Hello\x1dworld", "Hello \x1dworld", "Hello\x1d world", " \x04", "\x04 ", "  \x04  x",
+    "!\x04!", "..\x06..", "?\x13?\x14?", "(\x16)", "--\x1d--", "!!\x04!!", "a!\x04!b",
+    "12\x0434", "1\x06 2", "x\x04" "1", "don't\x04s", "'\x04s", "\n\x04\n", "\r\n\x1d\r\n", "\t\x04\t",
+    "<|im_start|>\x04<|im_end|>", "<|im_start|>user\n\x1d<|im_end|>", "\x04<|endoftext|>\x04",
+    "é\x04é", "日本\x13語", "😀\x04😀", "\U00040000", "a\U0008FFFFb", "x\U000BFFFD", "\U00050000 \U000A0000",
+    "\U0003FFFF\U00040000\U000C0000", "\x04\U00040000\x04", "The \x04quick \x06brown\x13 fox\x14.\x16\x1d",
+]
+
+
 LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
                 r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 GPT2_SPLIT_NO_TAIL = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
@@ -150,6 +183,10 @@ def encode(tokenizer, text, parse_special):
     return tokenizer.encode(text, add_special_tokens=False).ids
 
 
+def cache_dir():
+    return os.environ.get("LLAMA_WORKER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "llama-worker")
+
+
 def main():
     vocab_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "conformance", "data", "vocab")
     corpus_path = os.path.join(HERE, "corpus.json")
@@ -161,11 +198,16 @@ def main():
         ("gpt-2", "gpt-2.vocab.gguf", from_gguf),
         ("llama-spm", "llama-spm.vocab.gguf", from_gguf),
     ] + [("qwen2.5-0.5b-instruct@" + pre, "qwen2.5-tokenizer.json.gz", qwen_with_pre(pre)) for pre in PRE_VARIANTS]
-    for vocab, source, build in jobs:
-        source_path = os.path.join(vocab_dir, source)
-        tokenizer, how = build(source_path)
+    jobs = [(vocab, os.path.join(vocab_dir, source), build, None) for vocab, source, build in jobs]
+    smollm2 = os.path.join(cache_dir(), "models", "smollm2-135m-instruct-q4_1.gguf")
+    if os.path.exists(smollm2):
+        jobs.append(("smollm2-135m-instruct", smollm2, from_gguf_smollm, MISSING_BYTE_TEXTS))
+    else:
+        print(f"skipping smollm2-135m-instruct: {smollm2} not fetched (ci/fetch-smollm2-135m-instruct.sh)")
+
+    def run(tokenizer, strings):
         cases = []
-        for text in texts:
+        for text in strings:
             plain = encode(tokenizer, text, False)
             special = encode(tokenizer, text, True)
             decoded = tokenizer.decode(plain, skip_special_tokens=False)
@@ -173,9 +215,15 @@ def main():
             if special != plain:
                 case["special"] = special
             cases.append(case)
+        return cases
+
+    for vocab, source_path, build, extra_texts in jobs:
+        source = os.path.basename(source_path)
+        tokenizer, how = build(source_path)
+        cases = run(tokenizer, texts)
         golden = {
             "format_version": 1,
-            "vocabulary": vocab.split("@")[0] + ".vocab.gguf",
+            "vocabulary": source if extra_texts is not None else vocab.split("@")[0] + ".vocab.gguf",
             "pre_tokenizer_override": vocab.split("@")[1] if "@" in vocab else None,
             "oracle": {"name": "huggingface tokenizers", "how": how, "tokenizers_version": tokenizers.__version__,
                        "transformers_version": transformers.__version__, "gguf_version": getattr(gguf, "__version__", "0.19.0")},
@@ -186,6 +234,8 @@ def main():
                      "differs, parsing on; decoded: decode(plain, skip_special_tokens=False); no BOS/EOS",
             "cases": cases,
         }
+        if extra_texts is not None:
+            golden["extra_cases"] = run(tokenizer, extra_texts)
         out = os.path.join(HERE, vocab + ".golden.json")
         with open(out, "w", encoding="utf-8") as f:
             json.dump(golden, f, ensure_ascii=True, separators=(",", ":"))
