@@ -139,6 +139,8 @@ int main(int argc, char** argv) {
     if (corpus.back().size() > max_len) corpus.pop_back();  // replayed, but too big to mutate quickly
   }
   if (corpus.empty()) corpus.emplace_back();
+  const size_t replayed = corpus.size();
+  const size_t kMaxCorpus = replayed + 4096;
   std::printf("replayed %zu inputs; mutating for %.1f s with --seed=%u\n", files.size(), seconds, seed);
   std::fflush(stdout);
 
@@ -163,7 +165,13 @@ int main(int argc, char** argv) {
       buffer.resize(size);
       run_one(buffer);
       ++runs;
-      if (pick(64) == 0 && buffer.size() <= max_len) corpus.push_back(buffer);  // keep some mutants
+      if (pick(64) == 0 && buffer.size() <= max_len) {  // keep some mutants, in bounded memory
+        if (corpus.size() < kMaxCorpus) {
+          corpus.push_back(buffer);
+        } else {
+          corpus[replayed + pick(kMaxCorpus - replayed)] = buffer;
+        }
+      }
     }
   }
   std::printf("ran %llu mutated inputs in %.1f s\n", static_cast<unsigned long long>(runs), seconds);

@@ -1,3 +1,4 @@
+// GGUF value type traits (name, fixed byte width), indexed by the type id from the file.
 #include "gguf/metadata.hpp"
 
 #include <array>

@@ -1,3 +1,5 @@
+// Text rendering of metadata values (see value_format.hpp); numbers via std::to_chars, so floats
+// print in their shortest round-tripping form.
 #include "gguf/value_format.hpp"
 
 #include <charconv>
