@@ -167,6 +167,19 @@ void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t 
   EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10)
       << "heads " << heads << "/" << kv_heads << " dim " << head_dim << " q " << q_tokens << " offset " << offset
       << " window " << window;
+  if (q_tokens == 1) {  // the split-KV decode path, on the same inputs
+    DeviceBuffer<float> d_workspace;
+    const int64_t floats = kernels::cuda::attention_split_workspace_floats(heads, head_dim, capacity);
+    ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));
+    ASSERT_TRUE(d_out.poison());
+    gpu.workspace = d_workspace.get();
+    gpu.workspace_floats = floats;
+    const Status split_status = kernels::cuda::attention(gpu, nullptr);
+    ASSERT_TRUE(split_status) << split_status.message();
+    EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10) << "split-KV, offset " << offset << " window " << window;
+    gpu.workspace_floats = floats - 1;
+    EXPECT_FALSE(kernels::cuda::attention(gpu, nullptr)) << "a short workspace must be refused";
+  }
 }
 
 TEST(AttentionConformance, PrefillCausalGqa) { check_attention(14, 2, 64, 37, 0, 0); }
@@ -174,6 +187,12 @@ TEST(AttentionConformance, PrefillAfterCachedTokens) { check_attention(6, 3, 96,
 TEST(AttentionConformance, DecodeOneQueryDeepContext) { check_attention(32, 32, 96, 1, 3001, 0); }
 TEST(AttentionConformance, SlidingWindowPrefill) { check_attention(4, 1, 40, 53, 0, 16); }
 TEST(AttentionConformance, SlidingWindowDecodePastTheWindow) { check_attention(8, 8, 64, 1, 2100, 2047); }
+TEST(AttentionConformance, DecodeFirstPositionAndSliceEdges) {
+  check_attention(14, 2, 64, 1, 0, 0);
+  check_attention(14, 2, 64, 1, 255, 0);
+  check_attention(14, 2, 64, 1, 256, 0);
+  check_attention(3, 1, 128, 1, 777, 300);
+}
 
 TEST(KvStoreConformance, WritesRowsAtTheirPositionsInHalfPrecision) {
   const int64_t kv_heads = 2, head_dim = 24, capacity = 19, tokens = 3;

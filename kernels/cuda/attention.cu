@@ -63,6 +63,91 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionParams p) 
   }
 }
 
+// Split-KV decode, pass 1: block (head, split) scores keys [split * K, split * K + K) that the
+// query sees, one warp per key (lanes split the head dimension, butterfly sum), then each thread
+// owns output dimensions and accumulates exp(score - max) * V over the slice in key order.
+// Writes (max, sum, acc[head_dim]) per (head, split); a slice with no visible key writes max -inf.
+__global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionParams p) {
+  extern __shared__ float shared[];
+  float* scratch = shared;                 // 32
+  float* q = shared + 32;                  // head_dim
+  float* scores = q + p.head_dim;          // kAttentionKeysPerSplit
+  const int64_t head = blockIdx.x;
+  const int64_t split = blockIdx.y;
+  const int64_t splits = gridDim.y;
+  const int64_t kv_head = head / (p.heads / p.kv_heads);
+  const int64_t position = p.positions[0];
+  const int64_t first = p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
+  const int64_t begin = max(first, split * kAttentionKeysPerSplit);
+  const int64_t end = min(position + 1, (split + 1) * kAttentionKeysPerSplit);
+  float* partial = p.workspace + (head * splits + split) * (p.head_dim + 2);
+  if (begin >= end) {
+    if (threadIdx.x == 0) {
+      partial[0] = -INFINITY;
+      partial[1] = 0.0f;
+    }
+    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) partial[2 + d] = 0.0f;
+    return;
+  }
+  const int64_t count = end - begin;
+  const int64_t row_width = p.kv_heads * p.head_dim;
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) q[d] = p.q[head * p.head_dim + d];
+  __syncthreads();
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+  const int warps = blockDim.x / 32;
+  for (int64_t j = warp; j < count; j += warps) {
+    const __half* key = p.k_cache + (begin + j) * row_width + kv_head * p.head_dim;
+    float dot = 0.0f;
+    for (int64_t d = lane; d < p.head_dim; d += 32) dot = fmaf(q[d], __half2float(key[d]), dot);
+    dot = warp_reduce_sum(dot);
+    if (lane == 0) scores[j] = dot * p.scale;
+  }
+  __syncthreads();
+  float local_max = -INFINITY;
+  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) local_max = fmaxf(local_max, scores[j]);
+  const float max_score = block_reduce_max(local_max, scratch);
+  float local_sum = 0.0f;
+  for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
+    const float e = expf(scores[j] - max_score);
+    scores[j] = e;
+    local_sum += e;
+  }
+  const float sum = block_reduce_sum(local_sum, scratch);  // its barriers also publish scores[]
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    const __half* value = p.v_cache + begin * row_width + kv_head * p.head_dim + d;
+    float acc = 0.0f;
+#pragma unroll 8
+    for (int64_t j = 0; j < count; ++j) acc = fmaf(scores[j], __half2float(value[j * row_width]), acc);
+    partial[2 + d] = acc;
+  }
+  if (threadIdx.x == 0) {
+    partial[0] = max_score;
+    partial[1] = sum;
+  }
+}
+
+// Split-KV decode, pass 2: one block per head combines the slices in slice order.
+__global__ void attention_combine_kernel(AttentionParams p, int64_t splits) {
+  const int64_t head = blockIdx.x;
+  const float* partials = p.workspace + head * splits * (p.head_dim + 2);
+  float global_max = -INFINITY;
+  for (int64_t s = 0; s < splits; ++s) global_max = fmaxf(global_max, partials[s * (p.head_dim + 2)]);
+  float denominator = 0.0f;
+  for (int64_t s = 0; s < splits; ++s) {
+    const float m = partials[s * (p.head_dim + 2)];
+    if (m != -INFINITY) denominator += expf(m - global_max) * partials[s * (p.head_dim + 2) + 1];
+  }
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    float numerator = 0.0f;
+    for (int64_t s = 0; s < splits; ++s) {
+      const float m = partials[s * (p.head_dim + 2)];
+      if (m != -INFINITY) numerator += expf(m - global_max) * partials[s * (p.head_dim + 2) + 2 + d];
+    }
+    p.out[head * p.head_dim + d] = numerator / denominator;
+  }
+}
+
 }  // namespace
 
 Status kv_store(const KvStoreParams& params, cudaStream_t stream) {
@@ -89,6 +174,19 @@ Status attention(const AttentionParams& params, cudaStream_t stream) {
     return make_error(ErrorCode::kInvalidArgument, "attention: null pointer or bad shape (kv_heads must divide heads)");
   }
   if (p.q_tokens == 0) return Status::ok();
+  if (p.q_tokens == 1 && p.workspace != nullptr) {
+    const int64_t splits = (p.capacity + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit;
+    if (p.workspace_floats < attention_split_workspace_floats(p.heads, p.head_dim, p.capacity)) {
+      return make_error(ErrorCode::kInvalidArgument, "attention: split-KV workspace too small");
+    }
+    const size_t split_shared = sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit);
+    attention_split_kernel<<<dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)), kThreads, split_shared,
+                             stream>>>(p);
+    LW_CUDA_TRY_LAUNCH();
+    attention_combine_kernel<<<static_cast<unsigned>(p.heads), 128, 0, stream>>>(p, splits);
+    LW_CUDA_TRY_LAUNCH();
+    return Status::ok();
+  }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(32 + p.head_dim + p.capacity);
   int device = 0;
   LW_CUDA_TRY(cudaGetDevice(&device));

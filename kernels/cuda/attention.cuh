@@ -7,9 +7,10 @@
 // of the sequence is row j. kv_store writes new K/V rows at their positions. Query positions
 // are read from device memory, so a captured decode graph stays valid as the sequence grows.
 //
-// One block per (query, head): scores for the visible keys go to shared memory, softmax with a
-// deterministic block reduction, then each thread owns output dimensions and sums over keys in
-// key order. Shared memory: capacity floats (checked against the device limit at launch).
+// Prefill: one block per (query, head): scores for the visible keys go to shared memory, softmax
+// with a deterministic block reduction, then each thread owns output dimensions and sums over
+// keys in key order. Shared memory: capacity floats (checked against the device limit at launch).
+// Decode (one query, workspace given): split-KV, see AttentionParams::workspace.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -49,7 +50,21 @@ struct AttentionParams {
   int64_t sliding_window = 0;         // 0: full causal
   int64_t q_stride = 0;               // 0: heads * head_dim
   float scale = 0.0f;                 // 0: 1 / sqrt(head_dim)
+  // Split-KV decode: with q_tokens == 1 and a workspace of at least
+  // attention_split_workspace_floats(heads, head_dim, capacity) floats, the keys are cut into
+  // fixed slices of kAttentionKeysPerSplit, one block per (head, slice), and a second kernel
+  // combines the slices in slice order: the whole GPU works on one query, deterministically.
+  float* workspace = nullptr;
+  int64_t workspace_floats = 0;
 };
+
+inline constexpr int64_t kAttentionKeysPerSplit = 256;
+
+// Floats of workspace the split-KV decode path needs.
+inline int64_t attention_split_workspace_floats(int64_t heads, int64_t head_dim, int64_t capacity) {
+  const int64_t splits = (capacity + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit;
+  return heads * splits * (head_dim + 2);
+}
 
 Status kv_store(const KvStoreParams& params, cudaStream_t stream);
 Status attention(const AttentionParams& params, cudaStream_t stream);

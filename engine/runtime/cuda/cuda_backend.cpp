@@ -176,7 +176,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
     layers_.push_back(layer);
   }
   LW_TRY(uploader.finish());
-  if (placer.offset() != plan_.weight_bytes) {
+  if (placer.offset() != plan_.weight_bytes) {  // the plan and the walk must agree
     return make_error(ErrorCode::kInternal, "weight placement (" + std::to_string(placer.offset()) +
                                                 " bytes) disagrees with the memory plan (" +
                                                 std::to_string(plan_.weight_bytes) + ")");
@@ -202,6 +202,12 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   device_tokens_ = reinterpret_cast<int32_t*>(take(b * 4));
   device_positions_ = reinterpret_cast<int32_t*>(take(b * 4));
   device_error_flag_ = reinterpret_cast<int*>(take(64));
+  attention_workspace_floats_ = kc::attention_split_workspace_floats(c.head_count, c.head_dim, plan_.context);
+  attention_workspace_ = reinterpret_cast<float*>(take(attention_workspace_floats_ * 4));
+  if (cursor - scratch_.data() > scratch_.bytes()) {
+    return make_error(ErrorCode::kInternal, "scratch views (" + std::to_string(cursor - scratch_.data()) +
+                                                " bytes) exceed the memory plan (" + std::to_string(scratch_.bytes()) + ")");
+  }
   LW_CUDA_TRY(cudaMemsetAsync(device_error_flag_, 0, sizeof(int), stream_));
   LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&pinned_ids_), static_cast<size_t>(2 * b * 4)));
   LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&pinned_logits_),
@@ -283,6 +289,8 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     attention.capacity = plan_.context;
     attention.sliding_window = spec.sliding_window;
     attention.q_stride = qkv;
+    attention.workspace = attention_workspace_;  // used by single-token decode (split-KV)
+    attention.workspace_floats = attention_workspace_floats_;
     LW_TRY(kc::attention(attention, stream_));
     LW_TRY(matmul(layer.wo, attention_, n, x_, embd, nullptr, x_, stream_));
 

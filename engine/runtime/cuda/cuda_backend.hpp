@@ -100,6 +100,8 @@ class CudaBackend final : public InferenceBackend {
         *activated_ = nullptr, *logits_ = nullptr;
   int32_t *device_tokens_ = nullptr, *device_positions_ = nullptr;
   int* device_error_flag_ = nullptr;
+  float* attention_workspace_ = nullptr;  // split-KV decode partials
+  int64_t attention_workspace_floats_ = 0;
   int32_t* pinned_ids_ = nullptr;  // (2 * max_batch) host staging for tokens | positions
   float* pinned_logits_ = nullptr; // (kLogitsRowsPerPass * vocab) host staging
   cudaStream_t stream_ = nullptr;

@@ -1,5 +1,7 @@
 #include "runtime/cuda/memory_plan.hpp"
 
+#include "cuda/attention.cuh"
+
 #include <cstdio>
 #include <string>
 
@@ -44,7 +46,8 @@ Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int6
   const int64_t qkv = c.q_width() + 2 * c.kv_width();
   const int64_t per_token_floats = 2 * c.embedding_width + qkv + c.q_width() + 3 * c.feed_forward_width;
   plan.scratch_bytes = align_up(max_batch * per_token_floats * 4) + align_up(kLogitsRowsPerPass * c.vocab_size * 4) +
-                       2 * align_up(max_batch * 4) + align_up(64);
+                       2 * align_up(max_batch * 4) + align_up(64) +
+                       align_up(kernels::cuda::attention_split_workspace_floats(c.head_count, c.head_dim, context) * 4);
   plan.reserve_bytes = int64_t{64} << 20;
   return plan;
 }
