@@ -11,6 +11,8 @@ build=${1:-build/release}
 stage=${2:-.gpu-build}
 rm -rf "$stage"
 mkdir -p "$stage"
+# Every folder (tests write into some, e.g. generated models), then the CTest files and cache.
+(cd "$build" && find . -name CMakeFiles -prune -o -type d -print) | while read -r dir; do mkdir -p "$stage/$dir"; done
 (cd "$build" && find . \( -name CMakeFiles -prune \) -o \( -name 'CTestTestfile.cmake' -o -name CMakeCache.txt \) -print) |
   while read -r file; do mkdir -p "$stage/$(dirname "$file")" && cp "$build/$file" "$stage/$file"; done
 mkdir -p "$stage/bin"
