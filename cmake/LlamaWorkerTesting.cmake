@@ -25,6 +25,10 @@ function(llama_worker_add_gtest name)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT}
     SKIP_RETURN_CODE ${LLAMA_WORKER_SKIP_CODE} ENVIRONMENT "${ARG_ENVIRONMENT}")
+  if(ARG_GPU)
+    # GPU suites measure free device memory (leak and budget checks): never two at once.
+    set_tests_properties(${name} PROPERTIES RESOURCE_LOCK llama_worker_gpu_device)
+  endif()
 endfunction()
 
 # llama_worker_add_command_test(<name> COMMAND exe args... [EXPECT_EXIT n]
