@@ -16,6 +16,7 @@ root=$(pwd)
 build=${1:-build/release}
 logs=${OUT:-$build/gpu-logs}
 mkdir -p "$logs"
+export LD_LIBRARY_PATH="$(cd "$build" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 configured=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
 if [ -n "$configured" ] && [ "$configured" != "$root" ] && [ ! -e "$configured" ]; then

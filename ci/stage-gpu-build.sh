@@ -20,6 +20,13 @@ for binary in "$build"/bin/*; do
   [ -f "$binary" ] || continue
   strip --strip-debug -o "$stage/bin/$(basename "$binary")" "$binary" 2>/dev/null || cp "$binary" "$stage/bin/"
 done
+# Shared libraries the build made (test shims) and the Debian ones the GPU machine lacks
+# (Google Benchmark); ci/gpu-suite.sh and ci/gpu-perf.sh put <stage>/lib on LD_LIBRARY_PATH.
+mkdir -p "$stage/lib"
+for library in "$build"/lib/*.so*; do [ -f "$library" ] && cp "$library" "$stage/lib/"; done
+for binary in "$build"/bin/*; do
+  ldd "$binary" 2>/dev/null | sed -n 's/.*=> \(.*libbenchmark[^ ]*\) .*/\1/p'
+done | sort -u | while read -r library; do cp -L "$library" "$stage/lib/"; done
 mkdir -p .gpu-stage
 tar -cf - "$stage" | xz -T2 -3 > .gpu-stage/build.tar.xz
 du -sh "$stage" .gpu-stage/build.tar.xz | awk '{print "staged " $2 ": " $1}'

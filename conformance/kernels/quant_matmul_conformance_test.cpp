@@ -10,7 +10,9 @@
 #include "conformance_util.hpp"
 #include "cpu/embedding.hpp"
 #include "cpu/matmul.hpp"
+#include "cpu/swiglu.hpp"
 #include "cuda/embedding.cuh"
+#include "cuda/quant_gemv.cuh"
 #include "cuda/quant_matmul.cuh"
 #include "quant/quantize.hpp"
 #include "testing/device_buffer.hpp"
@@ -45,8 +47,10 @@ TEST_P(QuantMatmulConformance, MatchesCpuMatmul) {
   const int64_t block = gguf::traits(type).block_size;
   const int64_t granule = block > 8 ? block : 8;
   struct Shape { int64_t in_blocks, out_features, tokens; bool bias, residual; };
-  const Shape shapes[] = {{3, 37, 1, false, false}, {7, 129, 1, true, true}, {4, 65, 5, false, true},
-                          {2, 33, 13, true, false}, {11, 17, 9, true, true}};
+  // One-token shapes take the decode kernel (quant_gemv) for its types: widths below and above
+  // one unit per lane, row counts that leave a warp's second row empty.
+  const Shape shapes[] = {{3, 37, 1, false, false}, {7, 129, 1, true, true}, {41, 19, 1, true, true},
+                          {4, 65, 5, false, true},  {2, 33, 13, true, false}, {11, 17, 9, true, true}};
   for (const Shape& shape : shapes) {
     const int64_t in = shape.in_blocks * granule;
     int64_t row_bytes = 0;
@@ -152,6 +156,65 @@ INSTANTIATE_TEST_SUITE_P(EveryComputableType, QuantMatmulConformance, ::testing:
                          [](const ::testing::TestParamInfo<TensorType>& type_info) {
                            return std::string(gguf::tensor_type_name(type_info.param));
                          });
+
+// The decode kernel's fused feed-forward form, silu(W x) * (U x), against the CPU matmul of both
+// matrices followed by the CPU SwiGLU.
+TEST(QuantGemvConformance, FusedSwigluMatchesMatmulThenSwiglu) {
+  const TensorType types[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0, TensorType::kQ8_0};
+  for (const TensorType type : types) {
+    const int64_t in = 9 * gguf::traits(type).block_size, out = 23;
+    int64_t row_bytes = 0;
+    const auto gate = random_weights(type, out, in, row_bytes);
+    const auto up = random_weights(type, out, in, row_bytes);
+    const auto x = random_floats(static_cast<size_t>(in));
+    std::vector<float> gate_out(out), up_out(out), expected(out);
+    for (int pass = 0; pass < 2; ++pass) {
+      kernels::cpu::MatmulParams cpu;
+      cpu.y = pass == 0 ? gate_out.data() : up_out.data();
+      cpu.x = x.data();
+      cpu.weight = pass == 0 ? gate.data() : up.data();
+      cpu.weight_type = type;
+      cpu.weight_row_bytes = row_bytes;
+      cpu.rows = 1;
+      cpu.in_features = in;
+      cpu.out_features = out;
+      ASSERT_TRUE(kernels::cpu::matmul_f32(cpu));
+    }
+    kernels::cpu::SwigluParams cpu_swiglu;
+    cpu_swiglu.out = expected.data();
+    cpu_swiglu.gate = gate_out.data();
+    cpu_swiglu.up = up_out.data();
+    cpu_swiglu.rows = 1;
+    cpu_swiglu.width = out;
+    kernels::cpu::swiglu_f32(cpu_swiglu);
+
+    // Both matrices in one buffer, gate rows first, as a fused gate_up tensor stores them.
+    std::vector<uint8_t> both(gate);
+    both.insert(both.end(), up.begin(), up.end());
+    DeviceBuffer<uint8_t> d_weights;
+    DeviceBuffer<float> d_x, d_y;
+    ASSERT_TRUE(d_weights.upload(both));
+    ASSERT_TRUE(d_x.upload(x));
+    ASSERT_TRUE(d_y.allocate(expected.size()));
+    kernels::cuda::QuantGemvParams gpu;
+    gpu.y = d_y.get();
+    gpu.x = d_x.get();
+    gpu.weight = d_weights.get();
+    gpu.up_weight = d_weights.get() + out * row_bytes;
+    gpu.weight_type = type;
+    gpu.weight_row_bytes = row_bytes;
+    gpu.in_features = in;
+    gpu.out_features = out;
+    if (type == TensorType::kQ4_K) {
+      ASSERT_EQ((out * row_bytes) % 16, 0);
+    }
+    const Status status = kernels::cuda::quant_gemv(gpu, nullptr);
+    ASSERT_TRUE(status) << status.message();
+    auto actual = d_y.download();
+    ASSERT_TRUE(actual);
+    EXPECT_NMSE_BELOW(*actual, expected, 1e-10) << gguf::tensor_type_name(type);
+  }
+}
 
 TEST(EmbeddingConformance, OutOfRangeIdSetsTheFlagAndReadsNothing) {
   int64_t row_bytes = 0;

@@ -1,5 +1,6 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/quant_dispatch.cuh"
+#include "cuda/quant_gemv.cuh"
 #include "cuda/quant_matmul.cuh"
 
 #include <string>
@@ -93,6 +94,19 @@ Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream) {
   LW_TRY(check_weight_rows(p.weight_type, p.in_features, p.weight_row_bytes, "quant_matmul"));
   if (p.x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "quant_matmul: x must be 16-byte aligned with a stride multiple of 4");
+  }
+  if (p.tokens == 1 && quant_gemv_supports(p.weight_type, p.weight, p.weight_row_bytes, p.in_features, p.x)) {
+    QuantGemvParams gemv;  // single-token decode: the bandwidth-bound kernel
+    gemv.y = p.y;
+    gemv.x = p.x;
+    gemv.weight = p.weight;
+    gemv.weight_type = p.weight_type;
+    gemv.weight_row_bytes = p.weight_row_bytes;
+    gemv.bias = p.bias;
+    gemv.residual = p.residual;
+    gemv.in_features = p.in_features;
+    gemv.out_features = p.out_features;
+    return quant_gemv(gemv, stream);
   }
   const unsigned blocks = static_cast<unsigned>((p.out_features + kWarpsPerBlock - 1) / kWarpsPerBlock);
   return visit_weight_type(p.weight_type, [&](auto traits) -> Status {

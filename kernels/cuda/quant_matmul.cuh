@@ -5,6 +5,9 @@
 // weight byte is read once per group of up to kMaxTokensPerPass tokens. One warp computes one
 // output feature for a group of tokens; lanes stride over 8-element chunks of the row and the
 // 32 partial sums are combined by a fixed butterfly, so results do not depend on timing.
+//
+// One token with a Q4_K, Q6_K, Q5_0 or Q8_0 matrix takes the decode kernel of quant_gemv.cuh
+// instead (wide loads, rows per warp); its sums are grouped differently, within the same NMSE budget.
 #pragma once
 
 #include <cuda_runtime_api.h>

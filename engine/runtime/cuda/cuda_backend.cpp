@@ -11,6 +11,7 @@
 #include "cuda/attention.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/embedding.cuh"
+#include "cuda/quant_gemv.cuh"
 #include "cuda/quant_matmul.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
@@ -295,6 +296,28 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     LW_TRY(matmul(layer.wo, attention_, n, x_, embd, nullptr, x_, stream_));
 
     LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+    if (n == 1) {
+      // Decode: gate, up and SwiGLU in one pass when the decode kernel takes both matrices.
+      const DeviceMatrix& gate = spec.fused_gate_up ? layer.w_up : layer.w_gate;
+      const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
+      const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
+                                                    layer.w_gate.row_bytes == layer.w_up.row_bytes);
+      if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, normed_) &&
+          kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, normed_)) {
+        kc::QuantGemvParams fused;
+        fused.y = activated_;
+        fused.x = normed_;
+        fused.weight = gate.data;
+        fused.up_weight = up;
+        fused.weight_type = gate.type;
+        fused.weight_row_bytes = gate.row_bytes;
+        fused.in_features = embd;
+        fused.out_features = ff;
+        LW_TRY(kc::quant_gemv(fused, stream_));
+        LW_TRY(matmul(layer.w_down, activated_, n, x_, embd, nullptr, x_, stream_));
+        continue;
+      }
+    }
     if (spec.fused_gate_up) {
       LW_TRY(matmul(layer.w_up, normed_, n, gate_up_, 2 * ff, nullptr, nullptr, stream_));
     } else {

@@ -1,0 +1,43 @@
+// Quantized matrix-vector product for single-token decode: y[o] = sum_i x[i] * W[o][i]
+// (+ bias[o]) (+ residual[o]), or, with a second matrix U, the fused feed-forward input
+// y[o] = silu(W[o] . x) * (U[o] . x) (gate, up and SwiGLU in one pass over x).
+//
+// The weights stay in their stored GGUF encoding and are read once, 32 weights per lane per
+// step with the widest loads the block layout allows (quant_gemv_units.cuh). One warp owns
+// kRowsPerWarp output rows and reuses each 32-activation slice across them; the lanes' partial
+// sums are combined by a fixed butterfly, so the result does not depend on timing.
+//
+// Types: Q4_K, Q6_K, Q5_0, Q8_0 (the Q4_K_M recipe's); quant_gemv_supports() says whether a
+// given matrix can take this path. quant_matmul() uses it for one token and falls back to the
+// general kernel otherwise.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/status.hpp"
+#include "gguf/tensor_type.hpp"
+
+namespace llama_worker::kernels::cuda {
+
+struct QuantGemvParams {
+  float* y = nullptr;                // (out_features)
+  const float* x = nullptr;          // (in_features), 16-byte aligned
+  const uint8_t* weight = nullptr;   // out_features rows of weight_row_bytes, device memory
+  const uint8_t* up_weight = nullptr;  // optional second matrix, same type and shape: SwiGLU form
+  gguf::TensorType weight_type = gguf::TensorType::kF32;
+  int64_t weight_row_bytes = 0;
+  const float* bias = nullptr;       // (out_features) or null; not with up_weight
+  const float* residual = nullptr;   // (out_features) or null, may alias y; not with up_weight
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+};
+
+// True when `type` has a decode kernel and the matrix's alignment suits it.
+bool quant_gemv_supports(gguf::TensorType type, const uint8_t* weight, int64_t row_bytes, int64_t in_features,
+                         const float* x);
+
+Status quant_gemv(const QuantGemvParams& params, cudaStream_t stream);
+
+}  // namespace llama_worker::kernels::cuda
