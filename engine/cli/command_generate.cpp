@@ -29,6 +29,14 @@ struct GenerateOptions {
 
 int run_generate(const GenerateOptions& options) {
   if (auto valid = sampling::validate(options.sampling); !valid) return report_error("generate", valid.error());
+  if (options.max_tokens < 1) {
+    return report_error("generate", make_error(ErrorCode::kInvalidArgument,
+                                               "-n/--n-predict is " + std::to_string(options.max_tokens) +
+                                                   ": it must be at least 1 (tokens to generate)"));
+  }
+  if (options.prompt.empty()) {
+    return report_error("generate", make_error(ErrorCode::kInvalidArgument, "the prompt is empty (-p \"\")"));
+  }
   std::string path = options.model;
   if (path.empty()) {
     path = default_model_path();
@@ -38,6 +46,7 @@ int run_generate(const GenerateOptions& options) {
                                                      "' is not fetched; run " + kDefaultModelFetchScript));
     }
   }
+  if (auto usable = check_model_path(path); !usable) return report_error("generate", usable.error());
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto file = gguf::File::open(path);

@@ -51,6 +51,7 @@ bool is_little_endian() {
 int run_logits(const LogitsOptions& options) {
   auto ids = parse_token_ids(options.tokens);
   if (!ids) return report_error("logits", ids.error());
+  if (auto usable = check_model_path(options.model); !usable) return report_error("logits", usable.error());
   auto file = gguf::File::open(options.model);
   if (!file) return report_error("logits", file.error());
   const auto start = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "core/status.hpp"
 #include "gguf/file.hpp"
@@ -41,6 +42,25 @@ inline std::string cache_directory() {
 }
 
 inline std::string default_model_path() { return cache_directory() + "/" + kDefaultModelFile; }
+
+// Checks a model path before opening it, so each mistake gets its own message: missing
+// (kNotFound), a directory or not a regular file (kInvalidArgument).
+inline Status check_model_path(const std::string& path) {
+  if (path.empty()) return make_error(ErrorCode::kNotFound, "the model path is empty");
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    return make_error(ErrorCode::kNotFound, "model file '" + path + "' does not exist");
+  }
+  if (error) return make_error(ErrorCode::kIoError, "cannot examine model file '" + path + "': " + error.message());
+  if (status.type() == std::filesystem::file_type::directory) {
+    return make_error(ErrorCode::kInvalidArgument, "model path '" + path + "' is a directory, not a GGUF file");
+  }
+  if (status.type() != std::filesystem::file_type::regular) {
+    return make_error(ErrorCode::kInvalidArgument, "model path '" + path + "' is not a regular file");
+  }
+  return Status::ok();
+}
 
 inline void add_backend_options(CLI::App& app, BackendOptions& options) {
   app.add_option("--backend", options.backend, "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")

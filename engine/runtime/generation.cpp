@@ -63,7 +63,7 @@ Status Generation::start_tokens(std::span<const int32_t> prompt_tokens, const Ge
 Status Generation::accept_prompt(std::vector<int32_t> tokens, const GenerationOptions& options) {
   const int64_t prompt_size = static_cast<int64_t>(tokens.size());
   const int64_t capacity = backend_.context_capacity();
-  if (prompt_size + options.max_tokens > capacity) {
+  if (options.max_tokens > capacity - prompt_size) {  // not prompt + max: an absurd max would overflow
     return make_error(ErrorCode::kOutOfRange,
                       "the prompt (" + std::to_string(prompt_size) + " tokens) plus " +
                           std::to_string(options.max_tokens) + " tokens to generate exceed the context of " +

@@ -38,7 +38,7 @@ Result<GenerationResult> Session::generate(std::string_view prompt, const Genera
 
   const int64_t prompt_size = static_cast<int64_t>(result.prompt_tokens.size());
   const int64_t capacity = backend_.context_capacity();
-  if (prompt_size + options.max_tokens > capacity) {
+  if (options.max_tokens > capacity - prompt_size) {  // not prompt + max: an absurd max would overflow
     return make_error(ErrorCode::kOutOfRange,
                       "the prompt (" + std::to_string(prompt_size) + " tokens) plus " +
                           std::to_string(options.max_tokens) + " tokens to generate exceed the context of " +

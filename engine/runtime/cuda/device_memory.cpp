@@ -2,11 +2,38 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <utility>
 
 #include "cuda/cuda_check.hpp"
 
 namespace llama_worker::runtime::cuda {
+namespace {
+
+std::atomic<int64_t> g_attempts{0};
+// Attempt number (1-based, as counted by g_attempts) that must fail; 0 = none.
+std::atomic<int64_t> g_fail_at{0};
+std::atomic<int64_t> g_injected{0};
+
+// True when this attempt is the armed one (disarms it).
+bool injected_failure() {
+  const int64_t attempt = g_attempts.fetch_add(1, std::memory_order_relaxed) + 1;
+  int64_t armed = g_fail_at.load(std::memory_order_relaxed);
+  if (armed == 0 || armed != attempt) return false;
+  if (!g_fail_at.compare_exchange_strong(armed, 0, std::memory_order_relaxed)) return false;
+  g_injected.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace
+
+void fail_nth_device_allocation_for_testing(int64_t n) {
+  g_fail_at.store(n > 0 ? g_attempts.load(std::memory_order_relaxed) + n : 0, std::memory_order_relaxed);
+}
+
+int64_t device_allocation_attempts_for_testing() { return g_attempts.load(std::memory_order_relaxed); }
+
+int64_t injected_device_allocation_failures_for_testing() { return g_injected.load(std::memory_order_relaxed); }
 
 DeviceAllocation::DeviceAllocation(DeviceAllocation&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)), what_(std::move(other.what_)) {}
@@ -32,6 +59,11 @@ void DeviceAllocation::release() {
 Result<DeviceAllocation> DeviceAllocation::allocate(int64_t bytes, std::string what) {
   if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
   DeviceAllocation allocation;
+  if (injected_failure()) {
+    Error error = kernels::cuda::cuda_error(cudaErrorMemoryAllocation, "cudaMalloc", __FILE__, __LINE__);
+    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
+    return error;
+  }
   const cudaError_t result = cudaMalloc(reinterpret_cast<void**>(&allocation.data_), static_cast<size_t>(bytes));
   if (result != cudaSuccess) {
     allocation.data_ = nullptr;

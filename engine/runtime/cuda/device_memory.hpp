@@ -1,6 +1,13 @@
 // Device memory the CUDA backend owns: plain cudaMalloc allocations only (no managed, mapped or
 // host memory), each freed by its owner's destructor, so a failed load releases everything it
 // took. The residency check asks the driver about every allocation.
+//
+// Fault injection (tests only, issue 9): fail_nth_device_allocation_for_testing(n) makes the n-th
+// DeviceAllocation::allocate from now on fail as cudaMalloc would when out of memory
+// (kOutOfMemory, message says "injected"), without calling cudaMalloc. Every allocate attempt is
+// counted (device_allocation_attempts_for_testing) so a test can also prove that a phase (session
+// start, a decode step) allocates nothing. Cost when unused: one relaxed atomic increment and one
+// relaxed load per allocation (three per model load).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +47,14 @@ struct ResidencyReport {
   int64_t allocations = 0;      // allocations checked
   std::vector<std::string> non_device;  // allocations that are not plain device memory (must be empty)
 };
+
+// Arms the injection: the n-th allocate call from now on fails (1 = the next one); 0 disarms.
+// One shot: after it fires, allocations succeed again. Process-wide, thread-safe.
+void fail_nth_device_allocation_for_testing(int64_t n);
+// DeviceAllocation::allocate calls made in this process so far (successful or not).
+int64_t device_allocation_attempts_for_testing();
+// Injected failures so far.
+int64_t injected_device_allocation_failures_for_testing();
 
 // Asks cudaPointerGetAttributes about the first and last byte of every allocation.
 Result<ResidencyReport> check_residency(const std::vector<const DeviceAllocation*>& allocations);
