@@ -151,8 +151,10 @@ void fill_to_context(InferenceBackend& backend, const std::string& what) {
 }
 
 // The window-independence check on one backend factory.
+// `same_tolerance`: how far two runs of the same positions may differ when the window does not
+// change what they attend to (the window-on and window-off kernels may order work differently).
 template <class Make>
-void check_window_semantics(Make make, const std::string& what) {
+void check_window_semantics(Make make, const std::string& what, double same_tolerance) {
   const int64_t context = 4096;
   auto on = make(true);
   auto off = make(false);
@@ -171,10 +173,11 @@ void check_window_semantics(Make make, const std::string& what) {
   for (int row = 0; row < 16; ++row) {
     const int64_t position = kWindow - 7 + row;
     const double diff = max_abs_diff(a.data() + row * vocab, b.data() + row * vocab, vocab);
+    std::printf("%s: position %lld, window on vs off: max |diff| %.3g\n", what.c_str(), static_cast<long long>(position), diff);
     if (position < kWindow) {
-      EXPECT_LE(diff, 1e-5) << what << ": position " << position << " is inside the window, yet the window changed it";
+      EXPECT_LE(diff, same_tolerance) << what << ": position " << position << " is inside the window, yet the window changed it";
     } else {
-      EXPECT_GT(diff, 1e-4) << what << ": position " << position << " lost key " << position - kWindow
+      EXPECT_GT(diff, 10 * same_tolerance) << what << ": position " << position << " lost key " << position - kWindow
                             << " to the window, yet its logits did not change";
     }
   }
@@ -212,7 +215,7 @@ TEST(Gate4ContextLength, Phi3GeneratesToItsFullFourThousandNinetySixWithTheWindo
 TEST(Gate4ContextLength, SlidingWindowBehavesAsTheReference) {
   Loaded phi3 = load(gate_model("phi3-window.gguf"));
   ASSERT_TRUE(phi3.file);
-  check_window_semantics([&](bool window) { return cpu_backend(*phi3.file, 4096, window); }, "phi3 (cpu)");
+  check_window_semantics([&](bool window) { return cpu_backend(*phi3.file, 4096, window); }, "phi3 (cpu)", 1e-5);
 }
 
 TEST(Gate4ContextLength, ARequestPastTheContextIsRefusedNamingTheNumbers) {
@@ -323,7 +326,7 @@ TEST(Gate4ContextLengthGpu, Phi3LogitsPastTheWindowMatchTheCpuReference) {
 TEST(Gate4ContextLengthGpu, SlidingWindowBehavesAsTheReferenceOnTheGpu) {
   Loaded phi3 = load(gate_model("phi3-window.gguf"));
   ASSERT_TRUE(phi3.file);
-  check_window_semantics([&](bool window) { return cuda_backend(*phi3.file, 4096, window); }, "phi3 (cuda)");
+  check_window_semantics([&](bool window) { return cuda_backend(*phi3.file, 4096, window); }, "phi3 (cuda)", 1e-3);
 }
 
 TEST(Gate4ContextLengthGpu, QwenLogitsAtTheEndOfTwoThousandFortyEightMatchTheCpuReference) {
