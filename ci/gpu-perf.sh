@@ -3,6 +3,7 @@
 # side-by-side record is ci/gpu-bench.sh): the decode matrix-vector Google Benchmark, then
 # `llama-worker bench` on both exact-shape models (generated with mkmodel when absent).
 # Usage, from the repository root: ci/gpu-perf.sh [build-dir] (default build/release). Logs under $OUT.
+# PROFILE=1 adds an ncu pass over a few decode steps per model: device time per kernel, summed.
 set -uo pipefail
 build=${1:-build/release}
 logs=${OUT:-$build/perf-logs}
@@ -18,7 +19,7 @@ declare -A extra=([qwen]="--tied" [phi3]="")
 declare -A depth=([qwen]=2048 [phi3]=3000)
 
 if [ -x "$build/bin/quant_gemv_bench" ]; then
-  timeout 120 "$build/bin/quant_gemv_bench" --benchmark_min_time=0.2s 2>&1 | tee "$logs/quant_gemv_bench.txt" |
+  timeout 120 "$build/bin/quant_gemv_bench" --benchmark_min_time=0.2 2>&1 | tee "$logs/quant_gemv_bench.txt" |
     grep -E 'copy rate|^[a-z].*(us|ms) ' | sed 's/  */ /g'
 fi
 for model in ${MODELS:-qwen phi3}; do
@@ -33,3 +34,25 @@ for model in ${MODELS:-qwen phi3}; do
   grep -E '^\|' "$logs/bench-$model.txt" | tail -n +3
   grep -E 'load|memory' "$logs/bench-$model.txt"
 done
+
+if [ "${PROFILE:-0}" = 1 ] && command -v ncu > /dev/null; then
+  for model in ${MODELS:-qwen phi3}; do
+    timeout 240 ncu --metrics gpu__time_duration.sum --cache-control none --clock-control none --csv --print-units base \
+      "$cli" bench -m "${file[$model]}" -p 0 -n 3 -r 1 --no-warmup --backend cuda > "$logs/ncu-$model.csv" 2> "$logs/ncu-$model.err"
+    echo "== $model: device time per decode step by kernel (ncu, 3 steps + first prefill excluded by dividing)"
+    python3 - "$logs/ncu-$model.csv" <<'PY'
+import csv, sys, collections
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+head = rows[0]; k = head.index("Kernel Name"); v = head.index("Metric Value")
+total = collections.Counter(); count = collections.Counter()
+for r in rows[1:]:
+    name = r[k].split("(")[0].replace("void ", "")[-70:]
+    total[name] += float(r[v].replace(",", "")); count[name] += 1
+steps = 3
+s = sum(total.values())
+for name, ns in total.most_common(14):
+    print(f"{ns/steps/1000:9.1f} us/step {count[name]//steps:5d} launches/step  {name}")
+print(f"{s/steps/1000:9.1f} us/step total kernel time")
+PY
+  done
+fi

@@ -185,6 +185,7 @@ void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t 
 TEST(AttentionConformance, PrefillCausalGqa) { check_attention(14, 2, 64, 37, 0, 0); }
 TEST(AttentionConformance, PrefillAfterCachedTokens) { check_attention(6, 3, 96, 11, 29, 0); }
 TEST(AttentionConformance, DecodeOneQueryDeepContext) { check_attention(32, 32, 96, 1, 3001, 0); }
+TEST(AttentionConformance, DecodeHeadDimNotAMultipleOfEight) { check_attention(4, 2, 36, 1, 300, 0); }
 TEST(AttentionConformance, SlidingWindowPrefill) { check_attention(4, 1, 40, 53, 0, 16); }
 TEST(AttentionConformance, SlidingWindowDecodePastTheWindow) { check_attention(8, 8, 64, 1, 2100, 2047); }
 TEST(AttentionConformance, DecodeFirstPositionAndSliceEdges) {
@@ -228,6 +229,67 @@ TEST(KvStoreConformance, WritesRowsAtTheirPositionsInHalfPrecision) {
     }
   }
   EXPECT_EQ(k_cache[0], 0xFFFF) << "rows not written must keep their poison";
+}
+
+// The fused form (RoPE over Q and K heads, then K and V written to the cache) against the
+// unfused GPU ops on the same inputs: rope_f32, then kv_store. Bit-exact.
+TEST(RopeConformance, FusedKvStoreMatchesRopeThenKvStore) {
+  const int64_t tokens = 3, q_heads = 4, kv_heads = 2, head_dim = 40, rotary = 24, capacity = 23;
+  const int64_t stride = (q_heads + 2 * kv_heads) * head_dim;  // one qkv row: Q heads, K heads, V heads
+  const auto qkv = random_floats(static_cast<size_t>(tokens * stride));
+  const std::vector<int32_t> positions = {9, 10, 22};
+  const int64_t width = kv_heads * head_dim;
+  std::vector<uint16_t> caches[2][2];  // [fused][k or v]
+  std::vector<float> rotated[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    DeviceBuffer<float> d_qkv;
+    DeviceBuffer<uint16_t> d_k_cache, d_v_cache;
+    DeviceBuffer<int32_t> d_positions;
+    ASSERT_TRUE(d_qkv.upload(qkv));
+    ASSERT_TRUE(d_positions.upload(positions));
+    ASSERT_TRUE(d_k_cache.allocate(static_cast<size_t>(capacity * width)));
+    ASSERT_TRUE(d_v_cache.allocate(static_cast<size_t>(capacity * width)));
+    kernels::cuda::RopeParams rope;
+    rope.x = d_qkv.get();
+    rope.positions = d_positions.get();
+    rope.tokens = tokens;
+    rope.heads = q_heads + kv_heads;
+    rope.head_dim = head_dim;
+    rope.rotary_dims = rotary;
+    rope.token_stride = stride;
+    rope.freq_base = 1000000.0f;
+    rope.style = kernels::cuda::RopeStyle::kNeox;
+    if (fused == 1) {
+      rope.k_cache = reinterpret_cast<__half*>(d_k_cache.get());
+      rope.v_cache = reinterpret_cast<__half*>(d_v_cache.get());
+      rope.v = d_qkv.get() + (q_heads + kv_heads) * head_dim;
+      rope.kv_head_begin = q_heads;
+      rope.capacity = capacity;
+    }
+    ASSERT_TRUE(kernels::cuda::rope_f32(rope, nullptr));
+    if (fused == 0) {
+      kernels::cuda::KvStoreParams store;
+      store.k_cache = reinterpret_cast<__half*>(d_k_cache.get());
+      store.v_cache = reinterpret_cast<__half*>(d_v_cache.get());
+      store.k = d_qkv.get() + q_heads * head_dim;
+      store.v = d_qkv.get() + (q_heads + kv_heads) * head_dim;
+      store.positions = d_positions.get();
+      store.tokens = tokens;
+      store.kv_heads = kv_heads;
+      store.head_dim = head_dim;
+      store.capacity = capacity;
+      store.k_stride = stride;
+      store.v_stride = stride;
+      ASSERT_TRUE(kernels::cuda::kv_store(store, nullptr));
+    }
+    rotated[fused] = *d_qkv.download();
+    caches[fused][0] = *d_k_cache.download();
+    caches[fused][1] = *d_v_cache.download();
+  }
+  EXPECT_EQ(rotated[0], rotated[1]);
+  EXPECT_EQ(caches[0][0], caches[1][0]);
+  EXPECT_EQ(caches[0][1], caches[1][1]);
+  EXPECT_EQ(caches[1][0][0], 0xFFFF) << "rows not written must keep their poison";
 }
 
 TEST(ArgmaxConformance, LowestIndexOfTheMaximumAndNanDetection) {

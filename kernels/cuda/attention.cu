@@ -1,6 +1,7 @@
 #include "cuda/attention.cuh"
 #include "cuda/block_reduce.cuh"
 #include "cuda/cuda_check.hpp"
+#include "cuda/launch.cuh"
 
 #include <cmath>
 
@@ -8,6 +9,8 @@ namespace llama_worker::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 128;
+constexpr int kMaxDimsPerLane = 8;    // split-KV V pass: head_dim <= 256 uses the warp-per-key form
+constexpr int kMaxVectorsPerRow = 32;  // split-KV scores: head_dim <= 256 uses 16-byte key loads
 
 __global__ void kv_store_kernel(KvStoreParams p) {
   const int64_t t = blockIdx.x;
@@ -68,10 +71,12 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionParams p) 
 // owns output dimensions and accumulates exp(score - max) * V over the slice in key order.
 // Writes (max, sum, acc[head_dim]) per (head, split); a slice with no visible key writes max -inf.
 __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionParams p) {
+  pdl_launch_dependents();
+  pdl_wait();
   extern __shared__ float shared[];
   float* scratch = shared;                 // 32
   float* q = shared + 32;                  // head_dim
-  float* scores = q + p.head_dim;          // kAttentionKeysPerSplit
+  float* scores = q + p.head_dim;          // kAttentionKeysPerSplit, then warps x head_dim
   const int64_t head = blockIdx.x;
   const int64_t split = blockIdx.y;
   const int64_t splits = gridDim.y;
@@ -96,12 +101,33 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int warps = blockDim.x / 32;
-  for (int64_t j = warp; j < count; j += warps) {
-    const __half* key = p.k_cache + (begin + j) * row_width + kv_head * p.head_dim;
-    float dot = 0.0f;
-    for (int64_t d = lane; d < p.head_dim; d += 32) dot = fmaf(q[d], __half2float(key[d]), dot);
-    dot = warp_reduce_sum(dot);
-    if (lane == 0) scores[j] = dot * p.scale;
+  // Rows of whole 16-byte groups (head_dim % 8 == 0, the models' case): one thread per key, 8 fp16
+  // per load, q broadcast from shared memory. Otherwise one warp per key, lanes over dimensions.
+  const bool vectorized = p.head_dim % 8 == 0 && p.head_dim <= 8 * kMaxVectorsPerRow;
+  if (vectorized) {
+    for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
+      const uint4* key = reinterpret_cast<const uint4*>(p.k_cache + (begin + j) * row_width + kv_head * p.head_dim);
+      float dot = 0.0f;
+      for (int64_t c = 0; c < p.head_dim / 8; ++c) {
+        const uint4 packed = key[c];
+        const __half2* h = reinterpret_cast<const __half2*>(&packed);
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          const float2 f = __half22float2(h[k]);
+          dot = fmaf(q[8 * c + 2 * k], f.x, dot);
+          dot = fmaf(q[8 * c + 2 * k + 1], f.y, dot);
+        }
+      }
+      scores[j] = dot * p.scale;
+    }
+  } else {
+    for (int64_t j = warp; j < count; j += warps) {
+      const __half* key = p.k_cache + (begin + j) * row_width + kv_head * p.head_dim;
+      float dot = 0.0f;
+      for (int64_t d = lane; d < p.head_dim; d += 32) dot = fmaf(q[d], __half2float(key[d]), dot);
+      dot = warp_reduce_sum(dot);
+      if (lane == 0) scores[j] = dot * p.scale;
+    }
   }
   __syncthreads();
   float local_max = -INFINITY;
@@ -114,12 +140,41 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
     local_sum += e;
   }
   const float sum = block_reduce_sum(local_sum, scratch);  // its barriers also publish scores[]
-  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    const __half* value = p.v_cache + begin * row_width + kv_head * p.head_dim + d;
-    float acc = 0.0f;
+  if (p.head_dim <= 32 * kMaxDimsPerLane) {
+    // Warps take keys in turn, lanes own dimensions (coalesced rows of V); the per-warp sums are
+    // then added in warp order, so the result does not depend on timing.
+    float acc[kMaxDimsPerLane];
+#pragma unroll
+    for (int k = 0; k < kMaxDimsPerLane; ++k) acc[k] = 0.0f;
+    for (int64_t j = warp; j < count; j += warps) {
+      const float weight = scores[j];
+      const __half* value = p.v_cache + (begin + j) * row_width + kv_head * p.head_dim;
+#pragma unroll
+      for (int k = 0; k < kMaxDimsPerLane; ++k) {
+        const int64_t d = lane + 32 * k;
+        if (d < p.head_dim) acc[k] = fmaf(weight, __half2float(value[d]), acc[k]);
+      }
+    }
+    float* per_warp = scores + kAttentionKeysPerSplit;  // warps x head_dim
+#pragma unroll
+    for (int k = 0; k < kMaxDimsPerLane; ++k) {
+      const int64_t d = lane + 32 * k;
+      if (d < p.head_dim) per_warp[warp * p.head_dim + d] = acc[k];
+    }
+    __syncthreads();
+    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+      float total = 0.0f;
+      for (int w = 0; w < warps; ++w) total += per_warp[w * p.head_dim + d];
+      partial[2 + d] = total;
+    }
+  } else {
+    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+      const __half* value = p.v_cache + begin * row_width + kv_head * p.head_dim + d;
+      float acc = 0.0f;
 #pragma unroll 8
-    for (int64_t j = 0; j < count; ++j) acc = fmaf(scores[j], __half2float(value[j * row_width]), acc);
-    partial[2 + d] = acc;
+      for (int64_t j = 0; j < count; ++j) acc = fmaf(scores[j], __half2float(value[j * row_width]), acc);
+      partial[2 + d] = acc;
+    }
   }
   if (threadIdx.x == 0) {
     partial[0] = max_score;
@@ -129,6 +184,8 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
 
 // Split-KV decode, pass 2: one block per head combines the slices in slice order.
 __global__ void attention_combine_kernel(AttentionParams p, int64_t splits) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t head = blockIdx.x;
   const float* partials = p.workspace + head * splits * (p.head_dim + 2);
   float global_max = -INFINITY;
@@ -179,12 +236,11 @@ Status attention(const AttentionParams& params, cudaStream_t stream) {
     if (p.workspace_floats < attention_split_workspace_floats(p.heads, p.head_dim, p.capacity)) {
       return make_error(ErrorCode::kInvalidArgument, "attention: split-KV workspace too small");
     }
-    const size_t split_shared = sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit);
-    attention_split_kernel<<<dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)), kThreads, split_shared,
-                             stream>>>(p);
-    LW_CUDA_TRY_LAUNCH();
-    attention_combine_kernel<<<static_cast<unsigned>(p.heads), 128, 0, stream>>>(p, splits);
-    LW_CUDA_TRY_LAUNCH();
+    const size_t split_shared =
+        sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit + (kThreads / 32) * p.head_dim);
+    LW_CUDA_TRY(launch(attention_split_kernel, dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)), kThreads,
+                       split_shared, stream, p));
+    LW_CUDA_TRY(launch(attention_combine_kernel, static_cast<unsigned>(p.heads), 128, 0, stream, p, splits));
     return Status::ok();
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(32 + p.head_dim + p.capacity);

@@ -1,4 +1,5 @@
 #include "cuda/cuda_check.hpp"
+#include "cuda/launch.cuh"
 #include "cuda/quant_gemv.cuh"
 #include "cuda/quant_gemv_units.cuh"
 
@@ -12,9 +13,9 @@ constexpr int kRowsPerWarp = 2;
 
 template <typename Unit, bool kSwiglu>
 __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams p) {
+  pdl_launch_dependents();
   const int lane = threadIdx.x % 32;
   const int64_t first_row = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
-  if (first_row >= p.out_features) return;
   const uint8_t* rows[kRowsPerWarp];
   const uint8_t* up_rows[kRowsPerWarp];
 #pragma unroll
@@ -24,6 +25,19 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams
     rows[r] = p.weight + row * p.weight_row_bytes;
     if constexpr (kSwiglu) up_rows[r] = p.up_weight + row * p.weight_row_bytes;
   }
+  // Weights are never written by a kernel: start pulling them into L2 while the previous kernel
+  // (which produces x) finishes, then wait for it.
+  if (first_row < p.out_features) {
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      for (int64_t offset = 128 * lane; offset < p.weight_row_bytes; offset += 32 * 128) {
+        prefetch_l2(rows[r] + offset);
+        if constexpr (kSwiglu) prefetch_l2(up_rows[r] + offset);
+      }
+    }
+  }
+  pdl_wait();
+  if (first_row >= p.out_features) return;
   const int units = static_cast<int>(p.in_features / Unit::kBlockElements) * Unit::kUnitsPerBlock;
   float sums[kRowsPerWarp];
   float up_sums[kRowsPerWarp];
@@ -114,11 +128,10 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
   return visit_gemv_type(p.weight_type, [&](auto unit) -> Status {
     using Unit = decltype(unit);
     if (p.up_weight != nullptr) {
-      quant_gemv_kernel<Unit, true><<<blocks, 32 * kWarps, 0, stream>>>(p);
+      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, true>, blocks, 32 * kWarps, 0, stream, p));
     } else {
-      quant_gemv_kernel<Unit, false><<<blocks, 32 * kWarps, 0, stream>>>(p);
+      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, false>, blocks, 32 * kWarps, 0, stream, p));
     }
-    LW_CUDA_TRY_LAUNCH();
     return Status::ok();
   });
 }

@@ -45,6 +45,15 @@ __device__ __forceinline__ void load_x8(const float* x, float* out) {
 // Byte k (0..3) of a 32-bit word.
 __device__ __forceinline__ int byte_of(uint32_t word, int k) { return static_cast<int>((word >> (8 * k)) & 0xFFu); }
 
+// Byte k of `word` as the float 2^23 + byte, exactly: one byte permute into the exponent pattern
+// 0x4B000000. Subtracting 2^23 (plus any offset) then gives the integer as a float with one
+// full-rate add, where an int-to-float conversion runs at a quarter of the rate on sm_80/90 and
+// bounds the kernel.
+__device__ __forceinline__ float byte_as_float_biased(uint32_t word, int k) {
+  return __int_as_float(static_cast<int>(__byte_perm(word, 0x4B000000u, 0x7650u | static_cast<unsigned>(k))));
+}
+constexpr float kTwo23 = 8388608.0f;
+
 template <gguf::TensorType kType>
 struct Unit;
 
@@ -79,13 +88,14 @@ struct Unit<gguf::TensorType::kQ4_K> {
     float dot_lo = 0.0f, dot_hi = 0.0f, sum_lo = 0.0f, sum_hi = 0.0f;
 #pragma unroll
     for (int w = 0; w < 4; ++w) {
+      const uint32_t low = words[w] & 0x0F0F0F0Fu;
+      const uint32_t high = (words[w] >> 4) & 0x0F0F0F0Fu;
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
-        const int byte = byte_of(words[w], k);
         const float xl = xs[4 * w + k];
         const float xh = xs[16 + 4 * w + k];
-        dot_lo = fmaf(static_cast<float>(byte & 0xF), xl, dot_lo);
-        dot_hi = fmaf(static_cast<float>(byte >> 4), xh, dot_hi);
+        dot_lo = fmaf(byte_as_float_biased(low, k) - kTwo23, xl, dot_lo);
+        dot_hi = fmaf(byte_as_float_biased(high, k) - kTwo23, xh, dot_hi);
         sum_lo += xl;
         sum_hi += xh;
       }
@@ -124,19 +134,22 @@ struct Unit<gguf::TensorType::kQ6_K> {
     const uint32_t b[2] = {ql_b.x, ql_b.y};
     const uint32_t h[2] = {qh.x, qh.y};
     float dots[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    constexpr float kBias = kTwo23 + 32.0f;  // the 6-bit values are stored with +32
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const int la = byte_of(a[i / 4], i % 4);
-      const int lb = byte_of(b[i / 4], i % 4);
-      const int hi = byte_of(h[i / 4], i % 4);
-      const int q0 = ((la & 0xF) | ((hi & 3) << 4)) - 32;
-      const int q1 = ((lb & 0xF) | (((hi >> 2) & 3) << 4)) - 32;
-      const int q2 = ((la >> 4) | (((hi >> 4) & 3) << 4)) - 32;
-      const int q3 = ((lb >> 4) | (((hi >> 6) & 3) << 4)) - 32;
-      dots[0] = fmaf(static_cast<float>(q0), xs[i], dots[0]);
-      dots[1] = fmaf(static_cast<float>(q1), xs[8 + i], dots[1]);
-      dots[2] = fmaf(static_cast<float>(q2), xs[16 + i], dots[2]);
-      dots[3] = fmaf(static_cast<float>(q3), xs[24 + i], dots[3]);
+    for (int w = 0; w < 2; ++w) {
+      // Four 6-bit values per byte lane at once: low nibble | two high bits << 4.
+      const uint32_t q0 = (a[w] & 0x0F0F0F0Fu) | ((h[w] & 0x03030303u) << 4);
+      const uint32_t q1 = (b[w] & 0x0F0F0F0Fu) | (((h[w] >> 2) & 0x03030303u) << 4);
+      const uint32_t q2 = ((a[w] >> 4) & 0x0F0F0F0Fu) | (((h[w] >> 4) & 0x03030303u) << 4);
+      const uint32_t q3 = ((b[w] >> 4) & 0x0F0F0F0Fu) | (((h[w] >> 6) & 0x03030303u) << 4);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const int i = 4 * w + k;
+        dots[0] = fmaf(byte_as_float_biased(q0, k) - kBias, xs[i], dots[0]);
+        dots[1] = fmaf(byte_as_float_biased(q1, k) - kBias, xs[8 + i], dots[1]);
+        dots[2] = fmaf(byte_as_float_biased(q2, k) - kBias, xs[16 + i], dots[2]);
+        dots[3] = fmaf(byte_as_float_biased(q3, k) - kBias, xs[24 + i], dots[3]);
+      }
     }
     return d * (static_cast<float>(scales[0]) * dots[0] + static_cast<float>(scales[2]) * dots[1] +
                 static_cast<float>(scales[4]) * dots[2] + static_cast<float>(scales[6]) * dots[3]);
@@ -164,13 +177,19 @@ struct Unit<gguf::TensorType::kQ5_0> {
     const uint2 q1 = load_8_bytes_a2(block + 14);
     const uint32_t qs[4] = {q0.x, q0.y, q1.x, q1.y};
     float sum = 0.0f;
+    constexpr float kBias = kTwo23 + 16.0f;
 #pragma unroll
-    for (int j = 0; j < 16; ++j) {
-      const int byte = byte_of(qs[j / 4], j % 4);
-      const int lo = (byte & 0xF) | static_cast<int>(((qh >> j) & 1u) << 4);
-      const int hi = (byte >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
-      sum = fmaf(static_cast<float>(lo - 16), xs[j], sum);
-      sum = fmaf(static_cast<float>(hi - 16), xs[j + 16], sum);
+    for (int w = 0; w < 4; ++w) {
+      // Fifth bits of elements 4w..4w+3 (and 16+4w..) spread to bit 4 of each byte lane.
+      const uint32_t bits_lo = (((qh >> (4 * w)) & 0xFu) * 0x00204081u) & 0x01010101u;
+      const uint32_t bits_hi = (((qh >> (16 + 4 * w)) & 0xFu) * 0x00204081u) & 0x01010101u;
+      const uint32_t lo = (qs[w] & 0x0F0F0F0Fu) | (bits_lo << 4);
+      const uint32_t hi = ((qs[w] >> 4) & 0x0F0F0F0Fu) | (bits_hi << 4);
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        sum = fmaf(byte_as_float_biased(lo, k) - kBias, xs[4 * w + k], sum);
+        sum = fmaf(byte_as_float_biased(hi, k) - kBias, xs[16 + 4 * w + k], sum);
+      }
     }
     return d * sum;
   }
@@ -198,8 +217,9 @@ struct Unit<gguf::TensorType::kQ8_0> {
       const uint32_t words[2] = {q.x, q.y};
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        const int value = static_cast<int8_t>(byte_of(words[i / 4], i % 4));
-        sum = fmaf(static_cast<float>(value), xs[8 * c + i], sum);
+        // Signed bytes: flipping the sign bit stores value + 128 as an unsigned byte.
+        const float value = byte_as_float_biased(words[i / 4] ^ 0x80808080u, i % 4) - (kTwo23 + 128.0f);
+        sum = fmaf(value, xs[8 * c + i], sum);
       }
     }
     return d * sum;

@@ -1,4 +1,5 @@
 #include "cuda/cuda_check.hpp"
+#include "cuda/launch.cuh"
 #include "cuda/quant_dispatch.cuh"
 #include "cuda/quant_gemv.cuh"
 #include "cuda/quant_matmul.cuh"
@@ -37,6 +38,8 @@ __device__ __forceinline__ float warp_sum(float value) {
 template <typename Traits, int kTokens>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock)
     quant_matmul_kernel(QuantMatmulParams p, int64_t token_begin) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int lane = threadIdx.x % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (row >= p.out_features) return;
@@ -113,11 +116,10 @@ Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream) {
     using Traits = decltype(traits);
     for (int64_t begin = 0; begin < p.tokens; begin += kMaxTokensPerPass) {
       if (p.tokens - begin == 1) {
-        quant_matmul_kernel<Traits, 1><<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(p, begin);
+        LW_CUDA_TRY(launch(quant_matmul_kernel<Traits, 1>, blocks, 32 * kWarpsPerBlock, 0, stream, p, begin));
       } else {
-        quant_matmul_kernel<Traits, kMaxTokensPerPass><<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(p, begin);
+        LW_CUDA_TRY(launch(quant_matmul_kernel<Traits, kMaxTokensPerPass>, blocks, 32 * kWarpsPerBlock, 0, stream, p, begin));
       }
-      LW_CUDA_TRY_LAUNCH();
     }
     return Status::ok();
   });

@@ -1,15 +1,19 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/cuda_check.hpp"
+#include "cuda/launch.cuh"
 #include "cuda/rmsnorm.cuh"
 
 namespace llama_worker::kernels::cuda {
 namespace {
 
-constexpr int kThreads = 256;
+// 1024 threads: a decode step normalises one row, and its latency is a few rounds of loads.
+constexpr int kThreads = 1024;
 
 __global__ void __launch_bounds__(kThreads)
     rmsnorm_kernel(float* out, const float* x, const float* weight, int64_t width, float eps) {
   __shared__ float scratch[32];
+  pdl_launch_dependents();
+  pdl_wait();
   const float* row = x + blockIdx.x * width;
   float* out_row = out + blockIdx.x * width;
   float sum = 0.0f;
@@ -27,8 +31,7 @@ Status rmsnorm_f32(float* out, const float* x, const float* weight, int64_t rows
     return make_error(ErrorCode::kInvalidArgument, "rmsnorm_f32: null pointer or bad shape");
   }
   if (rows == 0) return Status::ok();
-  rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(out, x, weight, width, eps);
-  LW_CUDA_TRY_LAUNCH();
+  LW_CUDA_TRY(launch(rmsnorm_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, out, x, weight, width, eps));
   return Status::ok();
 }
 

@@ -1,4 +1,5 @@
 #include "cuda/cuda_check.hpp"
+#include "cuda/launch.cuh"
 #include "cuda/rope.cuh"
 
 namespace llama_worker::kernels::cuda {
@@ -7,6 +8,8 @@ namespace {
 // One block per (token, head), one thread per rotated pair: decode has too few tokens to fill
 // the GPU any other way.
 __global__ void rope_kernel(RopeParams p) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t t = blockIdx.x;
   const int64_t head = blockIdx.y;
   const int64_t half = p.rotary_dims / 2;
@@ -27,6 +30,18 @@ __global__ void rope_kernel(RopeParams p) {
     x[ia] = a * c - b * s;
     x[ib] = a * s + b * c;
   }
+  if (p.k_cache == nullptr || head < p.kv_head_begin) return;
+  // Fused KV store: the rotated K head and its V head, as fp16, at the token's cache row.
+  const int64_t row = p.positions[t];
+  if (row < 0 || row >= p.capacity) return;  // callers guarantee it; never write out of bounds
+  __syncthreads();  // every pair of this head rotated
+  const int64_t kv_head = head - p.kv_head_begin;
+  const int64_t width = (p.heads - p.kv_head_begin) * p.head_dim;
+  const float* v = p.v + t * p.token_stride + kv_head * p.head_dim;
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    p.k_cache[row * width + kv_head * p.head_dim + d] = __float2half_rn(x[d]);
+    p.v_cache[row * width + kv_head * p.head_dim + d] = __float2half_rn(v[d]);
+  }
 }
 
 }  // namespace
@@ -38,12 +53,15 @@ Status rope_f32(const RopeParams& params, cudaStream_t stream) {
       p.rotary_dims <= 0 || p.rotary_dims % 2 != 0 || p.rotary_dims > p.head_dim) {
     return make_error(ErrorCode::kInvalidArgument, "rope_f32: null pointer or bad shape (rotary dims must be even and <= head_dim)");
   }
+  if (p.k_cache != nullptr && (p.v_cache == nullptr || p.v == nullptr || p.kv_head_begin < 0 ||
+                               p.kv_head_begin >= p.heads || p.capacity <= 0)) {
+    return make_error(ErrorCode::kInvalidArgument, "rope_f32: fused KV store needs both caches, v, a K head range and a capacity");
+  }
   if (p.tokens == 0) return Status::ok();
   const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>(p.heads));
   const int64_t half = p.rotary_dims / 2;
   const unsigned threads = static_cast<unsigned>(half < 32 ? 32 : (half > 256 ? 256 : (half + 31) / 32 * 32));
-  rope_kernel<<<grid, threads, 0, stream>>>(p);
-  LW_CUDA_TRY_LAUNCH();
+  LW_CUDA_TRY(launch(rope_kernel, grid, threads, 0, stream, p));
   return Status::ok();
 }
 

@@ -3,6 +3,7 @@
 // device memory, one per token, so a captured decode graph reads the current position.
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -24,6 +25,14 @@ struct RopeParams {
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;
   RopeStyle style = RopeStyle::kNormal;
+  // Optional fused KV store (decode and prefill): when k_cache is set, heads from kv_head_begin on
+  // are K heads; after rotation each is also written to k_cache as fp16 at row positions[t], and
+  // the matching V head (v + t * token_stride + kv head * head_dim) to v_cache, as kv_store does.
+  __half* k_cache = nullptr;          // (capacity, heads - kv_head_begin, head_dim)
+  __half* v_cache = nullptr;
+  const float* v = nullptr;
+  int64_t kv_head_begin = 0;
+  int64_t capacity = 0;
 };
 
 Status rope_f32(const RopeParams& params, cudaStream_t stream);

@@ -261,21 +261,13 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     // Q heads and K heads are adjacent in each qkv row: one launch rotates both.
     rope.x = qkv_;
     rope.heads = c.head_count + c.kv_head_count;
+    // The same launch writes the rotated K heads and the V heads to the cache.
+    rope.k_cache = layer.k_cache;
+    rope.v_cache = layer.v_cache;
+    rope.v = qkv_ + qw + kvw;
+    rope.kv_head_begin = c.head_count;
+    rope.capacity = plan_.context;
     LW_TRY(kc::rope_f32(rope, stream_));
-
-    kc::KvStoreParams store;
-    store.k_cache = layer.k_cache;
-    store.v_cache = layer.v_cache;
-    store.k = qkv_ + qw;
-    store.v = qkv_ + qw + kvw;
-    store.positions = device_positions_;
-    store.tokens = n;
-    store.kv_heads = c.kv_head_count;
-    store.head_dim = c.head_dim;
-    store.capacity = plan_.context;
-    store.k_stride = qkv;
-    store.v_stride = qkv;
-    LW_TRY(kc::kv_store(store, stream_));
 
     kc::AttentionParams attention;
     attention.out = attention_;
