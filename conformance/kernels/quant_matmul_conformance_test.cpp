@@ -10,6 +10,7 @@
 #include "conformance_util.hpp"
 #include "cpu/embedding.hpp"
 #include "cpu/matmul.hpp"
+#include "cpu/rmsnorm.hpp"
 #include "cpu/swiglu.hpp"
 #include "cuda/embedding.cuh"
 #include "cuda/quant_gemv.cuh"
@@ -214,6 +215,105 @@ TEST(QuantGemvConformance, FusedSwigluMatchesMatmulThenSwiglu) {
     ASSERT_TRUE(actual);
     EXPECT_NMSE_BELOW(*actual, expected, 1e-10) << gguf::tensor_type_name(type);
   }
+}
+
+// The decode kernel's fused forms against the unfused CPU ops: RMSNorm of x, then Q, K and V
+// (three encodings, biases) in one launch, and RMSNorm then gate/up/SwiGLU.
+TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
+  const int64_t in = 512;
+  const float eps = 1e-6f;
+  const auto x = random_floats(static_cast<size_t>(in), 3.0f);
+  auto norm_weight = random_floats(static_cast<size_t>(in));
+  std::vector<float> normed(static_cast<size_t>(in));
+  kernels::cpu::rmsnorm_f32(normed.data(), x.data(), norm_weight.data(), 1, in, eps);
+  DeviceBuffer<float> d_x, d_norm;
+  ASSERT_TRUE(d_x.upload(x));
+  ASSERT_TRUE(d_norm.upload(norm_weight));
+
+  auto cpu_product = [&](const std::vector<uint8_t>& weights, TensorType type, int64_t row_bytes, int64_t out,
+                         const float* bias) {
+    std::vector<float> y(static_cast<size_t>(out));
+    kernels::cpu::MatmulParams cpu;
+    cpu.y = y.data();
+    cpu.x = normed.data();
+    cpu.weight = weights.data();
+    cpu.weight_type = type;
+    cpu.weight_row_bytes = row_bytes;
+    cpu.bias = bias;
+    cpu.rows = 1;
+    cpu.in_features = in;
+    cpu.out_features = out;
+    EXPECT_TRUE(kernels::cpu::matmul_f32(cpu));
+    return y;
+  };
+
+  const TensorType types[] = {TensorType::kQ5_0, TensorType::kQ4_K, TensorType::kQ8_0};
+  const int64_t outs[] = {37, 16, 9};
+  std::vector<uint8_t> weights[3];
+  int64_t row_bytes[3];
+  std::vector<float> biases[3], expected[3];
+  DeviceBuffer<uint8_t> d_weights[3];
+  DeviceBuffer<float> d_bias[3], d_y[3];
+  kernels::cuda::QuantGemvMultiParams multi;
+  multi.x = d_x.get();
+  multi.in_features = in;
+  multi.norm_weight = d_norm.get();
+  multi.norm_eps = eps;
+  multi.count = 3;
+  for (int s = 0; s < 3; ++s) {
+    weights[s] = random_weights(types[s], outs[s], in, row_bytes[s]);
+    biases[s] = random_floats(static_cast<size_t>(outs[s]));
+    expected[s] = cpu_product(weights[s], types[s], row_bytes[s], outs[s], biases[s].data());
+    ASSERT_TRUE(d_weights[s].upload(weights[s]));
+    ASSERT_TRUE(d_bias[s].upload(biases[s]));
+    ASSERT_TRUE(d_y[s].allocate(static_cast<size_t>(outs[s])));
+    multi.segments[s].y = d_y[s].get();
+    multi.segments[s].weight = d_weights[s].get();
+    multi.segments[s].weight_type = types[s];
+    multi.segments[s].weight_row_bytes = row_bytes[s];
+    multi.segments[s].bias = d_bias[s].get();
+    multi.segments[s].out_features = outs[s];
+  }
+  Status status = kernels::cuda::quant_gemv_multi(multi, nullptr);
+  ASSERT_TRUE(status) << status.message();
+  for (int s = 0; s < 3; ++s) {
+    EXPECT_NMSE_BELOW(*d_y[s].download(), expected[s], 1e-10) << "segment " << s << " " << gguf::tensor_type_name(types[s]);
+  }
+
+  // Norm + gate/up/SwiGLU, Q6_K.
+  const int64_t ff = 21;
+  int64_t ff_row_bytes = 0;
+  const auto gate_up = random_weights(TensorType::kQ6_K, 2 * ff, in, ff_row_bytes);
+  const std::vector<uint8_t> gate(gate_up.begin(), gate_up.begin() + ff * ff_row_bytes);
+  const std::vector<uint8_t> up(gate_up.begin() + ff * ff_row_bytes, gate_up.end());
+  const auto g = cpu_product(gate, TensorType::kQ6_K, ff_row_bytes, ff, nullptr);
+  const auto u = cpu_product(up, TensorType::kQ6_K, ff_row_bytes, ff, nullptr);
+  std::vector<float> activated(static_cast<size_t>(ff));
+  kernels::cpu::SwigluParams cpu_swiglu;
+  cpu_swiglu.out = activated.data();
+  cpu_swiglu.gate = g.data();
+  cpu_swiglu.up = u.data();
+  cpu_swiglu.rows = 1;
+  cpu_swiglu.width = ff;
+  kernels::cpu::swiglu_f32(cpu_swiglu);
+  DeviceBuffer<uint8_t> d_gate_up;
+  DeviceBuffer<float> d_activated;
+  ASSERT_TRUE(d_gate_up.upload(gate_up));
+  ASSERT_TRUE(d_activated.allocate(static_cast<size_t>(ff)));
+  kernels::cuda::QuantGemvParams fused;
+  fused.y = d_activated.get();
+  fused.x = d_x.get();
+  fused.norm_weight = d_norm.get();
+  fused.norm_eps = eps;
+  fused.weight = d_gate_up.get();
+  fused.up_weight = d_gate_up.get() + ff * ff_row_bytes;
+  fused.weight_type = TensorType::kQ6_K;
+  fused.weight_row_bytes = ff_row_bytes;
+  fused.in_features = in;
+  fused.out_features = ff;
+  status = kernels::cuda::quant_gemv(fused, nullptr);
+  ASSERT_TRUE(status) << status.message();
+  EXPECT_NMSE_BELOW(*d_activated.download(), activated, 1e-10);
 }
 
 TEST(EmbeddingConformance, OutOfRangeIdSetsTheFlagAndReadsNothing) {

@@ -1,3 +1,4 @@
+#include "cuda/block_reduce.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch.cuh"
 #include "cuda/quant_gemv.cuh"
@@ -10,35 +11,44 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kRowsPerWarp = 2;
+constexpr int64_t kRowsPerBlock = kWarps * kRowsPerWarp;
 
+// 1 / sqrt(mean(x^2) + eps) over the whole vector, computed by the block (every thread gets it);
+// the same formula as rmsnorm_f32. Must be called by every thread of the block.
+__device__ float block_inverse_rms(const float* x, int64_t width, float eps) {
+  __shared__ float scratch[32];
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) sum = fmaf(x[i], x[i], sum);
+  sum = block_reduce_sum(sum, scratch);
+  return 1.0f / sqrtf(sum / static_cast<float>(width) + eps);
+}
+
+// Weights are never written by a kernel: pull a warp's rows into L2 before waiting for the
+// kernel that produces x (programmatic dependent launch).
+__device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row, int64_t rows,
+                                              int lane) {
+  for (int64_t r = first_row; r < first_row + kRowsPerWarp && r < rows; ++r) {
+    for (int64_t offset = 128 * lane; offset < row_bytes; offset += 32 * 128) prefetch_l2(weight + r * row_bytes + offset);
+  }
+}
+
+// One warp: kRowsPerWarp rows from first_row (of `rows`), x optionally normalised on the fly.
 template <typename Unit, bool kSwiglu>
-__global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams p) {
-  pdl_launch_dependents();
+__device__ __forceinline__ void gemv_warp(const uint8_t* weight, const uint8_t* up_weight, int64_t row_bytes,
+                                          int64_t rows, int64_t first_row, const float* x, int64_t in_features,
+                                          const float* norm_weight, float inverse_rms, float* y, const float* bias,
+                                          const float* residual) {
   const int lane = threadIdx.x % 32;
-  const int64_t first_row = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
-  const uint8_t* rows[kRowsPerWarp];
-  const uint8_t* up_rows[kRowsPerWarp];
+  const uint8_t* row_data[kRowsPerWarp];
+  const uint8_t* up_row_data[kRowsPerWarp];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     // Rows past the end repeat the last row (uniform control flow); their sums are dropped.
-    const int64_t row = min(first_row + r, p.out_features - 1);
-    rows[r] = p.weight + row * p.weight_row_bytes;
-    if constexpr (kSwiglu) up_rows[r] = p.up_weight + row * p.weight_row_bytes;
+    const int64_t row = min(first_row + r, rows - 1);
+    row_data[r] = weight + row * row_bytes;
+    if constexpr (kSwiglu) up_row_data[r] = up_weight + row * row_bytes;
   }
-  // Weights are never written by a kernel: start pulling them into L2 while the previous kernel
-  // (which produces x) finishes, then wait for it.
-  if (first_row < p.out_features) {
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-      for (int64_t offset = 128 * lane; offset < p.weight_row_bytes; offset += 32 * 128) {
-        prefetch_l2(rows[r] + offset);
-        if constexpr (kSwiglu) prefetch_l2(up_rows[r] + offset);
-      }
-    }
-  }
-  pdl_wait();
-  if (first_row >= p.out_features) return;
-  const int units = static_cast<int>(p.in_features / Unit::kBlockElements) * Unit::kUnitsPerBlock;
+  const int units = static_cast<int>(in_features / Unit::kBlockElements) * Unit::kUnitsPerBlock;
   float sums[kRowsPerWarp];
   float up_sums[kRowsPerWarp];
 #pragma unroll
@@ -49,11 +59,19 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams
     const int block = u / Unit::kUnitsPerBlock;
     const int unit = u % Unit::kUnitsPerBlock;
     float xs[gemv::kUnit];
-    Unit::gather_x(p.x + static_cast<int64_t>(block) * Unit::kBlockElements, unit, xs);
+    Unit::gather_x(x + static_cast<int64_t>(block) * Unit::kBlockElements, unit, xs);
+    if (norm_weight != nullptr) {
+      float ws[gemv::kUnit];
+      Unit::gather_x(norm_weight + static_cast<int64_t>(block) * Unit::kBlockElements, unit, ws);
+#pragma unroll
+      for (int i = 0; i < gemv::kUnit; ++i) xs[i] = xs[i] * inverse_rms * ws[i];  // rmsnorm_f32's order
+    }
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
-      sums[r] += Unit::dot(rows[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, xs);
-      if constexpr (kSwiglu) up_sums[r] += Unit::dot(up_rows[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, xs);
+      sums[r] += Unit::dot(row_data[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, xs);
+      if constexpr (kSwiglu) {
+        up_sums[r] += Unit::dot(up_row_data[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, xs);
+      }
     }
   }
 #pragma unroll
@@ -67,17 +85,63 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int64_t row = first_row + r;
-      if (row >= p.out_features) break;
+      if (row >= rows) break;
       float value = sums[r];
       if constexpr (kSwiglu) {
         value = value / (1.0f + expf(-value)) * up_sums[r];
       } else {
-        if (p.bias != nullptr) value += p.bias[row];
-        if (p.residual != nullptr) value += p.residual[row];
+        if (bias != nullptr) value += bias[row];
+        if (residual != nullptr) value += residual[row];
       }
-      p.y[row] = value;
+      y[row] = value;
     }
   }
+}
+
+template <typename Unit, bool kSwiglu>
+__global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams p) {
+  pdl_launch_dependents();
+  const int lane = threadIdx.x % 32;
+  const int64_t first_row = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
+  prefetch_rows(p.weight, p.weight_row_bytes, first_row, p.out_features, lane);
+  if constexpr (kSwiglu) prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, lane);
+  pdl_wait();
+  const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
+  if (first_row >= p.out_features) return;
+  gemv_warp<Unit, kSwiglu>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, p.x, p.in_features,
+                           p.norm_weight, inverse_rms, p.y, p.bias, p.residual);
+}
+
+template <typename Function>
+__device__ bool dispatch_gemv_type(gguf::TensorType type, Function&& function) {
+  using gguf::TensorType;
+  switch (type) {
+    case TensorType::kQ4_K: function(gemv::Unit<TensorType::kQ4_K>{}); return true;
+    case TensorType::kQ6_K: function(gemv::Unit<TensorType::kQ6_K>{}); return true;
+    case TensorType::kQ5_0: function(gemv::Unit<TensorType::kQ5_0>{}); return true;
+    case TensorType::kQ8_0: function(gemv::Unit<TensorType::kQ8_0>{}); return true;
+    default: return false;
+  }
+}
+
+// Blocks [block_end[s - 1], block_end[s]) compute segment s; the segment's type is chosen per
+// block (uniform branch), so matrices of different encodings share the launch.
+__global__ void __launch_bounds__(32 * kWarps) quant_gemv_multi_kernel(QuantGemvMultiParams p) {
+  pdl_launch_dependents();
+  int s = 0;
+  while (s + 1 < p.count && static_cast<int64_t>(blockIdx.x) >= p.block_end[s]) ++s;
+  const QuantGemvSegment& segment = p.segments[s];
+  const int64_t block = static_cast<int64_t>(blockIdx.x) - (s == 0 ? 0 : p.block_end[s - 1]);
+  const int lane = threadIdx.x % 32;
+  const int64_t first_row = (block * kWarps + threadIdx.x / 32) * kRowsPerWarp;
+  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, lane);
+  pdl_wait();
+  const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
+  if (first_row >= segment.out_features) return;
+  dispatch_gemv_type(segment.weight_type, [&](auto unit) {
+    gemv_warp<decltype(unit), false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features, first_row,
+                                     p.x, p.in_features, p.norm_weight, inverse_rms, segment.y, segment.bias, nullptr);
+  });
 }
 
 template <typename Function>
@@ -90,6 +154,12 @@ Status visit_gemv_type(gguf::TensorType type, Function&& function) {
     case TensorType::kQ8_0: return function(gemv::Unit<TensorType::kQ8_0>{});
     default: return make_error(ErrorCode::kUnsupported, "quant_gemv: no decode kernel for this type");
   }
+}
+
+Status unsupported(gguf::TensorType type, int64_t in_features) {
+  return make_error(ErrorCode::kUnsupported, "quant_gemv: " + std::string(gguf::tensor_type_name(type)) +
+                                                 " matrix of width " + std::to_string(in_features) +
+                                                 " has no decode kernel or is misaligned");
 }
 
 }  // namespace
@@ -116,15 +186,15 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
   if (!quant_gemv_supports(p.weight_type, p.weight, p.weight_row_bytes, p.in_features, p.x) ||
       (p.up_weight != nullptr &&
        !quant_gemv_supports(p.weight_type, p.up_weight, p.weight_row_bytes, p.in_features, p.x))) {
-    return make_error(ErrorCode::kUnsupported, "quant_gemv: " + std::string(gguf::tensor_type_name(p.weight_type)) +
-                                                   " matrix of width " + std::to_string(p.in_features) +
-                                                   " has no decode kernel or is misaligned");
+    return unsupported(p.weight_type, p.in_features);
   }
   if (p.up_weight != nullptr && (p.bias != nullptr || p.residual != nullptr)) {
     return make_error(ErrorCode::kInvalidArgument, "quant_gemv: the SwiGLU form takes no bias or residual");
   }
-  constexpr int64_t rows_per_block = kWarps * kRowsPerWarp;
-  const unsigned blocks = static_cast<unsigned>((p.out_features + rows_per_block - 1) / rows_per_block);
+  if (p.norm_weight != nullptr && reinterpret_cast<uintptr_t>(p.norm_weight) % 16 != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "quant_gemv: the norm weight must be 16-byte aligned");
+  }
+  const unsigned blocks = static_cast<unsigned>((p.out_features + kRowsPerBlock - 1) / kRowsPerBlock);
   return visit_gemv_type(p.weight_type, [&](auto unit) -> Status {
     using Unit = decltype(unit);
     if (p.up_weight != nullptr) {
@@ -134,6 +204,31 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
     }
     return Status::ok();
   });
+}
+
+Status quant_gemv_multi(const QuantGemvMultiParams& params, cudaStream_t stream) {
+  QuantGemvMultiParams p = params;
+  if (p.count < 1 || p.count > kMaxGemvSegments || p.x == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "quant_gemv_multi: 1 to 3 segments and an input are required");
+  }
+  if (p.norm_weight != nullptr && reinterpret_cast<uintptr_t>(p.norm_weight) % 16 != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "quant_gemv_multi: the norm weight must be 16-byte aligned");
+  }
+  int64_t blocks = 0;
+  for (int s = 0; s < p.count; ++s) {
+    const QuantGemvSegment& segment = p.segments[s];
+    if (segment.y == nullptr || segment.weight == nullptr || segment.out_features <= 0) {
+      return make_error(ErrorCode::kInvalidArgument, "quant_gemv_multi: segment " + std::to_string(s) +
+                                                         " has a null pointer or no rows");
+    }
+    if (!quant_gemv_supports(segment.weight_type, segment.weight, segment.weight_row_bytes, p.in_features, p.x)) {
+      return unsupported(segment.weight_type, p.in_features);
+    }
+    blocks += (segment.out_features + kRowsPerBlock - 1) / kRowsPerBlock;
+    p.block_end[s] = blocks;
+  }
+  LW_CUDA_TRY(launch(quant_gemv_multi_kernel, static_cast<unsigned>(blocks), 32 * kWarps, 0, stream, p));
+  return Status::ok();
 }
 
 }  // namespace llama_worker::kernels::cuda

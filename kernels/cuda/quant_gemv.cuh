@@ -1,6 +1,7 @@
 // Quantized matrix-vector product for single-token decode: y[o] = sum_i x[i] * W[o][i]
 // (+ bias[o]) (+ residual[o]), or, with a second matrix U, the fused feed-forward input
-// y[o] = silu(W[o] . x) * (U[o] . x) (gate, up and SwiGLU in one pass over x).
+// y[o] = silu(W[o] . x) * (U[o] . x) (gate, up and SwiGLU in one pass over x); optionally with the
+// RMSNorm of x fused in, and for several matrices sharing x in one launch (quant_gemv_multi).
 //
 // The weights stay in their stored GGUF encoding and are read once, 32 weights per lane per
 // step with the widest loads the block layout allows (quant_gemv_units.cuh). One warp owns
@@ -32,6 +33,33 @@ struct QuantGemvParams {
   const float* residual = nullptr;   // (out_features) or null, may alias y; not with up_weight
   int64_t in_features = 0;
   int64_t out_features = 0;
+  // Optional fused RMSNorm: x is then the raw residual stream and each block normalises it
+  // (x * (1 / sqrt(mean(x^2) + eps)) * norm_weight) before the product, saving the norm kernel.
+  const float* norm_weight = nullptr;  // (in_features) or null
+  float norm_eps = 0.0f;
+};
+
+// Several matrices that share one input vector (Q, K and V stored apart): one launch computes
+// all of them, each into its own output with its own bias. Same norm option as above.
+struct QuantGemvSegment {
+  float* y = nullptr;                  // (out_features)
+  const uint8_t* weight = nullptr;
+  gguf::TensorType weight_type = gguf::TensorType::kF32;
+  int64_t weight_row_bytes = 0;
+  const float* bias = nullptr;         // (out_features) or null
+  int64_t out_features = 0;
+};
+
+constexpr int kMaxGemvSegments = 3;
+
+struct QuantGemvMultiParams {
+  QuantGemvSegment segments[kMaxGemvSegments];
+  int count = 0;
+  const float* x = nullptr;            // (in_features), 16-byte aligned
+  int64_t in_features = 0;
+  const float* norm_weight = nullptr;
+  float norm_eps = 0.0f;
+  int64_t block_end[kMaxGemvSegments] = {};  // filled by quant_gemv_multi
 };
 
 // True when `type` has a decode kernel and the matrix's alignment suits it.
@@ -39,5 +67,6 @@ bool quant_gemv_supports(gguf::TensorType type, const uint8_t* weight, int64_t r
                          const float* x);
 
 Status quant_gemv(const QuantGemvParams& params, cudaStream_t stream);
+Status quant_gemv_multi(const QuantGemvMultiParams& params, cudaStream_t stream);
 
 }  // namespace llama_worker::kernels::cuda

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -68,6 +69,20 @@ class WeightPlacer {
   std::vector<float> host_;
 };
 
+// Decode fusions, as bits: Q, K and V stored apart computed by one launch; the RMSNorm computed
+// inside the following product (attention input, feed-forward input, output logits).
+constexpr unsigned kDecodeFusionQkvLaunch = 1;
+constexpr unsigned kDecodeFusionAttentionNorm = 2;
+constexpr unsigned kDecodeFusionFeedForwardNorm = 4;
+constexpr unsigned kDecodeFusionOutputNorm = 8;
+constexpr unsigned kDecodeFusionDefault = kDecodeFusionQkvLaunch;
+
+unsigned decode_fusion_setting() {
+  const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
+  if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;
+  return static_cast<unsigned>(std::strtoul(setting, nullptr, 0)) & 15u;
+}
+
 kc::RopeStyle kernel_rope_style(model::RopeStyle style) {
   return style == model::RopeStyle::kNeox ? kc::RopeStyle::kNeox : kc::RopeStyle::kNormal;
 }
@@ -129,6 +144,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   }
   device_ = options.device;
   use_graph_ = options.use_graph;
+  decode_fusion_ = decode_fusion_setting();
   LW_CUDA_TRY(cudaSetDevice(device_));
   LW_ASSIGN_OR_RETURN(plan_, plan_memory(adapter_, context, options.max_batch));
   size_t free_bytes = 0, total_bytes = 0;
@@ -241,13 +257,42 @@ Status CudaBackend::enqueue_layers(int64_t n) {
   LW_TRY(kc::embedding_lookup(embedding, stream_));
 
   for (const DeviceLayer& layer : layers_) {
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
-    if (spec.fused_qkv) {
-      LW_TRY(matmul(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr, stream_));
+    // Decode: the attention norm and the Q/K/V products (stored fused or apart) in one launch.
+    const bool fuse_norm = (decode_fusion_ & kDecodeFusionAttentionNorm) != 0;
+    kc::QuantGemvMultiParams qkv_product;
+    qkv_product.x = fuse_norm ? x_ : normed_;
+    qkv_product.in_features = embd;
+    qkv_product.norm_weight = fuse_norm ? layer.attn_norm : nullptr;
+    qkv_product.norm_eps = c.rms_norm_eps;
+    auto add_segment = [&](const DeviceMatrix& m, float* y, const float* bias) {
+      kc::QuantGemvSegment& segment = qkv_product.segments[qkv_product.count++];
+      segment.y = y;
+      segment.weight = m.data;
+      segment.weight_type = m.type;
+      segment.weight_row_bytes = m.row_bytes;
+      segment.bias = bias;
+      segment.out_features = m.out_features;
+      return kc::quant_gemv_supports(m.type, m.data, m.row_bytes, embd, x_);
+    };
+    bool fused_decode = n == 1 && (fuse_norm || (!spec.fused_qkv && (decode_fusion_ & kDecodeFusionQkvLaunch) != 0));
+    if (fused_decode && spec.fused_qkv) {
+      fused_decode = add_segment(layer.wqkv, qkv_, nullptr);
+    } else if (fused_decode) {
+      fused_decode = add_segment(layer.wq, qkv_, layer.bq) && add_segment(layer.wk, qkv_ + qw, layer.bk) &&
+                     add_segment(layer.wv, qkv_ + qw + kvw, layer.bv);
+    }
+    if (fused_decode) {
+      if (!fuse_norm) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+      LW_TRY(kc::quant_gemv_multi(qkv_product, stream_));
     } else {
-      LW_TRY(matmul(layer.wq, normed_, n, qkv_, qkv, layer.bq, nullptr, stream_));
-      LW_TRY(matmul(layer.wk, normed_, n, qkv_ + qw, qkv, layer.bk, nullptr, stream_));
-      LW_TRY(matmul(layer.wv, normed_, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr, stream_));
+      LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+      if (spec.fused_qkv) {
+        LW_TRY(matmul(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr, stream_));
+      } else {
+        LW_TRY(matmul(layer.wq, normed_, n, qkv_, qkv, layer.bq, nullptr, stream_));
+        LW_TRY(matmul(layer.wk, normed_, n, qkv_ + qw, qkv, layer.bk, nullptr, stream_));
+        LW_TRY(matmul(layer.wv, normed_, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr, stream_));
+      }
     }
     kc::RopeParams rope;
     rope.positions = device_positions_;
@@ -287,18 +332,22 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     LW_TRY(kc::attention(attention, stream_));
     LW_TRY(matmul(layer.wo, attention_, n, x_, embd, nullptr, x_, stream_));
 
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
     if (n == 1) {
-      // Decode: gate, up and SwiGLU in one pass when the decode kernel takes both matrices.
+      // Decode: the feed-forward norm, gate, up and SwiGLU in one pass when the decode kernel
+      // takes both matrices.
       const DeviceMatrix& gate = spec.fused_gate_up ? layer.w_up : layer.w_gate;
       const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
       const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                     layer.w_gate.row_bytes == layer.w_up.row_bytes);
-      if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, normed_) &&
-          kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, normed_)) {
+      const bool fuse_norm = (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0;
+      if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, x_) &&
+          kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, x_)) {
+        if (!fuse_norm) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
         kc::QuantGemvParams fused;
         fused.y = activated_;
-        fused.x = normed_;
+        fused.x = fuse_norm ? x_ : normed_;
+        fused.norm_weight = fuse_norm ? layer.ffn_norm : nullptr;
+        fused.norm_eps = c.rms_norm_eps;
         fused.weight = gate.data;
         fused.up_weight = up;
         fused.weight_type = gate.type;
@@ -310,6 +359,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
         continue;
       }
     }
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
     if (spec.fused_gate_up) {
       LW_TRY(matmul(layer.w_up, normed_, n, gate_up_, 2 * ff, nullptr, nullptr, stream_));
     } else {
@@ -332,8 +382,22 @@ Status CudaBackend::enqueue_layers(int64_t n) {
 
 Status CudaBackend::enqueue_logits(int64_t first, int64_t rows) {
   const model::ModelConfig& c = adapter_.config();
-  LW_TRY(kc::rmsnorm_f32(normed_, x_ + first * c.embedding_width, output_norm_, rows, c.embedding_width, c.rms_norm_eps,
-                         stream_));
+  const float* x = x_ + first * c.embedding_width;
+  if (rows == 1 && (decode_fusion_ & kDecodeFusionOutputNorm) != 0 &&
+      kc::quant_gemv_supports(output_.type, output_.data, output_.row_bytes, c.embedding_width, x)) {
+    kc::QuantGemvParams product;  // the output norm fused into the logits product
+    product.y = logits_;
+    product.x = x;
+    product.norm_weight = output_norm_;
+    product.norm_eps = c.rms_norm_eps;
+    product.weight = output_.data;
+    product.weight_type = output_.type;
+    product.weight_row_bytes = output_.row_bytes;
+    product.in_features = c.embedding_width;
+    product.out_features = c.vocab_size;
+    return kc::quant_gemv(product, stream_);
+  }
+  LW_TRY(kc::rmsnorm_f32(normed_, x, output_norm_, rows, c.embedding_width, c.rms_norm_eps, stream_));
   return matmul(output_, normed_, rows, logits_, c.vocab_size, nullptr, nullptr, stream_);
 }
 

@@ -107,6 +107,9 @@ class CudaBackend final : public InferenceBackend {
   cudaStream_t stream_ = nullptr;
   cudaGraphExec_t decode_graph_ = nullptr;
   bool use_graph_ = true;
+  // Decode fusions (bits of kDecodeFusion*), from LLAMA_WORKER_DECODE_FUSION when set: each was
+  // measured on the H100 (README, "Performance"); the default keeps the ones that paid.
+  unsigned decode_fusion_ = 0;
   int device_ = 0;
   int64_t position_ = 0;
   double load_seconds_ = 0.0;
