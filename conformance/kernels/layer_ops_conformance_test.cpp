@@ -170,13 +170,19 @@ void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t 
   if (q_tokens == 1) {  // the split-KV decode path, on the same inputs
     DeviceBuffer<float> d_workspace;
     const int64_t floats = kernels::cuda::attention_split_workspace_floats(heads, head_dim, capacity);
-    ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));
+    ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));  // poisoned
+    ASSERT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), heads, head_dim, capacity, nullptr));
     ASSERT_TRUE(d_out.poison());
     gpu.workspace = d_workspace.get();
     gpu.workspace_floats = floats;
     const Status split_status = kernels::cuda::attention(gpu, nullptr);
     ASSERT_TRUE(split_status) << split_status.message();
-    EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10) << "split-KV, offset " << offset << " window " << window;
+    const auto first_run = *d_out.download();
+    EXPECT_NMSE_BELOW(first_run, expected, 1e-10) << "split-KV, offset " << offset << " window " << window;
+    // Each launch re-arms the per-head counters: a second launch gives the same bits.
+    ASSERT_TRUE(d_out.poison());
+    ASSERT_TRUE(kernels::cuda::attention(gpu, nullptr));
+    EXPECT_EQ(*d_out.download(), first_run) << "split-KV second launch";
     gpu.workspace_floats = floats - 1;
     EXPECT_FALSE(kernels::cuda::attention(gpu, nullptr)) << "a short workspace must be refused";
   }

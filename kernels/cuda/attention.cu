@@ -70,30 +70,31 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionParams p) 
 // query sees, one warp per key (lanes split the head dimension, butterfly sum), then each thread
 // owns output dimensions and accumulates exp(score - max) * V over the slice in key order.
 // Writes (max, sum, acc[head_dim]) per (head, split); a slice with no visible key writes max -inf.
-__global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionParams p) {
-  pdl_launch_dependents();
-  pdl_wait();
-  extern __shared__ float shared[];
-  float* scratch = shared;                 // 32
-  float* q = shared + 32;                  // head_dim
-  float* scores = q + p.head_dim;          // kAttentionKeysPerSplit, then warps x head_dim
-  const int64_t head = blockIdx.x;
-  const int64_t split = blockIdx.y;
-  const int64_t splits = gridDim.y;
-  const int64_t kv_head = head / (p.heads / p.kv_heads);
-  const int64_t position = p.positions[0];
-  const int64_t first = p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
-  const int64_t begin = max(first, split * kAttentionKeysPerSplit);
-  const int64_t end = min(position + 1, (split + 1) * kAttentionKeysPerSplit);
-  float* partial = p.workspace + (head * splits + split) * (p.head_dim + 2);
-  if (begin >= end) {
-    if (threadIdx.x == 0) {
-      partial[0] = -INFINITY;
-      partial[1] = 0.0f;
-    }
-    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) partial[2 + d] = 0.0f;
-    return;
+// Split-KV decode, combination: the slices of one head in slice order (L2 reads: the partials
+// were written by other blocks of the same launch).
+__device__ void combine_head(const AttentionParams& p, int64_t head, int64_t splits) {
+  const float* partials = p.workspace + head * splits * (p.head_dim + 2);
+  float global_max = -INFINITY;
+  for (int64_t s = 0; s < splits; ++s) global_max = fmaxf(global_max, __ldcg(partials + s * (p.head_dim + 2)));
+  float denominator = 0.0f;
+  for (int64_t s = 0; s < splits; ++s) {
+    const float m = __ldcg(partials + s * (p.head_dim + 2));
+    if (m != -INFINITY) denominator += expf(m - global_max) * __ldcg(partials + s * (p.head_dim + 2) + 1);
   }
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    float numerator = 0.0f;
+    for (int64_t s = 0; s < splits; ++s) {
+      const float m = __ldcg(partials + s * (p.head_dim + 2));
+      if (m != -INFINITY) numerator += expf(m - global_max) * __ldcg(partials + s * (p.head_dim + 2) + 2 + d);
+    }
+    p.out[head * p.head_dim + d] = numerator / denominator;
+  }
+}
+
+// One (head, slice) of the split-KV decode: scores keys [begin, end) that the query sees, then
+// writes (max, sum, acc[head_dim]) to `partial`.
+__device__ void score_slice(const AttentionParams& p, float* scratch, float* q, float* scores, int64_t head,
+                            int64_t kv_head, int64_t begin, int64_t end, float* partial) {
   const int64_t count = end - begin;
   const int64_t row_width = p.kv_heads * p.head_dim;
   for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) q[d] = p.q[head * p.head_dim + d];
@@ -182,28 +183,45 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   }
 }
 
-// Split-KV decode, pass 2: one block per head combines the slices in slice order.
-__global__ void attention_combine_kernel(AttentionParams p, int64_t splits) {
+__global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionParams p) {
   pdl_launch_dependents();
   pdl_wait();
+  extern __shared__ float shared[];
+  float* scratch = shared;                 // 32
+  float* q = shared + 32;                  // head_dim
+  float* scores = q + p.head_dim;          // kAttentionKeysPerSplit, then warps x head_dim
   const int64_t head = blockIdx.x;
-  const float* partials = p.workspace + head * splits * (p.head_dim + 2);
-  float global_max = -INFINITY;
-  for (int64_t s = 0; s < splits; ++s) global_max = fmaxf(global_max, partials[s * (p.head_dim + 2)]);
-  float denominator = 0.0f;
-  for (int64_t s = 0; s < splits; ++s) {
-    const float m = partials[s * (p.head_dim + 2)];
-    if (m != -INFINITY) denominator += expf(m - global_max) * partials[s * (p.head_dim + 2) + 1];
-  }
-  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    float numerator = 0.0f;
-    for (int64_t s = 0; s < splits; ++s) {
-      const float m = partials[s * (p.head_dim + 2)];
-      if (m != -INFINITY) numerator += expf(m - global_max) * partials[s * (p.head_dim + 2) + 2 + d];
+  const int64_t split = blockIdx.y;
+  const int64_t splits = gridDim.y;
+  const int64_t kv_head = head / (p.heads / p.kv_heads);
+  const int64_t position = p.positions[0];
+  const int64_t first = p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
+  const int64_t begin = max(first, split * kAttentionKeysPerSplit);
+  const int64_t end = min(position + 1, (split + 1) * kAttentionKeysPerSplit);
+  float* partial = p.workspace + (head * splits + split) * (p.head_dim + 2);
+  if (begin >= end) {
+    if (threadIdx.x == 0) {
+      partial[0] = -INFINITY;
+      partial[1] = 0.0f;
     }
-    p.out[head * p.head_dim + d] = numerator / denominator;
+    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) partial[2 + d] = 0.0f;
+  } else {
+    score_slice(p, scratch, q, scores, head, kv_head, begin, end, partial);
   }
+  // The last block of a head to finish combines the head's slices, in slice order (so the result
+  // does not depend on which block that is), then re-arms the head's counter for the next step.
+  __shared__ bool last_block;
+  unsigned* counters = reinterpret_cast<unsigned*>(p.workspace + p.heads * splits * (p.head_dim + 2));
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_block = atomicAdd(&counters[head], 1u) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
+  combine_head(p, head, splits);
+  if (threadIdx.x == 0) counters[head] = 0;
 }
+
 
 }  // namespace
 
@@ -218,6 +236,14 @@ Status kv_store(const KvStoreParams& params, cudaStream_t stream) {
   if (p.tokens == 0) return Status::ok();
   kv_store_kernel<<<static_cast<unsigned>(p.tokens), 128, 0, stream>>>(p);
   LW_CUDA_TRY_LAUNCH();
+  return Status::ok();
+}
+
+Status attention_split_workspace_reset(float* workspace, int64_t heads, int64_t head_dim, int64_t capacity,
+                                       cudaStream_t stream) {
+  if (workspace == nullptr || heads <= 0) return make_error(ErrorCode::kInvalidArgument, "attention workspace reset: no workspace");
+  const int64_t counters_at = attention_split_workspace_floats(heads, head_dim, capacity) - heads;
+  LW_CUDA_TRY(cudaMemsetAsync(workspace + counters_at, 0, static_cast<size_t>(heads) * sizeof(float), stream));
   return Status::ok();
 }
 
@@ -240,7 +266,6 @@ Status attention(const AttentionParams& params, cudaStream_t stream) {
         sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit + (kThreads / 32) * p.head_dim);
     LW_CUDA_TRY(launch(attention_split_kernel, dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)), kThreads,
                        split_shared, stream, p));
-    LW_CUDA_TRY(launch(attention_combine_kernel, static_cast<unsigned>(p.heads), 128, 0, stream, p, splits));
     return Status::ok();
   }
   const size_t shared_bytes = sizeof(float) * static_cast<size_t>(32 + p.head_dim + p.capacity);

@@ -52,8 +52,11 @@ struct AttentionParams {
   float scale = 0.0f;                 // 0: 1 / sqrt(head_dim)
   // Split-KV decode: with q_tokens == 1 and a workspace of at least
   // attention_split_workspace_floats(heads, head_dim, capacity) floats, the keys are cut into
-  // fixed slices of kAttentionKeysPerSplit, one block per (head, slice), and a second kernel
-  // combines the slices in slice order: the whole GPU works on one query, deterministically.
+  // fixed slices of kAttentionKeysPerSplit, one block per (head, slice), and the last block of
+  // each head to finish combines the head's slices in slice order: the whole GPU works on one
+  // query, in one launch, deterministically. The workspace ends with one counter per head, which
+  // must be zero before the first use (attention_split_workspace_reset); every launch leaves
+  // them zero again.
   float* workspace = nullptr;
   int64_t workspace_floats = 0;
 };
@@ -63,8 +66,12 @@ inline constexpr int64_t kAttentionKeysPerSplit = 256;
 // Floats of workspace the split-KV decode path needs.
 inline int64_t attention_split_workspace_floats(int64_t heads, int64_t head_dim, int64_t capacity) {
   const int64_t splits = (capacity + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit;
-  return heads * splits * (head_dim + 2);
+  return heads * splits * (head_dim + 2) + heads;  // partials, then a counter per head
 }
+
+// Zeroes the per-head counters at the end of a freshly allocated workspace.
+Status attention_split_workspace_reset(float* workspace, int64_t heads, int64_t head_dim, int64_t capacity,
+                                       cudaStream_t stream);
 
 Status kv_store(const KvStoreParams& params, cudaStream_t stream);
 Status attention(const AttentionParams& params, cudaStream_t stream);

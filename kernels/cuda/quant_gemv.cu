@@ -10,8 +10,6 @@ namespace llama_worker::kernels::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kRowsPerWarp = 2;
-constexpr int64_t kRowsPerBlock = kWarps * kRowsPerWarp;
 
 // 1 / sqrt(mean(x^2) + eps) over the whole vector, computed by the block (every thread gets it);
 // the same formula as rmsnorm_f32. Must be called by every thread of the block.
@@ -26,14 +24,14 @@ __device__ float block_inverse_rms(const float* x, int64_t width, float eps) {
 // Weights are never written by a kernel: pull a warp's rows into L2 before waiting for the
 // kernel that produces x (programmatic dependent launch).
 __device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row, int64_t rows,
-                                              int lane) {
-  for (int64_t r = first_row; r < first_row + kRowsPerWarp && r < rows; ++r) {
+                                              int rows_per_warp, int lane) {
+  for (int64_t r = first_row; r < first_row + rows_per_warp && r < rows; ++r) {
     for (int64_t offset = 128 * lane; offset < row_bytes; offset += 32 * 128) prefetch_l2(weight + r * row_bytes + offset);
   }
 }
 
 // One warp: kRowsPerWarp rows from first_row (of `rows`), x optionally normalised on the fly.
-template <typename Unit, bool kSwiglu>
+template <typename Unit, bool kSwiglu, int kRowsPerWarp = Unit::kRowsPerWarp>
 __device__ __forceinline__ void gemv_warp(const uint8_t* weight, const uint8_t* up_weight, int64_t row_bytes,
                                           int64_t rows, int64_t first_row, const float* x, int64_t in_features,
                                           const float* norm_weight, float inverse_rms, float* y, const float* bias,
@@ -98,17 +96,22 @@ __device__ __forceinline__ void gemv_warp(const uint8_t* weight, const uint8_t* 
   }
 }
 
+// The SwiGLU form reads two matrices per row: two rows per warp keep its registers in bounds.
+template <typename Unit, bool kSwiglu>
+constexpr int rows_per_warp() { return kSwiglu ? 2 : Unit::kRowsPerWarp; }
+
 template <typename Unit, bool kSwiglu>
 __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams p) {
   pdl_launch_dependents();
+  constexpr int kRowsPerWarp = rows_per_warp<Unit, kSwiglu>();
   const int lane = threadIdx.x % 32;
   const int64_t first_row = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
-  prefetch_rows(p.weight, p.weight_row_bytes, first_row, p.out_features, lane);
-  if constexpr (kSwiglu) prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, lane);
+  prefetch_rows(p.weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
+  if constexpr (kSwiglu) prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
   pdl_wait();
   const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
   if (first_row >= p.out_features) return;
-  gemv_warp<Unit, kSwiglu>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, p.x, p.in_features,
+  gemv_warp<Unit, kSwiglu, kRowsPerWarp>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, p.x, p.in_features,
                            p.norm_weight, inverse_rms, p.y, p.bias, p.residual);
 }
 
@@ -133,8 +136,9 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_multi_kernel(QuantGemv
   const QuantGemvSegment& segment = p.segments[s];
   const int64_t block = static_cast<int64_t>(blockIdx.x) - (s == 0 ? 0 : p.block_end[s - 1]);
   const int lane = threadIdx.x % 32;
-  const int64_t first_row = (block * kWarps + threadIdx.x / 32) * kRowsPerWarp;
-  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, lane);
+  const int rows_per_warp = static_cast<int>(p.rows_per_warp[s]);
+  const int64_t first_row = (block * kWarps + threadIdx.x / 32) * rows_per_warp;
+  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, rows_per_warp, lane);
   pdl_wait();
   const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
   if (first_row >= segment.out_features) return;
@@ -194,13 +198,15 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
   if (p.norm_weight != nullptr && reinterpret_cast<uintptr_t>(p.norm_weight) % 16 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "quant_gemv: the norm weight must be 16-byte aligned");
   }
-  const unsigned blocks = static_cast<unsigned>((p.out_features + kRowsPerBlock - 1) / kRowsPerBlock);
   return visit_gemv_type(p.weight_type, [&](auto unit) -> Status {
     using Unit = decltype(unit);
+    auto blocks = [&](int64_t rows_per_warp) {
+      return static_cast<unsigned>((p.out_features + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp));
+    };
     if (p.up_weight != nullptr) {
-      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, true>, blocks, 32 * kWarps, 0, stream, p));
+      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, true>, blocks(rows_per_warp<Unit, true>()), 32 * kWarps, 0, stream, p));
     } else {
-      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, false>, blocks, 32 * kWarps, 0, stream, p));
+      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, false>, blocks(rows_per_warp<Unit, false>()), 32 * kWarps, 0, stream, p));
     }
     return Status::ok();
   });
@@ -224,7 +230,13 @@ Status quant_gemv_multi(const QuantGemvMultiParams& params, cudaStream_t stream)
     if (!quant_gemv_supports(segment.weight_type, segment.weight, segment.weight_row_bytes, p.in_features, p.x)) {
       return unsupported(segment.weight_type, p.in_features);
     }
-    blocks += (segment.out_features + kRowsPerBlock - 1) / kRowsPerBlock;
+    int64_t rows_per_warp = 0;
+    (void)visit_gemv_type(segment.weight_type, [&](auto unit) -> Status {
+      rows_per_warp = decltype(unit)::kRowsPerWarp;
+      return Status::ok();
+    });
+    p.rows_per_warp[s] = rows_per_warp;
+    blocks += (segment.out_features + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp);
     p.block_end[s] = blocks;
   }
   LW_CUDA_TRY(launch(quant_gemv_multi_kernel, static_cast<unsigned>(blocks), 32 * kWarps, 0, stream, p));

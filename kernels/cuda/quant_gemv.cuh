@@ -5,7 +5,7 @@
 //
 // The weights stay in their stored GGUF encoding and are read once, 32 weights per lane per
 // step with the widest loads the block layout allows (quant_gemv_units.cuh). One warp owns
-// kRowsPerWarp output rows and reuses each 32-activation slice across them; the lanes' partial
+// 2 or 4 output rows (per encoding) and reuses each 32-activation slice across them; the lanes' partial
 // sums are combined by a fixed butterfly, so the result does not depend on timing.
 //
 // Types: Q4_K, Q6_K, Q5_0, Q8_0 (the Q4_K_M recipe's); quant_gemv_supports() says whether a
@@ -59,7 +59,8 @@ struct QuantGemvMultiParams {
   int64_t in_features = 0;
   const float* norm_weight = nullptr;
   float norm_eps = 0.0f;
-  int64_t block_end[kMaxGemvSegments] = {};  // filled by quant_gemv_multi
+  int64_t block_end[kMaxGemvSegments] = {};      // filled by quant_gemv_multi
+  int64_t rows_per_warp[kMaxGemvSegments] = {};  // filled by quant_gemv_multi
 };
 
 // True when `type` has a decode kernel and the matrix's alignment suits it.

@@ -4,7 +4,8 @@
 // 2-byte loads, since their blocks are only 2-byte aligned inside a row).
 //
 // A unit type provides:
-//   kUnitsPerBlock, kBlockBytes, kBlockElements
+//   kRowsPerWarp (rows sharing each activation slice: more for the 32-weight blocks, whose
+//   weight bytes per activation are fewest), kUnitsPerBlock, kBlockBytes, kBlockElements
 //   gather_x(x_block, unit, xs):   the 32 activations the unit multiplies, in the unit's order
 //   dot(block, unit, xs):          sum over the unit of weight * activation, in fp32
 //
@@ -62,6 +63,7 @@ struct Unit;
 // 64 j + 32 + 16 h + i (high nibbles, sub-block 2 j + 1).
 template <>
 struct Unit<gguf::TensorType::kQ4_K> {
+  static constexpr int kRowsPerWarp = 2;
   static constexpr int kUnitsPerBlock = 8;
   static constexpr int kBlockBytes = 144;
   static constexpr int kBlockElements = 256;
@@ -111,6 +113,7 @@ struct Unit<gguf::TensorType::kQ4_K> {
 // scale scales[8 n + l0 / 16 + 2 g].
 template <>
 struct Unit<gguf::TensorType::kQ6_K> {
+  static constexpr int kRowsPerWarp = 2;
   static constexpr int kUnitsPerBlock = 8;
   static constexpr int kBlockBytes = 210;
   static constexpr int kBlockElements = 256;
@@ -160,6 +163,7 @@ struct Unit<gguf::TensorType::kQ6_K> {
 // qs[j] (j < 16) or high nibble of qs[j - 16], fifth bit (qh >> j) & 1; value (q - 16) d.
 template <>
 struct Unit<gguf::TensorType::kQ5_0> {
+  static constexpr int kRowsPerWarp = 4;
   static constexpr int kUnitsPerBlock = 1;
   static constexpr int kBlockBytes = 22;
   static constexpr int kBlockElements = 32;
@@ -198,6 +202,7 @@ struct Unit<gguf::TensorType::kQ5_0> {
 // Q8_0 (34 bytes: d, int8 qs[32]); one unit per block; value q d.
 template <>
 struct Unit<gguf::TensorType::kQ8_0> {
+  static constexpr int kRowsPerWarp = 4;
   static constexpr int kUnitsPerBlock = 1;
   static constexpr int kBlockBytes = 34;
   static constexpr int kBlockElements = 32;

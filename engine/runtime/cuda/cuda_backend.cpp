@@ -226,6 +226,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
                                                 " bytes) exceed the memory plan (" + std::to_string(scratch_.bytes()) + ")");
   }
   LW_CUDA_TRY(cudaMemsetAsync(device_error_flag_, 0, sizeof(int), stream_));
+  LW_TRY(kc::attention_split_workspace_reset(attention_workspace_, c.head_count, c.head_dim, plan_.context, stream_));
   LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&pinned_ids_), static_cast<size_t>(2 * b * 4)));
   LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&pinned_logits_),
                              static_cast<size_t>(kLogitsRowsPerPass * c.vocab_size * 4)));
@@ -339,14 +340,14 @@ Status CudaBackend::enqueue_layers(int64_t n) {
       const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
       const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                     layer.w_gate.row_bytes == layer.w_up.row_bytes);
-      const bool fuse_norm = (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0;
+      const bool fuse_ffn_norm = (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0;
       if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, x_) &&
           kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, x_)) {
-        if (!fuse_norm) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+        if (!fuse_ffn_norm) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
         kc::QuantGemvParams fused;
         fused.y = activated_;
-        fused.x = fuse_norm ? x_ : normed_;
-        fused.norm_weight = fuse_norm ? layer.ffn_norm : nullptr;
+        fused.x = fuse_ffn_norm ? x_ : normed_;
+        fused.norm_weight = fuse_ffn_norm ? layer.ffn_norm : nullptr;
         fused.norm_eps = c.rms_norm_eps;
         fused.weight = gate.data;
         fused.up_weight = up;
