@@ -21,6 +21,9 @@
 # Output under $OUT (else ./gpu-bench-out): summary.md (the table), results.json, logs.tar.gz.
 # Environment: MODELS (default "qwen phi3"), REPS (5), MODEL_DIR (/tmp/llama-worker-bench-models),
 # PEER_DIR (.peer), TOTAL_LIMIT (540), BACKEND (cuda; cpu only for a smoke test of this script).
+# HISTORY=FILE (optional): this run's record (bench/dashboard/append_history.py) is appended to a copy
+# of FILE written as $OUT/history.jsonl (HISTORY_OUT=FILE appends in place); ENGINE_COMMIT=SHA names
+# the engine commit when the tree here has no .git (see bench/dashboard/README.md).
 set -u -o pipefail
 
 root=$(pwd)
@@ -165,5 +168,13 @@ done
 echo
 python3 bench/e2e/compare_with_peer.py --logs "$logs" --models "${done_models#,}" --peer-version "$peer_version" \
   --json-out "$out/results.json" | tee "$out/summary.md"
+if [ -n "${HISTORY:-}" ]; then
+  history_out=${HISTORY_OUT:-$out/history.jsonl}
+  if [ "$history_out" != "$HISTORY" ]; then
+    if [ -f "$HISTORY" ]; then cp "$HISTORY" "$history_out"; else : > "$history_out"; fi
+  fi
+  python3 bench/dashboard/append_history.py "$out/results.json" "$history_out" ${ENGINE_COMMIT:+--commit "$ENGINE_COMMIT"} ||
+    { say "FAILED  history: no record appended to $history_out"; failures=$((failures + 1)); }
+fi
 echo "total $(( $(date +%s) - start ))s; $failures step(s) failed or skipped; logs: \$OUT/logs.tar.gz"
 (( failures == 0 ))
