@@ -77,6 +77,16 @@ constexpr unsigned kDecodeFusionFeedForwardNorm = 4;
 constexpr unsigned kDecodeFusionOutputNorm = 8;
 constexpr unsigned kDecodeFusionDefault = kDecodeFusionQkvLaunch;
 
+// Tensor-core prefill, from LLAMA_WORKER_TENSOR_CORE_PREFILL (1 on, 0 off).
+constexpr bool kTensorCorePrefillDefault = false;
+constexpr int64_t kTensorCoreMinTokens = 16;
+
+bool tensor_core_prefill_setting() {
+  const char* setting = std::getenv("LLAMA_WORKER_TENSOR_CORE_PREFILL");
+  if (setting == nullptr || *setting == '\0') return kTensorCorePrefillDefault;
+  return std::strcmp(setting, "0") != 0;
+}
+
 unsigned decode_fusion_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
   if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;
@@ -87,8 +97,37 @@ kc::RopeStyle kernel_rope_style(model::RopeStyle style) {
   return style == model::RopeStyle::kNeox ? kc::RopeStyle::kNeox : kc::RopeStyle::kNormal;
 }
 
-Status matmul(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride, const float* bias,
-              const float* residual, cudaStream_t stream) {
+
+void print_progress(int64_t done, int64_t total) {
+  const int width = 40;
+  const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\rloading [%.*s%*s] %5.1f%%", filled, "########################################",
+               width - filled, "", total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
+  if (done >= total) std::fprintf(stderr, "\n");
+}
+
+}  // namespace
+
+Status CudaBackend::product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride,
+                            const float* bias, const float* residual) {
+  if (tensor_core_ != nullptr && tokens >= kTensorCoreMinTokens && (residual == nullptr || residual == y)) {
+    kc::TensorCoreMatmulParams p;
+    p.y = y;
+    p.x = x;
+    p.weight = w.data;
+    p.weight_type = w.type;
+    p.weight_row_bytes = w.row_bytes;
+    p.bias = bias;
+    p.accumulate = residual != nullptr;
+    p.tokens = tokens;
+    p.in_features = w.in_features;
+    p.out_features = w.out_features;
+    p.y_stride = y_stride;
+    p.weight_tile = weight_tile_;
+    p.weight_tile_elements = kTensorCoreTileElements;
+    p.x_half = x_half_;
+    return kc::tensor_core_matmul(*tensor_core_, p, stream_);
+  }
   kc::QuantMatmulParams p;
   p.y = y;
   p.x = x;
@@ -101,18 +140,8 @@ Status matmul(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, i
   p.in_features = w.in_features;
   p.out_features = w.out_features;
   p.y_stride = y_stride;
-  return kc::quant_matmul(p, stream);
+  return kc::quant_matmul(p, stream_);
 }
-
-void print_progress(int64_t done, int64_t total) {
-  const int width = 40;
-  const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\rloading [%.*s%*s] %5.1f%%", filled, "########################################",
-               width - filled, "", total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
-  if (done >= total) std::fprintf(stderr, "\n");
-}
-
-}  // namespace
 
 Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const gguf::File& file, const CudaBackendOptions& options) {
   LW_ASSIGN_OR_RETURN(model::LlamaInferenceAdapter adapter, model::LlamaInferenceAdapter::create(file));
@@ -125,6 +154,7 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const gguf::File& file,
 CudaBackend::~CudaBackend() {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   if (decode_graph_ != nullptr) cudaGraphExecDestroy(decode_graph_);
+  tensor_core_.reset();  // its cuBLAS handle is bound to stream_
   if (pinned_ids_ != nullptr) cudaFreeHost(pinned_ids_);
   if (pinned_logits_ != nullptr) cudaFreeHost(pinned_logits_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -146,12 +176,18 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   use_graph_ = options.use_graph;
   decode_fusion_ = decode_fusion_setting();
   LW_CUDA_TRY(cudaSetDevice(device_));
-  LW_ASSIGN_OR_RETURN(plan_, plan_memory(adapter_, context, options.max_batch));
+  const bool tensor_core_prefill = tensor_core_prefill_setting();
+  LW_ASSIGN_OR_RETURN(plan_, plan_memory(adapter_, context, options.max_batch, tensor_core_prefill));
   size_t free_bytes = 0, total_bytes = 0;
   LW_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   LW_TRY(check_memory_plan(plan_, c.name, static_cast<int64_t>(free_bytes), options.vram_budget_bytes));
 
   LW_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  if (tensor_core_prefill) {
+    // Without a loadable cuBLAS the CUDA-core kernels serve every batch (the scratch stays unused).
+    auto session = kc::TensorCoreSession::create(stream_);
+    if (session) tensor_core_ = std::move(*session);
+  }
   LW_ASSIGN_OR_RETURN(weights_, DeviceAllocation::allocate(plan_.weight_bytes, "weights"));
   LW_ASSIGN_OR_RETURN(kv_cache_, DeviceAllocation::allocate(plan_.kv_bytes(), "kv cache"));
   LW_ASSIGN_OR_RETURN(scratch_, DeviceAllocation::allocate(plan_.scratch_bytes, "scratch"));
@@ -221,6 +257,10 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   device_error_flag_ = reinterpret_cast<int*>(take(64));
   attention_workspace_floats_ = kc::attention_split_workspace_floats(c.head_count, c.head_dim, plan_.context);
   attention_workspace_ = reinterpret_cast<float*>(take(attention_workspace_floats_ * 4));
+  if (tensor_core_prefill) {
+    weight_tile_ = reinterpret_cast<__half*>(take(kTensorCoreTileElements * 2));
+    x_half_ = reinterpret_cast<__half*>(take(b * widest_product_input(c) * 2));
+  }
   if (cursor - scratch_.data() > scratch_.bytes()) {
     return make_error(ErrorCode::kInternal, "scratch views (" + std::to_string(cursor - scratch_.data()) +
                                                 " bytes) exceed the memory plan (" + std::to_string(scratch_.bytes()) + ")");
@@ -288,11 +328,11 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     } else {
       LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
       if (spec.fused_qkv) {
-        LW_TRY(matmul(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr, stream_));
+        LW_TRY(product(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr));
       } else {
-        LW_TRY(matmul(layer.wq, normed_, n, qkv_, qkv, layer.bq, nullptr, stream_));
-        LW_TRY(matmul(layer.wk, normed_, n, qkv_ + qw, qkv, layer.bk, nullptr, stream_));
-        LW_TRY(matmul(layer.wv, normed_, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr, stream_));
+        LW_TRY(product(layer.wq, normed_, n, qkv_, qkv, layer.bq, nullptr));
+        LW_TRY(product(layer.wk, normed_, n, qkv_ + qw, qkv, layer.bk, nullptr));
+        LW_TRY(product(layer.wv, normed_, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr));
       }
     }
     kc::RopeParams rope;
@@ -331,7 +371,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     attention.workspace = attention_workspace_;  // used by single-token decode (split-KV)
     attention.workspace_floats = attention_workspace_floats_;
     LW_TRY(kc::attention(attention, stream_));
-    LW_TRY(matmul(layer.wo, attention_, n, x_, embd, nullptr, x_, stream_));
+    LW_TRY(product(layer.wo, attention_, n, x_, embd, nullptr, x_));
 
     if (n == 1) {
       // Decode: the feed-forward norm, gate, up and SwiGLU in one pass when the decode kernel
@@ -356,16 +396,16 @@ Status CudaBackend::enqueue_layers(int64_t n) {
         fused.in_features = embd;
         fused.out_features = ff;
         LW_TRY(kc::quant_gemv(fused, stream_));
-        LW_TRY(matmul(layer.w_down, activated_, n, x_, embd, nullptr, x_, stream_));
+        LW_TRY(product(layer.w_down, activated_, n, x_, embd, nullptr, x_));
         continue;
       }
     }
     LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
     if (spec.fused_gate_up) {
-      LW_TRY(matmul(layer.w_up, normed_, n, gate_up_, 2 * ff, nullptr, nullptr, stream_));
+      LW_TRY(product(layer.w_up, normed_, n, gate_up_, 2 * ff, nullptr, nullptr));
     } else {
-      LW_TRY(matmul(layer.w_gate, normed_, n, gate_up_, 2 * ff, nullptr, nullptr, stream_));
-      LW_TRY(matmul(layer.w_up, normed_, n, gate_up_ + ff, 2 * ff, nullptr, nullptr, stream_));
+      LW_TRY(product(layer.w_gate, normed_, n, gate_up_, 2 * ff, nullptr, nullptr));
+      LW_TRY(product(layer.w_up, normed_, n, gate_up_ + ff, 2 * ff, nullptr, nullptr));
     }
     kc::SwigluParams swiglu;
     swiglu.out = activated_;
@@ -376,7 +416,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     swiglu.gate_row_stride = 2 * ff;
     swiglu.up_row_stride = 2 * ff;
     LW_TRY(kc::swiglu_f32(swiglu, stream_));
-    LW_TRY(matmul(layer.w_down, activated_, n, x_, embd, nullptr, x_, stream_));
+    LW_TRY(product(layer.w_down, activated_, n, x_, embd, nullptr, x_));
   }
   return Status::ok();
 }
@@ -399,7 +439,7 @@ Status CudaBackend::enqueue_logits(int64_t first, int64_t rows) {
     return kc::quant_gemv(product, stream_);
   }
   LW_TRY(kc::rmsnorm_f32(normed_, x, output_norm_, rows, c.embedding_width, c.rms_norm_eps, stream_));
-  return matmul(output_, normed_, rows, logits_, c.vocab_size, nullptr, nullptr, stream_);
+  return product(output_, normed_, rows, logits_, c.vocab_size, nullptr, nullptr);
 }
 
 Status CudaBackend::run_decode_graph() {

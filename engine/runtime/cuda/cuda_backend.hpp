@@ -26,6 +26,7 @@
 
 #include "gguf/file.hpp"
 #include "model/llama_inference_adapter.hpp"
+#include "cuda/tensor_core_matmul.cuh"
 #include "runtime/backend.hpp"
 #include "runtime/cuda/device_memory.hpp"
 #include "runtime/cuda/memory_plan.hpp"
@@ -88,6 +89,10 @@ class CudaBackend final : public InferenceBackend {
   Status enqueue_logits(int64_t first, int64_t rows);
   Status run_batch(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits);
   Status run_decode_graph();
+  // y = x W^T (+ bias) (+ residual): tensor cores for batches of kTensorCoreMinTokens and more when
+  // that path is on, otherwise the CUDA-core kernels (decode kernel for one token).
+  Status product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride, const float* bias,
+                 const float* residual);
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
@@ -110,6 +115,10 @@ class CudaBackend final : public InferenceBackend {
   // Decode fusions (bits of kDecodeFusion*), from LLAMA_WORKER_DECODE_FUSION when set: each was
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.
   unsigned decode_fusion_ = 0;
+  // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
+  std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;
+  __half* weight_tile_ = nullptr;  // kTensorCoreTileElements halves
+  __half* x_half_ = nullptr;       // (max_batch, widest product input) halves
   int device_ = 0;
   int64_t position_ = 0;
   double load_seconds_ = 0.0;

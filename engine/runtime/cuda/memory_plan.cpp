@@ -22,7 +22,13 @@ std::string mib(int64_t bytes) {
 
 }  // namespace
 
-Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch) {
+int64_t widest_product_input(const model::ModelConfig& c) {
+  int64_t widest = c.embedding_width > c.q_width() ? c.embedding_width : c.q_width();
+  return widest > c.feed_forward_width ? widest : c.feed_forward_width;
+}
+
+Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch,
+                               bool tensor_core_prefill) {
   const model::ModelConfig& c = adapter.config();
   const model::ModelWeights& w = adapter.weights();
   if (context <= 0 || max_batch <= 0) {
@@ -48,6 +54,9 @@ Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int6
   plan.scratch_bytes = align_up(max_batch * per_token_floats * 4) + align_up(kLogitsRowsPerPass * c.vocab_size * 4) +
                        2 * align_up(max_batch * 4) + align_up(64) +
                        align_up(kernels::cuda::attention_split_workspace_floats(c.head_count, c.head_dim, context) * 4);
+  if (tensor_core_prefill) {
+    plan.scratch_bytes += align_up(kTensorCoreTileElements * 2) + align_up(max_batch * widest_product_input(c) * 2);
+  }
   plan.reserve_bytes = int64_t{64} << 20;
   return plan;
 }

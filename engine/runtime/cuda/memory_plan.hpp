@@ -29,7 +29,16 @@ struct MemoryPlan {
 
 inline int64_t align_up(int64_t bytes) { return (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment; }
 
-Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch);
+// Halves of fp16 weight tile the tensor-core prefill path dequantizes into at most (32 MiB).
+inline constexpr int64_t kTensorCoreTileElements = int64_t{16} << 20;
+
+// `tensor_core_prefill` adds the fp16 scratch of the tensor-core prefill path: one weight tile
+// and the batch's activations at the widest product input.
+Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch,
+                               bool tensor_core_prefill = false);
+
+// The widest input of any layer product (embedding, attention output or feed-forward width).
+int64_t widest_product_input(const model::ModelConfig& config);
 
 // available = min(free_bytes, budget_bytes when > 0). Fails with kOutOfMemory:
 // "model 'x' needs 1234.5 MiB (weights 397.8, KV cache for 4096 positions 48.0, scratch 30.1, reserve 64.0)
