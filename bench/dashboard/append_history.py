@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree (CI may have it read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from history_format import FORMAT, HistoryError, dumps_record, load_history, validate_record  # noqa: E402
 

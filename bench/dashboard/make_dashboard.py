@@ -24,6 +24,7 @@ import html
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree (CI may have it read-only)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from history_format import HistoryError, load_history  # noqa: E402
 from svg_plot import Series, line_chart  # noqa: E402
