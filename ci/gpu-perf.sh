@@ -3,7 +3,11 @@
 # side-by-side record is ci/gpu-bench.sh): the decode matrix-vector Google Benchmark, then
 # `llama-worker bench` on both exact-shape models (generated with mkmodel when absent).
 # Usage, from the repository root: ci/gpu-perf.sh [build-dir] (default build/release). Logs under $OUT.
-# PROFILE=1 adds an ncu pass over a few decode steps per model: device time per kernel, summed.
+# PROFILE=1 adds an ncu pass over a few decode steps per model: device time per kernel, summed;
+# PROFILE_PREFILL=1 the same over one 512-token prefill.
+# VARIANTS="A=1 A=0,B=2" runs the bench once per variant with those variables set (A/B of a
+# setting in the same call; commas separate several variables of one variant); the profiles use
+# the first variant.
 set -uo pipefail
 build=${1:-build/release}
 logs=${OUT:-$build/perf-logs}
@@ -22,25 +26,37 @@ if [ -x "$build/bin/quant_gemv_bench" ]; then
   timeout 120 "$build/bin/quant_gemv_bench" --benchmark_min_time=0.2 2>&1 | tee "$logs/quant_gemv_bench.txt" |
     grep -E 'copy rate|^[a-z].*(us|ms) ' | sed 's/  */ /g'
 fi
+variants=${VARIANTS:-default}
+set_variant() {  # $1: "A=1,B=2" or "default"
+  [ "$1" = default ] && return
+  local assignment
+  for assignment in ${1//,/ }; do export "$assignment"; done
+}
 for model in ${MODELS:-qwen phi3}; do
   if [ ! -s "${file[$model]}" ]; then
     timeout 300 "$cli" mkmodel --vocab "$vocab/${source[$model]}" --quant Q4_K_M --seed 1 ${extra[$model]} \
       -o "${file[$model]}" > "$logs/mkmodel-$model.txt" 2>&1 || echo "mkmodel $model failed"
   fi
   cat "${file[$model]}" > /dev/null
-  timeout 300 "$cli" bench -m "${file[$model]}" -p 512 -n 128 -d "0,${depth[$model]}" -r "$reps" --backend cuda \
-    > "$logs/bench-$model.txt" 2> "$logs/bench-$model.err" || echo "bench $model failed (see bench-$model.err)"
-  echo "== $model"
-  grep -E '^\|' "$logs/bench-$model.txt" | tail -n +3
-  grep -E 'load|memory' "$logs/bench-$model.txt"
+  for variant in $variants; do
+    tag="$model-${variant//[=,]/_}"
+    (set_variant "$variant" && timeout 300 "$cli" bench -m "${file[$model]}" -p 512 -n 128 -d "0,${depth[$model]}" \
+      -r "$reps" --backend cuda > "$logs/bench-$tag.txt" 2> "$logs/bench-$tag.err") ||
+      echo "bench $tag failed (see bench-$tag.err)"
+    echo "== $model ($variant)"
+    grep -E '^\|' "$logs/bench-$tag.txt" | tail -n +3
+    grep -E 'load|memory' "$logs/bench-$tag.txt"
+  done
 done
+set_variant "${variants%% *}"
 
-if [ "${PROFILE:-0}" = 1 ] && command -v ncu > /dev/null; then
-  for model in ${MODELS:-qwen phi3}; do
-    timeout 240 ncu --metrics gpu__time_duration.sum --cache-control none --clock-control none --csv --print-units base \
-      "$cli" bench -m "${file[$model]}" -p 0 -n 3 -r 1 --no-warmup --backend cuda > "$logs/ncu-$model.csv" 2> "$logs/ncu-$model.err"
-    echo "== $model: device time per decode step by kernel (ncu, 3 steps + first prefill excluded by dividing)"
-    python3 - "$logs/ncu-$model.csv" <<'PY'
+profile() {  # $1 model, $2 what (decode or prefill), $3 steps, bench arguments after
+  local model=$1 what=$2 steps=$3
+  shift 3
+  timeout 240 ncu --metrics gpu__time_duration.sum --cache-control none --clock-control none --csv --print-units base \
+    "$cli" bench -m "${file[$model]}" "$@" -r 1 --no-warmup --backend cuda > "$logs/ncu-$what-$model.csv" 2> "$logs/ncu-$what-$model.err"
+  echo "== $model: device time per $what step by kernel (ncu, total over the run divided by $steps)"
+  python3 - "$logs/ncu-$what-$model.csv" "$steps" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
 head = rows[0]; k = head.index("Kernel Name"); v = head.index("Metric Value")
@@ -48,11 +64,16 @@ total = collections.Counter(); count = collections.Counter()
 for r in rows[1:]:
     name = r[k].split("(")[0].replace("void ", "")[-70:]
     total[name] += float(r[v].replace(",", "")); count[name] += 1
-steps = 3
+steps = int(sys.argv[2])
 s = sum(total.values())
 for name, ns in total.most_common(14):
     print(f"{ns/steps/1000:9.1f} us/step {count[name]//steps:5d} launches/step  {name}")
 print(f"{s/steps/1000:9.1f} us/step total kernel time")
 PY
+}
+if command -v ncu > /dev/null; then
+  for model in ${MODELS:-qwen phi3}; do
+    [ "${PROFILE:-0}" = 1 ] && profile "$model" decode 3 -p 0 -n 3
+    [ "${PROFILE_PREFILL:-0}" = 1 ] && profile "$model" prefill 1 -p 512 -n 0
   done
 fi

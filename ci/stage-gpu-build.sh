@@ -6,6 +6,7 @@
 #   ci/stage-gpu-build.sh [build-dir] [stage-dir]     (defaults build/release, .gpu-build)
 # then on the GPU machine, with .gpu-stage carried:
 #   tar -xJf .gpu-stage/build.tar.xz && ci/gpu-suite.sh .gpu-build
+# BINARIES="llama-worker gpu_op_conformance_tests ..." stages only those programs (a slimmer call).
 set -euo pipefail
 build=${1:-build/release}
 stage=${2:-.gpu-build}
@@ -18,6 +19,7 @@ mkdir -p "$stage"
 mkdir -p "$stage/bin"
 for binary in "$build"/bin/*; do
   [ -f "$binary" ] || continue
+  if [ -n "${BINARIES:-}" ] && [[ " $BINARIES " != *" $(basename "$binary") "* ]] && [[ "$binary" != *.so ]]; then continue; fi
   strip --strip-debug -o "$stage/bin/$(basename "$binary")" "$binary" 2>/dev/null || cp "$binary" "$stage/bin/"
 done
 # Shared libraries the build made (test shims) and the Debian ones the GPU machine lacks

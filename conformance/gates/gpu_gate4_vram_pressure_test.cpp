@@ -15,12 +15,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "exact_shape_models.hpp"
 #include "gates_common.hpp"
 #include "gguf/file.hpp"
 #include "runtime/cuda/cuda_backend.hpp"
@@ -39,21 +39,6 @@ int64_t free_device_bytes() {
   size_t free_bytes = 0, total = 0;
   EXPECT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
   return static_cast<int64_t>(free_bytes);
-}
-
-std::string exact_shape_model(const std::string& vocab_file, const std::string& name, bool tied) {
-  const std::string dir = env("LLAMA_WORKER_MODEL_DIR");
-  std::filesystem::create_directories(dir);
-  const std::string path = dir + "/" + name + "-Q4_K_M-seed1" + (tied ? "-tied" : "") + ".gguf";
-  if (!std::filesystem::exists(path)) {
-    const std::string command = shell_quote(env("LLAMA_WORKER_CLI")) + " mkmodel --vocab " +
-                                shell_quote(env("LLAMA_WORKER_VOCAB_DIR") + "/" + vocab_file) + " --quant Q4_K_M --seed 1" +
-                                (tied ? " --tied" : "") + " -o " + shell_quote(path + ".partial") + " && mv " +
-                                shell_quote(path + ".partial") + " " + shell_quote(path);
-    std::printf("generating: %s\n", command.c_str());
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
-  }
-  return path;
 }
 
 Result<std::unique_ptr<CudaBackend>> load(const gguf::File& file, int64_t context, int64_t budget_bytes = 0) {
@@ -91,12 +76,15 @@ struct Ballast {
 };
 
 TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestContextThatFitsIsUsable) {
-  auto file = gguf::File::open(exact_shape_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", true));
+  auto file = gguf::File::open(exact_shape_qwen());
   ASSERT_TRUE(file) << file.error().message;
-  {  // warm-up: the CUDA context's lazily allocated state
+  {  // warm-up: the CUDA context's lazily allocated state (kernels load on first use; a 40-token
+     // prompt also runs the tensor-core prefill path, whose cuBLAS kernels stay loaded)
     auto warm = load(*file, 4096);
     ASSERT_TRUE(warm) << warm.error().message;
-    greedy(**warm, {9707, 11, 1879}, 2);
+    std::vector<int32_t> prompt(40);
+    for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>(9707 + 13 * i);
+    greedy(**warm, prompt, 2);
   }
   const int64_t start = free_device_bytes();
   int64_t used_at_4096 = 0;
@@ -164,8 +152,8 @@ TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestCont
 }
 
 TEST(Gate4VramPressure, TwoModelsLoadedAtOnceGiveTheirAloneTokens) {
-  auto qwen_file = gguf::File::open(exact_shape_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", true));
-  auto phi3_file = gguf::File::open(exact_shape_model("phi-3-mini-4k-instruct.vocab.gguf", "phi-3-mini", false));
+  auto qwen_file = gguf::File::open(exact_shape_qwen());
+  auto phi3_file = gguf::File::open(exact_shape_phi3());
   ASSERT_TRUE(qwen_file && phi3_file);
   const std::vector<int32_t> qwen_prompt = {151644, 872, 198, 7985, 264, 6386, 38242, 911, 264, 22670, 13};
   const std::vector<int32_t> phi3_prompt = {1, 32010, 14350, 263, 298, 1335, 29884, 1048, 263, 22796, 29889, 32007};

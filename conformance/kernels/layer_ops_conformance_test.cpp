@@ -106,6 +106,17 @@ TEST(SwigluConformance, MatchesCpuPlainAndFused) {
   gpu.up_row_stride = 2 * width;
   ASSERT_TRUE(kernels::cuda::swiglu_f32(gpu, nullptr));
   EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-12);
+
+  // In place over the gate half (the backend's layout): out row stride 2 * width.
+  gpu.out = d_in.get();
+  gpu.out_row_stride = 2 * width;
+  ASSERT_TRUE(kernels::cuda::swiglu_f32(gpu, nullptr));
+  const std::vector<float> in_place = *d_in.download();
+  std::vector<float> gate_half;
+  for (int64_t r = 0; r < rows; ++r) {
+    gate_half.insert(gate_half.end(), in_place.begin() + r * 2 * width, in_place.begin() + r * 2 * width + width);
+  }
+  EXPECT_NMSE_BELOW(gate_half, expected, 1e-12) << "in place";
 }
 
 // K/V are rounded to fp16 before the CPU twin sees them, as the GPU cache stores them: the
@@ -193,6 +204,9 @@ TEST(AttentionConformance, PrefillAfterCachedTokens) { check_attention(6, 3, 96,
 TEST(AttentionConformance, DecodeOneQueryDeepContext) { check_attention(32, 32, 96, 1, 3001, 0); }
 TEST(AttentionConformance, DecodeHeadDimNotAMultipleOfEight) { check_attention(4, 2, 36, 1, 300, 0); }
 TEST(AttentionConformance, SlidingWindowPrefill) { check_attention(4, 1, 40, 53, 0, 16); }
+TEST(AttentionConformance, PrefillManyTilesAfterCachedTokens) { check_attention(8, 2, 128, 70, 100, 0); }
+TEST(AttentionConformance, PrefillManyTilesSlidingWindow) { check_attention(4, 1, 64, 100, 37, 20); }
+TEST(AttentionConformance, PrefillWideHeads) { check_attention(2, 1, 200, 33, 5, 0); }
 TEST(AttentionConformance, SlidingWindowDecodePastTheWindow) { check_attention(8, 8, 64, 1, 2100, 2047); }
 TEST(AttentionConformance, DecodeFirstPositionAndSliceEdges) {
   check_attention(14, 2, 64, 1, 0, 0);

@@ -7,10 +7,10 @@
 // of the sequence is row j. kv_store writes new K/V rows at their positions. Query positions
 // are read from device memory, so a captured decode graph stays valid as the sequence grows.
 //
-// Prefill: one block per (query, head): scores for the visible keys go to shared memory, softmax
-// with a deterministic block reduction, then each thread owns output dimensions and sums over
-// keys in key order. Shared memory: capacity floats (checked against the device limit at launch).
-// Decode (one query, workspace given): split-KV, see AttentionParams::workspace.
+// Prefill (many queries): tiles of 32 queries x 32 keys through shared memory, online softmax
+// (attention_prefill.cu). Decode (one query, workspace given): split-KV, see
+// AttentionParams::workspace (attention_decode.cu). Head dimensions up to 256; every sum in a
+// fixed order, so results are the same bits on every run.
 #pragma once
 
 #include <cuda_fp16.h>

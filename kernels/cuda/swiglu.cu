@@ -12,7 +12,7 @@ __global__ void swiglu_kernel(SwigluParams p) {
     const int64_t i = index % p.width;
     const float g = p.gate[r * p.gate_row_stride + i];
     const float u = p.up[r * p.up_row_stride + i];
-    p.out[index] = g / (1.0f + expf(-g)) * u;
+    p.out[r * p.out_row_stride + i] = g / (1.0f + expf(-g)) * u;
   }
 }
 
@@ -22,6 +22,7 @@ Status swiglu_f32(const SwigluParams& params, cudaStream_t stream) {
   SwigluParams p = params;
   if (p.gate_row_stride == 0) p.gate_row_stride = p.width;
   if (p.up_row_stride == 0) p.up_row_stride = p.width;
+  if (p.out_row_stride == 0) p.out_row_stride = p.width;
   if (p.out == nullptr || p.gate == nullptr || p.up == nullptr || p.rows < 0 || p.width <= 0) {
     return make_error(ErrorCode::kInvalidArgument, "swiglu_f32: null pointer or bad shape");
   }

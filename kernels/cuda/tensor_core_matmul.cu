@@ -16,12 +16,14 @@ struct CublasApi {
   using Create = cublasStatus_t (*)(cublasHandle_t*);
   using Destroy = cublasStatus_t (*)(cublasHandle_t);
   using SetStream = cublasStatus_t (*)(cublasHandle_t, cudaStream_t);
+  using SetWorkspace = cublasStatus_t (*)(cublasHandle_t, void*, size_t);
   using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
                                     const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
                                     cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
   Create create = nullptr;
   Destroy destroy = nullptr;
   SetStream set_stream = nullptr;
+  SetWorkspace set_workspace = nullptr;
   GemmEx gemm_ex = nullptr;
   std::string error;
 };
@@ -40,8 +42,12 @@ const CublasApi& cublas_api() {
     loaded.destroy = reinterpret_cast<CublasApi::Destroy>(dlsym(library, "cublasDestroy_v2"));
     loaded.set_stream = reinterpret_cast<CublasApi::SetStream>(dlsym(library, "cublasSetStream_v2"));
     loaded.gemm_ex = reinterpret_cast<CublasApi::GemmEx>(dlsym(library, "cublasGemmEx"));
+    loaded.set_workspace = reinterpret_cast<CublasApi::SetWorkspace>(dlsym(library, "cublasSetWorkspace_v2"));
     if (loaded.create == nullptr || loaded.destroy == nullptr || loaded.set_stream == nullptr || loaded.gemm_ex == nullptr) {
       loaded.error = name + " lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2 or cublasGemmEx";
+    }
+    if (loaded.set_workspace == nullptr) {
+      loaded.error = name + " lacks cublasSetWorkspace_v2";
     }
     return loaded;  // the library stays loaded for the process
   }();
@@ -99,6 +105,14 @@ Result<std::unique_ptr<TensorCoreSession>> TensorCoreSession::create(cudaStream_
   return Result<std::unique_ptr<TensorCoreSession>>(std::move(session));
 }
 
+Status TensorCoreSession::set_workspace(void* workspace, int64_t bytes) {
+  if (workspace == nullptr || bytes <= 0) return make_error(ErrorCode::kInvalidArgument, "cuBLAS workspace: none given");
+  const cublasStatus_t status =
+      cublas_api().set_workspace(static_cast<cublasHandle_t>(handle_), workspace, static_cast<size_t>(bytes));
+  if (status != CUBLAS_STATUS_SUCCESS) return cublas_error(status, "cublasSetWorkspace");
+  return Status::ok();
+}
+
 TensorCoreSession::~TensorCoreSession() {
   if (handle_ != nullptr) cublas_api().destroy(static_cast<cublasHandle_t>(handle_));
 }
@@ -118,7 +132,11 @@ Status tensor_core_matmul(const TensorCoreSession& session, const TensorCoreMatm
   to_half_kernel<<<blocks_for(p.tokens * p.in_features, kThreads), kThreads, 0, stream>>>(p.x_half, p.x, p.tokens,
                                                                                        p.in_features, p.x_stride);
   LW_CUDA_TRY_LAUNCH();
-  const int64_t tile_rows = p.weight_tile_elements / p.in_features;
+  // Whole multiples of 128 rows per tile keep every tile's output columns 16-byte aligned (an
+  // unaligned y + first made cuBLAS fall back to its slowest align-1 kernels on Phi-3).
+  constexpr int64_t kTileRowMultiple = 128;
+  int64_t tile_rows = p.weight_tile_elements / p.in_features;
+  if (tile_rows >= kTileRowMultiple) tile_rows -= tile_rows % kTileRowMultiple;
   const float alpha = 1.0f;
   const float beta = p.accumulate ? 1.0f : 0.0f;
   for (int64_t first = 0; first < p.out_features; first += tile_rows) {

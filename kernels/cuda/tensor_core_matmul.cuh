@@ -32,6 +32,8 @@ class TensorCoreSession {
   TensorCoreSession& operator=(const TensorCoreSession&) = delete;
 
   void* handle() const { return handle_; }
+  // Hands cuBLAS a workspace of ours (device memory that lives as long as this session).
+  Status set_workspace(void* workspace, int64_t bytes);
 
  private:
   TensorCoreSession() = default;

@@ -38,6 +38,7 @@ struct CudaBackendOptions {
   int64_t context = 0;                    // KV cache positions; 0 = min(model context, 4096)
   int64_t max_batch = 512;                // tokens per device forward pass (longer prompts run in chunks)
   int64_t upload_chunk_bytes = 1 << 20;   // pinned staging buffer size
+  int upload_workers = 0;                 // host copy threads of the upload (0: default_upload_workers())
   int64_t vram_budget_bytes = 0;          // 0: no budget beyond free memory
   bool sliding_window = false;            // apply the window the file declares (see model/architecture.hpp)
   bool use_graph = true;                  // capture the decode step as one CUDA graph
@@ -92,7 +93,7 @@ class CudaBackend final : public InferenceBackend {
   // y = x W^T (+ bias) (+ residual): tensor cores for batches of kTensorCoreMinTokens and more when
   // that path is on, otherwise the CUDA-core kernels (decode kernel for one token).
   Status product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride, const float* bias,
-                 const float* residual);
+                 const float* residual, int64_t x_stride = 0);
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
@@ -100,13 +101,14 @@ class CudaBackend final : public InferenceBackend {
   std::vector<DeviceLayer> layers_;
   DeviceMatrix token_embd_, output_;
   const float* output_norm_ = nullptr;
-  // Scratch views, (max_batch, width) fp32 each.
+  // Scratch views, (max_batch, width) fp32 each; some share memory (memory_plan.hpp).
   float *x_ = nullptr, *normed_ = nullptr, *qkv_ = nullptr, *attention_ = nullptr, *gate_up_ = nullptr,
         *activated_ = nullptr, *logits_ = nullptr;
   int32_t *device_tokens_ = nullptr, *device_positions_ = nullptr;
   int* device_error_flag_ = nullptr;
   float* attention_workspace_ = nullptr;  // split-KV decode partials
   int64_t attention_workspace_floats_ = 0;
+  PinnedHostBuffer pinned_ids_buffer_, pinned_logits_buffer_;
   int32_t* pinned_ids_ = nullptr;  // (2 * max_batch) host staging for tokens | positions
   float* pinned_logits_ = nullptr; // (kLogitsRowsPerPass * vocab) host staging
   cudaStream_t stream_ = nullptr;

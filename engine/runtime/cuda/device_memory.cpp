@@ -76,6 +76,45 @@ Result<DeviceAllocation> DeviceAllocation::allocate(int64_t bytes, std::string w
   return allocation;
 }
 
+PinnedHostBuffer::PinnedHostBuffer(PinnedHostBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+
+PinnedHostBuffer& PinnedHostBuffer::operator=(PinnedHostBuffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+PinnedHostBuffer::~PinnedHostBuffer() { release(); }
+
+void PinnedHostBuffer::release() {
+  if (data_ != nullptr) cudaFreeHost(data_);
+  data_ = nullptr;
+  bytes_ = 0;
+}
+
+Result<PinnedHostBuffer> PinnedHostBuffer::allocate(int64_t bytes, const std::string& what) {
+  if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
+  PinnedHostBuffer buffer;
+  if (injected_failure()) {
+    Error error = kernels::cuda::cuda_error(cudaErrorMemoryAllocation, "cudaMallocHost", __FILE__, __LINE__);
+    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
+    return error;
+  }
+  const cudaError_t result = cudaMallocHost(reinterpret_cast<void**>(&buffer.data_), static_cast<size_t>(bytes));
+  if (result != cudaSuccess) {
+    buffer.data_ = nullptr;
+    Error error = kernels::cuda::cuda_error(result, "cudaMallocHost", __FILE__, __LINE__);
+    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message;
+    return error;
+  }
+  buffer.bytes_ = bytes;
+  return buffer;
+}
+
 Result<ResidencyReport> check_residency(const std::vector<const DeviceAllocation*>& allocations) {
   ResidencyReport report;
   for (const DeviceAllocation* allocation : allocations) {

@@ -32,10 +32,18 @@ inline int64_t align_up(int64_t bytes) { return (bytes + kAllocationAlignment - 
 // Halves of fp16 weight tile the tensor-core prefill path dequantizes into at most (32 MiB).
 inline constexpr int64_t kTensorCoreTileElements = int64_t{16} << 20;
 
+// Workspace handed to cuBLAS (instead of the library's own allocation).
+inline constexpr int64_t kCublasWorkspaceBytes = int64_t{4} << 20;
+
 // `tensor_core_prefill` adds the fp16 scratch of the tensor-core prefill path: one weight tile
-// and the batch's activations at the widest product input.
+// and the batch's activations at the widest product input, and cuBLAS's workspace.
 Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch,
                                bool tensor_core_prefill = false);
+
+// Activation floats per token of a batch. Buffers whose lives do not overlap share memory: the
+// normed input with the attention output, the Q/K/V rows with the gate/up rows (SwiGLU writes
+// over the gate half in place).
+int64_t activation_floats_per_token(const model::ModelConfig& config);
 
 // The widest input of any layer product (embedding, attention output or feed-forward width).
 int64_t widest_product_input(const model::ModelConfig& config);

@@ -1,56 +1,127 @@
 #include "runtime/cuda/weight_upload.hpp"
 
+#include <cuda_runtime_api.h>
+
+#include <atomic>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "cuda/cuda_check.hpp"
+#include "runtime/cuda/device_memory.hpp"
 
 namespace llama_worker::runtime::cuda {
+namespace {
 
-StagedUploader::~StagedUploader() {
-  for (int i = 0; i < 2; ++i) {
-    if (pending_[i]) cudaEventSynchronize(done_[i]);
-    if (done_[i] != nullptr) cudaEventDestroy(done_[i]);
-    if (staging_[i] != nullptr) cudaFreeHost(staging_[i]);
+// A piece of one queued copy, at most chunk_bytes long.
+struct Chunk {
+  uint8_t* destination;
+  const uint8_t* source;
+  int64_t bytes;
+};
+
+// One worker: its stream, two staging buffers, chunks taken from `next` until none are left or
+// another worker failed.
+class UploadWorker {
+ public:
+  Status run(int device, int64_t chunk_bytes, const std::vector<Chunk>& chunks, std::atomic<size_t>& next,
+             std::atomic<bool>& failed, const std::function<void(int64_t)>& on_chunk) {
+    LW_CUDA_TRY(cudaSetDevice(device));
+    LW_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    for (int i = 0; i < 2; ++i) {
+      LW_ASSIGN_OR_RETURN(staging_[i], PinnedHostBuffer::allocate(chunk_bytes, "weight upload staging buffer"));
+      LW_CUDA_TRY(cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming));
+    }
+    int slot = 0;
+    for (size_t index = next.fetch_add(1); index < chunks.size() && !failed.load(); index = next.fetch_add(1)) {
+      const Chunk& chunk = chunks[index];
+      if (pending_[slot]) LW_CUDA_TRY(cudaEventSynchronize(done_[slot]));  // its previous copy has left the buffer
+      std::memcpy(staging_[slot].data(), chunk.source, static_cast<size_t>(chunk.bytes));
+      LW_CUDA_TRY(cudaMemcpyAsync(chunk.destination, staging_[slot].data(), static_cast<size_t>(chunk.bytes),
+                                  cudaMemcpyHostToDevice, stream_));
+      LW_CUDA_TRY(cudaEventRecord(done_[slot], stream_));
+      pending_[slot] = true;
+      slot ^= 1;
+      on_chunk(chunk.bytes);
+    }
+    LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+    pending_[0] = pending_[1] = false;
+    return Status::ok();
   }
+
+  ~UploadWorker() {
+    if (stream_ != nullptr) cudaStreamSynchronize(stream_);  // no copy may outlive the staging buffers
+    for (cudaEvent_t event : done_) {
+      if (event != nullptr) cudaEventDestroy(event);
+    }
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  PinnedHostBuffer staging_[2];
+  cudaEvent_t done_[2] = {nullptr, nullptr};
+  bool pending_[2] = {false, false};
+};
+
+}  // namespace
+
+int default_upload_workers() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores < 4 ? cores : 4);
 }
 
-Status StagedUploader::init(int64_t chunk_bytes, cudaStream_t stream, std::function<void(int64_t)> on_progress) {
+Status StagedUploader::init(int device, int64_t chunk_bytes, int workers, std::function<void(int64_t)> on_progress) {
   if (chunk_bytes < 4096) {
     return make_error(ErrorCode::kInvalidArgument, "upload chunk of " + std::to_string(chunk_bytes) + " bytes is below 4 KiB");
   }
+  if (workers < 1) return make_error(ErrorCode::kInvalidArgument, "upload needs at least one worker");
+  device_ = device;
   chunk_bytes_ = chunk_bytes;
-  stream_ = stream;
+  workers_ = workers;
   on_progress_ = std::move(on_progress);
-  for (int i = 0; i < 2; ++i) {
-    LW_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&staging_[i]), static_cast<size_t>(chunk_bytes)));
-    LW_CUDA_TRY(cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming));
-  }
   return Status::ok();
 }
 
 Status StagedUploader::upload(void* destination, const void* source, int64_t bytes) {
-  auto* out = static_cast<uint8_t*>(destination);
-  const auto* in = static_cast<const uint8_t*>(source);
-  for (int64_t offset = 0; offset < bytes; offset += chunk_bytes_) {
-    const int64_t size = bytes - offset < chunk_bytes_ ? bytes - offset : chunk_bytes_;
-    const int slot = next_;
-    next_ ^= 1;
-    if (pending_[slot]) LW_CUDA_TRY(cudaEventSynchronize(done_[slot]));  // its previous copy has left the buffer
-    std::memcpy(staging_[slot], in + offset, static_cast<size_t>(size));
-    LW_CUDA_TRY(cudaMemcpyAsync(out + offset, staging_[slot], static_cast<size_t>(size), cudaMemcpyHostToDevice, stream_));
-    LW_CUDA_TRY(cudaEventRecord(done_[slot], stream_));
-    pending_[slot] = true;
-    total_ += size;
-    if (on_progress_) on_progress_(total_);
+  if (chunk_bytes_ == 0) return make_error(ErrorCode::kInternal, "weight upload: init() was not called");
+  if (bytes < 0 || (bytes > 0 && (destination == nullptr || source == nullptr))) {
+    return make_error(ErrorCode::kInvalidArgument, "weight upload: null pointer or negative size");
   }
+  if (bytes > 0) queued_.push_back({destination, source, bytes});
   return Status::ok();
 }
 
 Status StagedUploader::finish() {
-  for (int i = 0; i < 2; ++i) {
-    if (pending_[i]) LW_CUDA_TRY(cudaEventSynchronize(done_[i]));
-    pending_[i] = false;
+  std::vector<Chunk> chunks;
+  for (const Copy& copy : queued_) {
+    for (int64_t offset = 0; offset < copy.bytes; offset += chunk_bytes_) {
+      chunks.push_back({static_cast<uint8_t*>(copy.destination) + offset, static_cast<const uint8_t*>(copy.source) + offset,
+                        copy.bytes - offset < chunk_bytes_ ? copy.bytes - offset : chunk_bytes_});
+    }
   }
+  queued_.clear();
+  if (chunks.empty()) return Status::ok();
+  const int workers = static_cast<int>(chunks.size() < static_cast<size_t>(workers_) ? chunks.size() : workers_);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex progress_mutex;
+  auto on_chunk = [&](int64_t bytes) {
+    std::lock_guard<std::mutex> lock(progress_mutex);
+    total_ += bytes;
+    if (on_progress_) on_progress_(total_);
+  };
+  std::vector<Status> results(static_cast<size_t>(workers), Status::ok());
+  auto work = [&](int w) {
+    UploadWorker worker;
+    results[static_cast<size_t>(w)] = worker.run(device_, chunk_bytes_, chunks, next, failed, on_chunk);
+    if (!results[static_cast<size_t>(w)]) failed.store(true);
+  };
+  std::vector<std::thread> threads;
+  for (int w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);  // the calling thread is worker 0
+  for (std::thread& thread : threads) thread.join();
+  for (const Status& result : results) LW_TRY(result);
   return Status::ok();
 }
 

@@ -1,0 +1,19 @@
+// The two attention launchers behind attention() (attention.cuh), one file each:
+// attention_prefill.cu (many queries: tiled, online softmax) and attention_decode.cu (one query:
+// split-KV). Both take parameters already validated and defaulted by attention().
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "core/status.hpp"
+#include "cuda/attention.cuh"
+
+namespace llama_worker::kernels::cuda {
+
+// Largest head dimension the prefill kernel holds in registers (8 output dimensions per lane).
+inline constexpr int64_t kAttentionPrefillMaxHeadDim = 256;
+
+Status attention_prefill(const AttentionParams& p, cudaStream_t stream);
+Status attention_decode_split(const AttentionParams& p, cudaStream_t stream);
+
+}  // namespace llama_worker::kernels::cuda
