@@ -6,6 +6,8 @@
 
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
 #include <cuda_runtime_api.h>
+
+#include "cuda/tensor_core_matmul.cuh"
 #endif
 
 namespace llama_worker::bench {
@@ -44,6 +46,7 @@ class CudaProbe final : public DeviceProbe {
       return make_error(ErrorCode::kNotFound, "CUDA device " + std::to_string(device_) + " does not exist (" +
                                                   std::to_string(count) + " visible)");
     }
+    kernels::cuda::preload_tensor_core_library();  // as cuda_init does: overlaps the context creation
     if (const cudaError_t result = cudaSetDevice(device_); result != cudaSuccess) return cuda_failure("cudaSetDevice", device_, result);
     if (const cudaError_t result = cudaFree(nullptr); result != cudaSuccess) return cuda_failure("context creation", device_, result);
     cudaDeviceProp properties{};

@@ -3,6 +3,7 @@
 
 #include "capi/device_glue.hpp"
 #include "cuda/cuda_check.hpp"
+#include "cuda/tensor_core_matmul.cuh"
 #include "runtime/cuda/cuda_backend.hpp"
 
 namespace llama_worker::capi {
@@ -24,6 +25,7 @@ Result<int> device_count(std::string* why_none) {
 }
 
 Status init_device(int device) {
+  kernels::cuda::preload_tensor_core_library();  // overlaps the context creation below
   LW_CUDA_TRY(cudaSetDevice(device));
   LW_CUDA_TRY(cudaFree(nullptr));  // creates the primary context now, so its failure shows here
   return Status::ok();

@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 
 #include <string>
+#include <mutex>
+#include <thread>
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/quant_dispatch.cuh"
@@ -91,6 +93,14 @@ __global__ void add_bias_kernel(float* y, const float* bias, int64_t tokens, int
 unsigned blocks_for(int64_t count, int threads) { return static_cast<unsigned>((count + threads - 1) / threads); }
 
 }  // namespace
+
+void preload_tensor_core_library() {
+  static std::once_flag started;
+  std::call_once(started, [] {
+    // Detached: cublas_api()'s thread-safe static makes any later caller wait for this load.
+    std::thread([] { cublas_api(); }).detach();
+  });
+}
 
 Result<std::unique_ptr<TensorCoreSession>> TensorCoreSession::create(cudaStream_t stream) {
   const CublasApi& api = cublas_api();

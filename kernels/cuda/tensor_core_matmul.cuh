@@ -40,6 +40,12 @@ class TensorCoreSession {
   void* handle_ = nullptr;
 };
 
+// Starts loading cuBLAS (dlopen, symbol lookup) on a background thread and returns at once, so
+// that the library's load overlaps CUDA context creation and file reading; TensorCoreSession::create
+// waits for it. Call at engine start-up (cuda_init, the CLI's device set-up); calling it again,
+// or never, is harmless.
+void preload_tensor_core_library();
+
 struct TensorCoreMatmulParams {
   float* y = nullptr;                 // (tokens, out_features), row stride y_stride
   const float* x = nullptr;           // (tokens, in_features), row stride x_stride

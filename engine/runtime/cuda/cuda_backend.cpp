@@ -101,6 +101,24 @@ kc::RopeStyle kernel_rope_style(model::RopeStyle style) {
 }
 
 
+// LLAMA_WORKER_LOAD_TRACE=1: the load's phases with their end times, on stderr.
+class LoadTrace {
+ public:
+  explicit LoadTrace(std::chrono::steady_clock::time_point start) : start_(start) {
+    const char* setting = std::getenv("LLAMA_WORKER_LOAD_TRACE");
+    on_ = setting != nullptr && std::strcmp(setting, "1") == 0;
+  }
+  void mark(const char* phase) const {
+    if (!on_) return;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+    std::fprintf(stderr, "load trace: %-28s %8.1f ms\n", phase, ms);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  bool on_ = false;
+};
+
 void print_progress(int64_t done, int64_t total) {
   const int width = 40;
   const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
@@ -165,6 +183,7 @@ CudaBackend::~CudaBackend() {
 
 Status CudaBackend::load(const CudaBackendOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  const LoadTrace trace(start);
   const model::ModelConfig& c = adapter_.config();
   const model::ModelWeights& w = adapter_.weights();
   if (options.max_batch <= 0 || options.context < 0) {
@@ -186,6 +205,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   LW_TRY(check_memory_plan(plan_, c.name, static_cast<int64_t>(free_bytes), options.vram_budget_bytes));
 
   LW_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  trace.mark("plan, stream");
   LW_ASSIGN_OR_RETURN(weights_, DeviceAllocation::allocate(plan_.weight_bytes, "weights"));
   LW_ASSIGN_OR_RETURN(kv_cache_, DeviceAllocation::allocate(plan_.kv_bytes(), "kv cache"));
   LW_ASSIGN_OR_RETURN(scratch_, DeviceAllocation::allocate(plan_.scratch_bytes, "scratch"));
@@ -201,6 +221,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
     });
   }
 
+  trace.mark("device allocations");
   StagedUploader uploader;
   const bool progress = options.show_progress && isatty(STDERR_FILENO) != 0;
   const int64_t total = plan_.weight_bytes;
@@ -238,9 +259,12 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
     layer.v_cache = kv + (2 * static_cast<int64_t>(i) + 1) * kv_elements;
     layers_.push_back(layer);
   }
+  trace.mark("placement walk");
   LW_TRY(uploader.finish());
+  trace.mark("upload");
   if (cublas_loader.joinable()) cublas_loader.join();
   tensor_core_ = std::move(session);
+  trace.mark("cuBLAS ready");
   if (placer.offset() != plan_.weight_bytes) {  // the plan and the walk must agree
     return make_error(ErrorCode::kInternal, "weight placement (" + std::to_string(placer.offset()) +
                                                 " bytes) disagrees with the memory plan (" +
@@ -287,6 +311,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   pinned_ids_ = reinterpret_cast<int32_t*>(pinned_ids_buffer_.data());
   pinned_logits_ = reinterpret_cast<float*>(pinned_logits_buffer_.data());
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  trace.mark("scratch, staging, ready");
   load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return Status::ok();
 }
