@@ -23,11 +23,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "exact_shape_models.hpp"
 #include "gates_common.hpp"
 #include "gguf/file.hpp"
 #include "runtime/cpu_backend.hpp"
@@ -343,24 +343,8 @@ TEST(Gate4ContextLengthGpu, QwenLogitsAtTheEndOfTwoThousandFortyEightMatchTheCpu
   fill_to_context(*gpu, "qwen2 small (cuda)");
 }
 
-// The exact-shape model, generated once (same names as engine/runtime/cuda/tests/exact_shape_test.cpp).
-std::string exact_shape_model(const std::string& vocab_file, const std::string& name, bool tied) {
-  const std::string dir = env("LLAMA_WORKER_MODEL_DIR");
-  std::filesystem::create_directories(dir);
-  const std::string path = dir + "/" + name + "-Q4_K_M-seed1" + (tied ? "-tied" : "") + ".gguf";
-  if (!std::filesystem::exists(path)) {
-    const std::string command = shell_quote(env("LLAMA_WORKER_CLI")) + " mkmodel --vocab " +
-                                shell_quote(env("LLAMA_WORKER_VOCAB_DIR") + "/" + vocab_file) + " --quant Q4_K_M --seed 1" +
-                                (tied ? " --tied" : "") + " -o " + shell_quote(path + ".partial") + " && mv " +
-                                shell_quote(path + ".partial") + " " + shell_quote(path);
-    std::printf("generating: %s\n", command.c_str());
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
-  }
-  return path;
-}
-
 TEST(Gate4ContextLengthGpu, ExactShapeQwenFillsTwoThousandFortyEightPositions) {
-  Loaded qwen = load(exact_shape_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", true));
+  Loaded qwen = load(exact_shape_qwen());
   ASSERT_TRUE(qwen.file);
   auto gpu = cuda_backend(*qwen.file, 2048, false);
   ASSERT_TRUE(gpu);
@@ -370,7 +354,7 @@ TEST(Gate4ContextLengthGpu, ExactShapeQwenFillsTwoThousandFortyEightPositions) {
 TEST(Gate4ContextLengthGpu, ExactShapePhi3FillsFourThousandNinetySixWithTheWindow) {
   // The exact-shape file has no sliding_window key (the vocabulary file lacks it), so the window
   // is checked on the small model above; here the full context on the real shapes.
-  Loaded phi3 = load(exact_shape_model("phi-3-mini-4k-instruct.vocab.gguf", "phi-3-mini", false));
+  Loaded phi3 = load(exact_shape_phi3());
   ASSERT_TRUE(phi3.file);
   auto gpu = cuda_backend(*phi3.file, 4096, false);
   ASSERT_TRUE(gpu);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "exact_shape_models.hpp"
 #include "gates_common.hpp"
 
 #ifndef GATES_BACKEND
@@ -34,28 +35,10 @@ struct ModelCase {
   std::string logits_tokens;  // the fixed prompt of the logits runs
 };
 
-// The exact-shape model, generated once (same file names as engine/runtime/cuda/tests/exact_shape_test.cpp).
-std::string exact_shape_model(const std::string& vocab_file, const std::string& name, bool tied) {
-  const std::string dir = env("LLAMA_WORKER_MODEL_DIR");
-  std::filesystem::create_directories(dir);
-  const std::string path = dir + "/" + name + "-Q4_K_M-seed1" + (tied ? "-tied" : "") + ".gguf";
-  if (!std::filesystem::exists(path)) {
-    const std::string command = shell_quote(env("LLAMA_WORKER_CLI")) + " mkmodel --vocab " +
-                                shell_quote(env("LLAMA_WORKER_VOCAB_DIR") + "/" + vocab_file) + " --quant Q4_K_M --seed 1" +
-                                (tied ? " --tied" : "") + " -o " + shell_quote(path + ".partial") + " && mv " +
-                                shell_quote(path + ".partial") + " " + shell_quote(path);
-    std::printf("generating: %s\n", command.c_str());
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
-  }
-  return path;
-}
-
 std::vector<ModelCase> models() {
   if (kBackend == "cuda") {
-    return {{"qwen2.5-0.5b exact shape", exact_shape_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", true),
-             "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
-            {"phi-3-mini exact shape", exact_shape_model("phi-3-mini-4k-instruct.vocab.gguf", "phi-3-mini", false),
-             "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};
+    return {{"qwen2.5-0.5b exact shape", exact_shape_qwen(), "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
+            {"phi-3-mini exact shape", exact_shape_phi3(), "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};
   }
   return {{"qwen2 synthetic", gate_model("qwen2.gguf"), "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
           {"phi3 synthetic", gate_model("phi3.gguf"), "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};

@@ -5,18 +5,17 @@
 #include <bit>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conformance_util.hpp"
 #include "cpu/embedding.hpp"
-#include "cpu/matmul.hpp"
 #include "cpu/rmsnorm.hpp"
-#include "cpu/swiglu.hpp"
+#include "cpu_products.hpp"
 #include "cuda/embedding.cuh"
 #include "cuda/quant_gemv.cuh"
 #include "cuda/tensor_core_matmul.cuh"
 #include "cuda/quant_matmul.cuh"
-#include "quant/quantize.hpp"
 #include "testing/device_buffer.hpp"
 
 namespace llama_worker::conformance {
@@ -29,18 +28,6 @@ const TensorType kTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorType::k
                              TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0,
                              TensorType::kQ2_K, TensorType::kQ3_K, TensorType::kQ4_K, TensorType::kQ5_K,
                              TensorType::kQ6_K};
-
-// Random weights encoded in `type`: rows x width, as a file would hold them.
-std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t width, int64_t& row_bytes) {
-  row_bytes = static_cast<int64_t>(*gguf::row_bytes(type, width));
-  std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
-  for (int64_t r = 0; r < rows; ++r) {
-    const auto values = random_floats(static_cast<size_t>(width), 0.05f);
-    const Status status = quant::quantize_row(type, values.data(), bytes.data() + r * row_bytes, width);
-    EXPECT_TRUE(status) << status.message();
-  }
-  return bytes;
-}
 
 class QuantMatmulConformance : public ::testing::TestWithParam<TensorType> {};
 
@@ -61,21 +48,12 @@ TEST_P(QuantMatmulConformance, MatchesCpuMatmul) {
     const auto bias = random_floats(static_cast<size_t>(shape.out_features));
     const auto residual = random_floats(static_cast<size_t>(shape.tokens * shape.out_features));
 
-    std::vector<float> expected(static_cast<size_t>(shape.tokens * shape.out_features));
-    kernels::cpu::MatmulParams cpu;
-    cpu.y = expected.data();
-    cpu.x = x.data();
-    cpu.weight = weights.data();
-    cpu.weight_type = type;
-    cpu.weight_row_bytes = row_bytes;
-    cpu.bias = shape.bias ? bias.data() : nullptr;
-    cpu.rows = shape.tokens;
-    cpu.in_features = in;
-    cpu.out_features = shape.out_features;
-    ASSERT_TRUE(kernels::cpu::matmul_f32(cpu));
-    if (shape.residual) {
-      for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
-    }
+    auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
+                                .x = x.data(), .tokens = shape.tokens, .in_features = in,
+                                .out_features = shape.out_features, .bias = shape.bias ? bias.data() : nullptr,
+                                .residual = shape.residual ? residual.data() : nullptr});
+    ASSERT_TRUE(product);
+    const std::vector<float>& expected = *product;
 
     DeviceBuffer<uint8_t> d_weights;
     DeviceBuffer<float> d_x, d_bias, d_y;
@@ -169,26 +147,14 @@ TEST(QuantGemvConformance, FusedSwigluMatchesMatmulThenSwiglu) {
     const auto gate = random_weights(type, out, in, row_bytes);
     const auto up = random_weights(type, out, in, row_bytes);
     const auto x = random_floats(static_cast<size_t>(in));
-    std::vector<float> gate_out(out), up_out(out), expected(out);
+    std::vector<float> gate_up_out[2];
     for (int pass = 0; pass < 2; ++pass) {
-      kernels::cpu::MatmulParams cpu;
-      cpu.y = pass == 0 ? gate_out.data() : up_out.data();
-      cpu.x = x.data();
-      cpu.weight = pass == 0 ? gate.data() : up.data();
-      cpu.weight_type = type;
-      cpu.weight_row_bytes = row_bytes;
-      cpu.rows = 1;
-      cpu.in_features = in;
-      cpu.out_features = out;
-      ASSERT_TRUE(kernels::cpu::matmul_f32(cpu));
+      auto product = cpu_product({.weight = pass == 0 ? gate.data() : up.data(), .weight_type = type,
+                                  .weight_row_bytes = row_bytes, .x = x.data(), .in_features = in, .out_features = out});
+      ASSERT_TRUE(product);
+      gate_up_out[pass] = std::move(*product);
     }
-    kernels::cpu::SwigluParams cpu_swiglu;
-    cpu_swiglu.out = expected.data();
-    cpu_swiglu.gate = gate_out.data();
-    cpu_swiglu.up = up_out.data();
-    cpu_swiglu.rows = 1;
-    cpu_swiglu.width = out;
-    kernels::cpu::swiglu_f32(cpu_swiglu);
+    const std::vector<float> expected = cpu_swiglu(gate_up_out[0], gate_up_out[1]);
 
     // Both matrices in one buffer, gate rows first, as a fused gate_up tensor stores them.
     std::vector<uint8_t> both(gate);
@@ -231,21 +197,12 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
   ASSERT_TRUE(d_x.upload(x));
   ASSERT_TRUE(d_norm.upload(norm_weight));
 
-  auto cpu_product = [&](const std::vector<uint8_t>& weights, TensorType type, int64_t row_bytes, int64_t out,
-                         const float* bias) {
-    std::vector<float> y(static_cast<size_t>(out));
-    kernels::cpu::MatmulParams cpu;
-    cpu.y = y.data();
-    cpu.x = normed.data();
-    cpu.weight = weights.data();
-    cpu.weight_type = type;
-    cpu.weight_row_bytes = row_bytes;
-    cpu.bias = bias;
-    cpu.rows = 1;
-    cpu.in_features = in;
-    cpu.out_features = out;
-    EXPECT_TRUE(kernels::cpu::matmul_f32(cpu));
-    return y;
+  auto normed_product = [&](const std::vector<uint8_t>& weights, TensorType type, int64_t row_bytes, int64_t out,
+                            const float* bias) {
+    auto y = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
+                          .x = normed.data(), .in_features = in, .out_features = out, .bias = bias});
+    EXPECT_TRUE(y);
+    return y ? std::move(*y) : std::vector<float>(static_cast<size_t>(out));
   };
 
   const TensorType types[] = {TensorType::kQ5_0, TensorType::kQ4_K, TensorType::kQ8_0};
@@ -264,7 +221,7 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
   for (int s = 0; s < 3; ++s) {
     weights[s] = random_weights(types[s], outs[s], in, row_bytes[s]);
     biases[s] = random_floats(static_cast<size_t>(outs[s]));
-    expected[s] = cpu_product(weights[s], types[s], row_bytes[s], outs[s], biases[s].data());
+    expected[s] = normed_product(weights[s], types[s], row_bytes[s], outs[s], biases[s].data());
     ASSERT_TRUE(d_weights[s].upload(weights[s]));
     ASSERT_TRUE(d_bias[s].upload(biases[s]));
     ASSERT_TRUE(d_y[s].allocate(static_cast<size_t>(outs[s])));
@@ -287,16 +244,9 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
   const auto gate_up = random_weights(TensorType::kQ6_K, 2 * ff, in, ff_row_bytes);
   const std::vector<uint8_t> gate(gate_up.begin(), gate_up.begin() + ff * ff_row_bytes);
   const std::vector<uint8_t> up(gate_up.begin() + ff * ff_row_bytes, gate_up.end());
-  const auto g = cpu_product(gate, TensorType::kQ6_K, ff_row_bytes, ff, nullptr);
-  const auto u = cpu_product(up, TensorType::kQ6_K, ff_row_bytes, ff, nullptr);
-  std::vector<float> activated(static_cast<size_t>(ff));
-  kernels::cpu::SwigluParams cpu_swiglu;
-  cpu_swiglu.out = activated.data();
-  cpu_swiglu.gate = g.data();
-  cpu_swiglu.up = u.data();
-  cpu_swiglu.rows = 1;
-  cpu_swiglu.width = ff;
-  kernels::cpu::swiglu_f32(cpu_swiglu);
+  const auto g = normed_product(gate, TensorType::kQ6_K, ff_row_bytes, ff, nullptr);
+  const auto u = normed_product(up, TensorType::kQ6_K, ff_row_bytes, ff, nullptr);
+  const std::vector<float> activated = cpu_swiglu(g, u);
   DeviceBuffer<uint8_t> d_gate_up;
   DeviceBuffer<float> d_activated;
   ASSERT_TRUE(d_gate_up.upload(gate_up));
@@ -331,19 +281,11 @@ TEST(TensorCoreMatmulConformance, MatchesCpuMatmulWithinFp16Rounding) {
     const auto x = random_floats(static_cast<size_t>(tokens * in));
     const auto bias = random_floats(static_cast<size_t>(out));
     const auto residual = random_floats(static_cast<size_t>(tokens * out));
-    std::vector<float> expected(static_cast<size_t>(tokens * out));
-    kernels::cpu::MatmulParams cpu;
-    cpu.y = expected.data();
-    cpu.x = x.data();
-    cpu.weight = weights.data();
-    cpu.weight_type = type;
-    cpu.weight_row_bytes = row_bytes;
-    cpu.bias = bias.data();
-    cpu.rows = tokens;
-    cpu.in_features = in;
-    cpu.out_features = out;
-    ASSERT_TRUE(kernels::cpu::matmul_f32(cpu));
-    for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+    auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
+                                .x = x.data(), .tokens = tokens, .in_features = in, .out_features = out,
+                                .bias = bias.data(), .residual = residual.data()});
+    ASSERT_TRUE(product);
+    const std::vector<float>& expected = *product;
 
     DeviceBuffer<uint8_t> d_weights;
     DeviceBuffer<float> d_x, d_bias, d_y;

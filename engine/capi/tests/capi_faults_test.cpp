@@ -4,28 +4,21 @@
 //   - an absurd token limit cannot overflow the context check (prompt + limit in int64 wrapped
 //     around and let the generation run past the context): Generation and Session both refuse it.
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
-#include <optional>
 #include <string>
-#include <thread>
+#include <string_view>
 
+#include "capi/tests/capi_fault_cycles.hpp"
 #include "capi/tests/capi_fixture.hpp"
-#include "gguf/file.hpp"
-#include "runtime/cpu_backend.hpp"
+#include "capi/tests/cpu_engine.hpp"
 #include "runtime/generation.hpp"
 #include "runtime/session.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
 
 namespace llama_worker::capi::testing {
 namespace {
-
-// Bytes of the host heap in use (glibc); 0 under a sanitizer allocator that does not report it.
-int64_t host_heap_bytes() { return static_cast<int64_t>(mallinfo2().uordblks); }
 
 TEST(CapiFaults, ThousandStartCancelCyclesKeepTheHostHeapStable) {
   CAPI_REQUIRE_MODELS();
@@ -34,49 +27,10 @@ TEST(CapiFaults, ThousandStartCancelCyclesKeepTheHostHeapStable) {
   ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
   const lw_model_options options = cpu_options();
   ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &options, &model));
-  int32_t token, finished;
-  const char* text;
-  size_t length;
-  auto cycle = [&](int i) {
-    cuda_inference* inference = nullptr;
-    const lw_sampling_params params = greedy(64);
-    ASSERT_LW(LW_STATUS_OK, cuda_inference_start(model, "cancel me, please", &params, &inference));
-    switch (i % 3) {
-      case 0:  // before the prefill
-        ASSERT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
-        EXPECT_LW(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        break;
-      case 1:  // after the prefill and a decode step
-        ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        if (!finished) ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        ASSERT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
-        if (!finished) {
-          EXPECT_LW(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        }
-        break;
-      default: {  // from another thread while next_token runs: OK or CANCELLED, nothing else
-        std::atomic<bool> go{false};
-        std::thread canceller([&] {
-          while (!go.load()) std::this_thread::yield();
-          cuda_inference_cancel(inference);
-        });
-        go.store(true);
-        lw_status status = LW_STATUS_OK;
-        for (int step = 0; step < 64 && status == LW_STATUS_OK; ++step) {
-          status = cuda_inference_next_token(inference, &token, &text, &length, &finished);
-          if (finished) break;
-        }
-        canceller.join();
-        EXPECT_TRUE(status == LW_STATUS_OK || status == LW_STATUS_CANCELLED) << cuda_status_name(status);
-        break;
-      }
-    }
-    ASSERT_LW(LW_STATUS_OK, cuda_inference_free(inference));
-  };
-  for (int i = 0; i < 30; ++i) cycle(i);  // warm: allocator caches, thread stacks
+  for (int i = 0; i < 30; ++i) start_cancel_cycle(model, i);  // warm: allocator caches, thread stacks
   const int64_t before = host_heap_bytes();
   for (int i = 0; i < 1000; ++i) {
-    cycle(i);
+    start_cancel_cycle(model, i);
     if (HasFatalFailure()) break;
   }
   const int64_t after = host_heap_bytes();
@@ -90,27 +44,6 @@ TEST(CapiFaults, ThousandStartCancelCyclesKeepTheHostHeapStable) {
   EXPECT_EQ(still.tokens.size(), 4u);
   cuda_free(context);
 }
-
-struct CpuEngine {
-  std::optional<gguf::File> file;
-  std::optional<tokenizer::Tokenizer> tokenizer;
-  std::unique_ptr<runtime::CpuBackend> backend;
-  void open(const std::string& path) {
-    auto opened = gguf::File::open(path);
-    ASSERT_TRUE(opened) << opened.error().message;
-    file.emplace(std::move(*opened));
-    auto vocabulary = tokenizer::vocabulary_from_gguf(*file);
-    ASSERT_TRUE(vocabulary) << vocabulary.error().message;
-    auto created = tokenizer::Tokenizer::create(std::move(*vocabulary));
-    ASSERT_TRUE(created) << created.error().message;
-    tokenizer.emplace(std::move(*created));
-    runtime::CpuBackendOptions options;
-    options.threads = 1;
-    auto cpu = runtime::CpuBackend::create(*file, options);
-    ASSERT_TRUE(cpu) << cpu.error().message;
-    backend = std::move(*cpu);
-  }
-};
 
 TEST(CapiFaults, AnAbsurdTokenLimitCannotOverflowTheContextCheck) {
   CAPI_REQUIRE_MODELS();

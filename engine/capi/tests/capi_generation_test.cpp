@@ -6,41 +6,25 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "capi/tests/capi_fixture.hpp"
-#include "gguf/file.hpp"
-#include "runtime/cpu_backend.hpp"
+#include "capi/tests/cpu_engine.hpp"
 #include "runtime/generation.hpp"
 #include "runtime/session.hpp"
 #include "tokenizer/utf8.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
 
 namespace llama_worker::capi::testing {
 namespace {
 
-struct Engine {
-  std::optional<gguf::File> file;
-  std::optional<tokenizer::Tokenizer> tokenizer;
-  std::unique_ptr<runtime::CpuBackend> backend;
+// The CPU engine of cpu_engine.hpp plus the model's chat template.
+struct Engine : CpuEngine {
   std::string chat_template;
 
   void open(const std::string& path) {
-    auto opened = gguf::File::open(path);
-    ASSERT_TRUE(opened) << opened.error().message;
-    file.emplace(std::move(*opened));
-    auto vocabulary = tokenizer::vocabulary_from_gguf(*file);
-    ASSERT_TRUE(vocabulary) << vocabulary.error().message;
-    auto created = tokenizer::Tokenizer::create(std::move(*vocabulary));
-    ASSERT_TRUE(created) << created.error().message;
-    tokenizer.emplace(std::move(*created));
-    runtime::CpuBackendOptions options;
-    options.threads = 1;
-    auto cpu = runtime::CpuBackend::create(*file, options);
-    ASSERT_TRUE(cpu) << cpu.error().message;
-    backend = std::move(*cpu);
+    CpuEngine::open(path);
+    if (::testing::Test::HasFatalFailure()) return;
     auto templ = file->get<std::string>("tokenizer.chat_template");
     ASSERT_TRUE(templ);
     chat_template = *templ;

@@ -13,13 +13,11 @@
 //   - weights that make every logit NaN give LW_STATUS_NUMERIC_ERROR, never a token.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <atomic>
 #include <cstdio>
 #include <string>
-#include <thread>
 
+#include "capi/tests/capi_fault_cycles.hpp"
 #include "capi/tests/capi_fixture.hpp"
 #include "runtime/cuda/device_memory.hpp"
 
@@ -39,9 +37,6 @@ int64_t free_device_bytes() {
   EXPECT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
   return static_cast<int64_t>(free_bytes);
 }
-
-// Bytes of the host heap in use (glibc); 0 when the allocator does not report it (sanitizers).
-int64_t host_heap_bytes() { return static_cast<int64_t>(mallinfo2().uordblks); }
 
 constexpr double kSlack = 2.0 * 1048576;  // the driver's free figure moves in 2 MiB pages
 
@@ -125,50 +120,11 @@ TEST_F(GpuCapiFaults, SessionStartAndDecodeAllocateNoDeviceMemory) {
 TEST_F(GpuCapiFaults, ThousandStartCancelCyclesLeaveDeviceAndHostMemoryWhereTheyStarted) {
   cuda_model* model = load(test_models().model);
   ASSERT_NE(model, nullptr);
-  int32_t token, finished;
-  const char* text;
-  size_t length;
-  auto cycle = [&](int i) {
-    cuda_inference* inference = nullptr;
-    const lw_sampling_params params = greedy(64);
-    ASSERT_LW(LW_STATUS_OK, cuda_inference_start(model, "cancel me, please", &params, &inference));
-    switch (i % 3) {
-      case 0:  // before the prefill
-        ASSERT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
-        EXPECT_LW(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        break;
-      case 1:  // after the prefill and a decode step
-        ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        if (!finished) ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        ASSERT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
-        if (!finished) {
-          EXPECT_LW(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-        }
-        break;
-      default: {  // from another thread while next_token runs: OK or CANCELLED, never anything else
-        std::atomic<bool> go{false};
-        std::thread canceller([&] {
-          while (!go.load()) std::this_thread::yield();
-          cuda_inference_cancel(inference);
-        });
-        go.store(true);
-        lw_status status = LW_STATUS_OK;
-        for (int step = 0; step < 64 && status == LW_STATUS_OK; ++step) {
-          status = cuda_inference_next_token(inference, &token, &text, &length, &finished);
-          if (finished) break;
-        }
-        canceller.join();
-        EXPECT_TRUE(status == LW_STATUS_OK || status == LW_STATUS_CANCELLED) << cuda_status_name(status);
-        break;
-      }
-    }
-    ASSERT_LW(LW_STATUS_OK, cuda_inference_free(inference));
-  };
-  for (int i = 0; i < 30; ++i) cycle(i);  // warm: allocator pools, thread stacks
+  for (int i = 0; i < 30; ++i) start_cancel_cycle(model, i);  // warm: allocator pools, thread stacks
   const int64_t device_before = free_device_bytes();
   const int64_t host_before = host_heap_bytes();
   for (int i = 0; i < 1000; ++i) {
-    cycle(i);
+    start_cancel_cycle(model, i);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_NEAR(static_cast<double>(free_device_bytes()), static_cast<double>(device_before), kSlack);
