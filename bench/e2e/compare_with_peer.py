@@ -111,11 +111,15 @@ def main():
             ratio = o[0] / p[0] if o and p and p[0] > 0 else None
             rows.append((model, key + " (tok/s)", fmt_rate(o), fmt_rate(p), ratio, ratio is not None and ratio > 1))
 
-        # Load: ours = CUDA context creation + file -> ready (llama.cpp's "load time" includes its
-        # context creation and ends after the first (warm-up) evaluation).
+        # Load: ours = file open -> ready to decode (load_seconds), CUDA context creation not
+        # included. llama.cpp's "load time" starts later still: its timer (llama_model_load in
+        # src/llama.cpp, "time_meas tm(model->t_load_us)") starts after llama_prepare_model_devices,
+        # whose ggml_backend_dev_get_props -> cudaMemGetInfo creates the CUDA context, and after the
+        # GGUF metadata is read; it ends after the first evaluation (llama-context.cpp, "get a more
+        # accurate load time, upon first eval"). Ours includes reading the metadata.
         ours_load = None
         if ours:
-            ours_load = float(ours.get("load_seconds", 0)) + float(ours.get("device_init_seconds", 0))
+            ours_load = float(ours.get("load_seconds", 0))
         peer_load = peer_load_seconds(path(f"peer-completion-{model}.err"))
         ratio = ours_load / peer_load if ours_load and peer_load else None
         rows.append((model, "load (s, page cache -> ready)", fmt(ours_load, "s"), fmt(peer_load, "s"), ratio,

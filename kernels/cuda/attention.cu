@@ -57,6 +57,12 @@ Status attention(const AttentionParams& params, cudaStream_t stream) {
     return make_error(ErrorCode::kUnsupported, "attention: head dimension " + std::to_string(p.head_dim) +
                                                    " exceeds the supported " + std::to_string(kAttentionPrefillMaxHeadDim));
   }
+  if (p.rope_table != nullptr &&
+      (p.q_tokens != 1 || p.workspace == nullptr || p.new_k == nullptr || p.new_v == nullptr || p.k_store == nullptr ||
+       p.v_store == nullptr || p.rotary_dims <= 0 || p.rotary_dims % 2 != 0 || p.rotary_dims > p.head_dim)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "attention: fused RoPE needs one query, a split-KV workspace, new K/V, both stores and even rotary dims <= head_dim");
+  }
   if (p.q_tokens == 0) return Status::ok();
   if (p.q_tokens == 1 && p.workspace != nullptr) {
     if (p.workspace_floats < attention_split_workspace_floats(p.heads, p.head_dim, p.capacity)) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "core/status.hpp"
+#include "cuda/rope.cuh"
 
 namespace llama_worker::kernels::cuda {
 
@@ -59,6 +60,19 @@ struct AttentionParams {
   // them zero again.
   float* workspace = nullptr;
   int64_t workspace_floats = 0;
+  // Fused decode RoPE and KV store (split-KV path only; rope_table set): q is not yet rotated;
+  // new_k and new_v hold the query token's K and V heads, K not yet rotated. Each block rotates
+  // q by table lookup; the blocks of the slice holding the query's position use the new K and V
+  // (rotated and rounded to fp16, as the cache would hold them) for that key, and the first head
+  // of each K/V head group writes them to k_store / v_store at that row for the next steps.
+  // Same bits as rope_f32 + the cache + this kernel unfused.
+  const float2* rope_table = nullptr; // rope_table_fill(table, capacity, rotary_dims, ...)
+  int64_t rotary_dims = 0;
+  RopeStyle rope_style = RopeStyle::kNormal;
+  const float* new_k = nullptr;       // (kv_heads, head_dim)
+  const float* new_v = nullptr;       // (kv_heads, head_dim)
+  __half* k_store = nullptr;          // the caches k_cache / v_cache point into, writable
+  __half* v_store = nullptr;
 };
 
 inline constexpr int64_t kAttentionKeysPerSplit = 256;

@@ -15,11 +15,12 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch.cuh"
+#include "cuda/rope_math.cuh"
 
 namespace llama_worker::kernels::cuda {
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kThreads = 256;
 constexpr int kMaxDimsPerLane = 8;  // generic V pass: head_dim <= 256
 
 // Shared floats after q and the slice's scores: per-thread-group partial sums of V.
@@ -31,15 +32,20 @@ struct SliceResult {
 };
 
 // Scores and softmax statistics of keys [begin, end); scores[j] ends as exp(score - max).
+// Key `override_key` is read from `k_override` (fp16, head_dim) instead of the cache when that is set.
 template <int kChunks>
 __device__ SliceResult score_slice(const AttentionParams& p, float* scratch, const float* q, float* scores,
-                                   int64_t kv_head, int64_t begin, int64_t end) {
+                                   int64_t kv_head, int64_t begin, int64_t end, const __half* k_override,
+                                   int64_t override_key) {
   const int64_t count = end - begin;
   const int64_t row_width = p.kv_heads * p.head_dim;
   if constexpr (kChunks > 0) {
     const float4* q4 = reinterpret_cast<const float4*>(q);
     for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-      const uint4* key = reinterpret_cast<const uint4*>(p.k_cache + (begin + j) * row_width + kv_head * kChunks * 8);
+      const __half* row = k_override != nullptr && begin + j == override_key
+                              ? k_override
+                              : p.k_cache + (begin + j) * row_width + kv_head * kChunks * 8;
+      const uint4* key = reinterpret_cast<const uint4*>(row);
       uint4 packed[kChunks];
 #pragma unroll
       for (int c = 0; c < kChunks; ++c) packed[c] = key[c];
@@ -66,7 +72,9 @@ __device__ SliceResult score_slice(const AttentionParams& p, float* scratch, con
     const int warp = threadIdx.x / 32;
     const int warps = blockDim.x / 32;
     for (int64_t j = warp; j < count; j += warps) {
-      const __half* key = p.k_cache + (begin + j) * row_width + kv_head * p.head_dim;
+      const __half* key = k_override != nullptr && begin + j == override_key
+                              ? k_override
+                              : p.k_cache + (begin + j) * row_width + kv_head * p.head_dim;
       float dot = 0.0f;
       for (int64_t d = lane; d < p.head_dim; d += 32) dot = fmaf(q[d], __half2float(key[d]), dot);
       dot = warp_reduce_sum(dot);
@@ -87,23 +95,56 @@ __device__ SliceResult score_slice(const AttentionParams& p, float* scratch, con
   return {max_score, sum};
 }
 
+// Vector path: thread (group, chunk) owns 8 dimensions of keys group, group + kGroups, ... of the
+// slice. Their V rows are loaded into registers before the scores exist, so that the value loads
+// are in flight together with the key loads. The generic path (kChunks == 0) loads as it goes.
+template <int kChunks>
+struct ValueRows {
+  static constexpr int kGroups = kThreads / kChunks;
+  static constexpr int kKeys = (kAttentionKeysPerSplit + kGroups - 1) / kGroups;
+  uint4 rows[kKeys];
+
+  __device__ void load(const AttentionParams& p, int64_t kv_head, int64_t begin, int64_t count, const __half* v_override,
+                       int64_t override_key) {
+    const int chunk = threadIdx.x % kChunks;
+    const int group = threadIdx.x / kChunks;
+    const int64_t row_width = p.kv_heads * p.head_dim;
+    const __half* base = p.v_cache + begin * row_width + kv_head * kChunks * 8 + chunk * 8;
+#pragma unroll
+    for (int i = 0; i < kKeys; ++i) {
+      const int64_t j = group + static_cast<int64_t>(i) * kGroups;
+      rows[i] = make_uint4(0, 0, 0, 0);
+      if (group < kGroups && j < count) {
+        const __half* row = v_override != nullptr && begin + j == override_key ? v_override + chunk * 8 : base + j * row_width;
+        rows[i] = *reinterpret_cast<const uint4*>(row);
+      }
+    }
+  }
+};
+template <>
+struct ValueRows<0> {
+  __device__ void load(const AttentionParams&, int64_t, int64_t, int64_t, const __half*, int64_t) {}
+};
+
 // result[d] = sum_j scores[j] * V[begin + j][d], for d < head_dim (then __syncthreads()).
+// Value row `override_key` comes from `v_override` when that is set (as in score_slice).
 template <int kChunks>
 __device__ void accumulate_values(const AttentionParams& p, const float* scores, float* partials, int64_t kv_head,
-                                  int64_t begin, int64_t count, float* result) {
+                                  int64_t begin, int64_t count, float* result, const __half* v_override,
+                                  int64_t override_key, const ValueRows<kChunks>& values) {
   const int64_t row_width = p.kv_heads * p.head_dim;
   if constexpr (kChunks > 0) {
-    // Thread (group, chunk): 8 dimensions of every kGroups-th key; groups summed in group order.
-    constexpr int kGroups = kThreads / kChunks;
+    // Groups summed in group order, each over its keys in key order.
+    constexpr int kGroups = ValueRows<kChunks>::kGroups;
     const int chunk = threadIdx.x % kChunks;
     const int group = threadIdx.x / kChunks;
     float acc[8] = {};
     if (group < kGroups) {
-      const __half* base = p.v_cache + begin * row_width + kv_head * kChunks * 8 + chunk * 8;
-#pragma unroll 8
-      for (int64_t j = group; j < count; j += kGroups) {
-        const uint4 packed = *reinterpret_cast<const uint4*>(base + j * row_width);
-        const __half2* h = reinterpret_cast<const __half2*>(&packed);
+#pragma unroll
+      for (int i = 0; i < ValueRows<kChunks>::kKeys; ++i) {
+        const int64_t j = group + static_cast<int64_t>(i) * kGroups;
+        if (j >= count) break;
+        const __half2* h = reinterpret_cast<const __half2*>(&values.rows[i]);
         const float w = scores[j];
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
@@ -130,7 +171,9 @@ __device__ void accumulate_values(const AttentionParams& p, const float* scores,
     float acc[kMaxDimsPerLane] = {};
     for (int64_t j = warp; j < count; j += warps) {
       const float weight = scores[j];
-      const __half* value = p.v_cache + (begin + j) * row_width + kv_head * p.head_dim;
+      const __half* value = v_override != nullptr && begin + j == override_key
+                                ? v_override
+                                : p.v_cache + (begin + j) * row_width + kv_head * p.head_dim;
 #pragma unroll
       for (int k = 0; k < kMaxDimsPerLane; ++k) {
         const int64_t d = lane + 32 * k;
@@ -193,6 +236,9 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   float* scores = q + p.head_dim;                  // kAttentionKeysPerSplit
   float* partials = scores + kAttentionKeysPerSplit;  // kPartialFloats
   float* result = partials + kPartialFloats;       // head_dim
+  float* k_rotated = result + p.head_dim;          // head_dim (fused RoPE: the new K head, fp32)
+  __half* k_new = reinterpret_cast<__half*>(k_rotated + p.head_dim);  // head_dim halves, then v_new
+  __half* v_new = k_new + p.head_dim;
   const int64_t head = blockIdx.x;
   const int64_t split = blockIdx.y;
   const int64_t splits = gridDim.y;
@@ -206,10 +252,44 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   const int64_t begin = max(first, split * kAttentionKeysPerSplit);
   const int64_t end = min(position + 1, (split + 1) * kAttentionKeysPerSplit);
 
-  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) q[d] = p.q[head * p.head_dim + d];
+  // Fused RoPE: this block's slice holds the query's own key when it is the last slice.
+  const bool fused = p.rope_table != nullptr;
+  const bool holds_new = fused && split == last_split;
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    q[d] = p.q[head * p.head_dim + d];
+    if (holds_new) k_rotated[d] = p.new_k[kv_head * p.head_dim + d];
+  }
   __syncthreads();
-  const SliceResult slice = score_slice<kChunks>(p, scratch, q, scores, kv_head, begin, end);
-  accumulate_values<kChunks>(p, scores, partials, kv_head, begin, end - begin, result);
+  if (fused) {
+    const int64_t half = p.rotary_dims / 2;
+    const bool neox = p.rope_style == RopeStyle::kNeox;
+    for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
+      const float2 cs = p.rope_table[position * half + i];
+      rope_rotate(q, neox ? i : 2 * i, neox ? i + half : 2 * i + 1, cs);
+      if (holds_new) rope_rotate(k_rotated, neox ? i : 2 * i, neox ? i + half : 2 * i + 1, cs);
+    }
+    if (holds_new) {
+      __syncthreads();
+      for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+        k_new[d] = __float2half_rn(k_rotated[d]);
+        v_new[d] = __float2half_rn(p.new_v[kv_head * p.head_dim + d]);
+      }
+      if (head % (p.heads / p.kv_heads) == 0) {  // one writer per K/V head: the cache row for later steps
+        const int64_t at = position * p.kv_heads * p.head_dim + kv_head * p.head_dim;
+        for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+          p.k_store[at + d] = __float2half_rn(k_rotated[d]);
+          p.v_store[at + d] = __float2half_rn(p.new_v[kv_head * p.head_dim + d]);
+        }
+      }
+    }
+    __syncthreads();
+  }
+  const __half* k_override = holds_new ? k_new : nullptr;
+  const __half* v_override = holds_new ? v_new : nullptr;
+  ValueRows<kChunks> values;
+  values.load(p, kv_head, begin, end - begin, v_override, position);
+  const SliceResult slice = score_slice<kChunks>(p, scratch, q, scores, kv_head, begin, end, k_override, position);
+  accumulate_values<kChunks>(p, scores, partials, kv_head, begin, end - begin, result, v_override, position, values);
 
   if (first_split == last_split) {  // one slice: this block is the whole answer
     const float inverse = 1.0f / slice.sum;
@@ -242,7 +322,7 @@ template <int kChunks>
 Status launch_split(const AttentionParams& p, cudaStream_t stream) {
   const int64_t splits = (p.capacity + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit;
   const size_t shared_bytes =
-      sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit + kPartialFloats + p.head_dim);
+      sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit + kPartialFloats + 3 * p.head_dim);
   LW_CUDA_TRY(launch(attention_split_kernel<kChunks>, dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)),
                      kThreads, shared_bytes, stream, p));
   return Status::ok();

@@ -1,6 +1,7 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch.cuh"
 #include "cuda/rope.cuh"
+#include "cuda/rope_math.cuh"
 
 namespace llama_worker::kernels::cuda {
 namespace {
@@ -13,22 +14,10 @@ __global__ void rope_kernel(RopeParams p) {
   const int64_t t = blockIdx.x;
   const int64_t head = blockIdx.y;
   const int64_t half = p.rotary_dims / 2;
-  const double position = static_cast<double>(p.positions[t]) * static_cast<double>(p.freq_scale);
   float* x = p.x + t * p.token_stride + head * p.head_dim;
   for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
-    const double theta = position * pow(static_cast<double>(p.freq_base), -2.0 * static_cast<double>(i) /
-                                                                              static_cast<double>(p.rotary_dims));
-    double sin_theta = 0.0;
-    double cos_theta = 0.0;
-    sincos(theta, &sin_theta, &cos_theta);
-    const float c = static_cast<float>(cos_theta);
-    const float s = static_cast<float>(sin_theta);
-    const int64_t ia = p.style == RopeStyle::kNeox ? i : 2 * i;
-    const int64_t ib = p.style == RopeStyle::kNeox ? i + half : 2 * i + 1;
-    const float a = x[ia];
-    const float b = x[ib];
-    x[ia] = a * c - b * s;
-    x[ib] = a * s + b * c;
+    const float2 cs = rope_cos_sin(p.positions[t], i, p.rotary_dims, p.freq_base, p.freq_scale);
+    rope_rotate(x, p.style == RopeStyle::kNeox ? i : 2 * i, p.style == RopeStyle::kNeox ? i + half : 2 * i + 1, cs);
   }
   if (p.k_cache == nullptr || head < p.kv_head_begin) return;
   // Fused KV store: the rotated K head and its V head, as fp16, at the token's cache row.
@@ -44,7 +33,26 @@ __global__ void rope_kernel(RopeParams p) {
   }
 }
 
+__global__ void rope_table_kernel(float2* table, int64_t positions, int64_t rotary_dims, float freq_base, float freq_scale) {
+  const int64_t half = rotary_dims / 2;
+  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= positions * half) return;
+  table[index] = rope_cos_sin(index / half, index % half, rotary_dims, freq_base, freq_scale);
+}
+
 }  // namespace
+
+Status rope_table_fill(float2* table, int64_t positions, int64_t rotary_dims, float freq_base, float freq_scale,
+                       cudaStream_t stream) {
+  if (table == nullptr || positions <= 0 || rotary_dims <= 0 || rotary_dims % 2 != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "rope_table_fill: null table or bad shape");
+  }
+  const int64_t count = positions * (rotary_dims / 2);
+  rope_table_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, stream>>>(table, positions, rotary_dims,
+                                                                                 freq_base, freq_scale);
+  LW_CUDA_TRY_LAUNCH();
+  return Status::ok();
+}
 
 Status rope_f32(const RopeParams& params, cudaStream_t stream) {
   RopeParams p = params;

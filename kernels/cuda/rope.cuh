@@ -37,4 +37,9 @@ struct RopeParams {
 
 Status rope_f32(const RopeParams& params, cudaStream_t stream);
 
+// table[p * rotary_dims / 2 + i] = (cos, sin) of pair i at position p, p < positions: the values
+// rope_f32 computes on the fly, bit for bit (rope_math.cuh), for kernels that rotate by lookup.
+Status rope_table_fill(float2* table, int64_t positions, int64_t rotary_dims, float freq_base, float freq_scale,
+                       cudaStream_t stream);
+
 }  // namespace llama_worker::kernels::cuda

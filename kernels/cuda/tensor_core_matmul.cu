@@ -3,6 +3,8 @@
 #include <cublas_api.h>
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 #include <string>
 #include <mutex>
 #include <thread>
@@ -33,6 +35,9 @@ struct CublasApi {
 const CublasApi& cublas_api() {
   static const CublasApi api = [] {
     CublasApi loaded;
+    // No library-owned workspace pool (it takes 64 MiB on Hopper): every session hands cuBLAS a
+    // workspace of its own (TensorCoreSession::set_workspace). A value the user set is kept.
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0", 0);
     const std::string name = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
     void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) {

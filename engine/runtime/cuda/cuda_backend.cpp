@@ -76,7 +76,9 @@ constexpr unsigned kDecodeFusionQkvLaunch = 1;
 constexpr unsigned kDecodeFusionAttentionNorm = 2;
 constexpr unsigned kDecodeFusionFeedForwardNorm = 4;
 constexpr unsigned kDecodeFusionOutputNorm = 8;
-constexpr unsigned kDecodeFusionDefault = kDecodeFusionQkvLaunch;
+// RoPE and the KV store inside the split-KV attention launch (cos/sin from a table).
+constexpr unsigned kDecodeFusionRopeAttention = 16;
+constexpr unsigned kDecodeFusionDefault = kDecodeFusionQkvLaunch | kDecodeFusionRopeAttention;
 
 // Tensor-core prefill, from LLAMA_WORKER_TENSOR_CORE_PREFILL (1 on, 0 off). On by default: on the
 // H100 it made pp512 13x faster (Qwen 2,219 -> 29,084 tok/s) and 10x (Phi-3 527 -> 5,329), with the
@@ -93,7 +95,7 @@ bool tensor_core_prefill_setting() {
 unsigned decode_fusion_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
   if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;
-  return static_cast<unsigned>(std::strtoul(setting, nullptr, 0)) & 15u;
+  return static_cast<unsigned>(std::strtoul(setting, nullptr, 0)) & 31u;
 }
 
 kc::RopeStyle kernel_rope_style(model::RopeStyle style) {
@@ -293,6 +295,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   device_error_flag_ = reinterpret_cast<int*>(take(64));
   attention_workspace_floats_ = kc::attention_split_workspace_floats(c.head_count, c.head_dim, plan_.context);
   attention_workspace_ = reinterpret_cast<float*>(take(attention_workspace_floats_ * 4));
+  rope_table_ = reinterpret_cast<float2*>(take(plan_.context * (c.rope_dims / 2) * 8));
   if (tensor_core_prefill) {
     weight_tile_ = reinterpret_cast<__half*>(take(kTensorCoreTileElements * 2));
     x_half_ = reinterpret_cast<__half*>(take(b * widest_product_input(c) * 2));
@@ -305,6 +308,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   }
   LW_CUDA_TRY(cudaMemsetAsync(device_error_flag_, 0, sizeof(int), stream_));
   LW_TRY(kc::attention_split_workspace_reset(attention_workspace_, c.head_count, c.head_dim, plan_.context, stream_));
+  LW_TRY(kc::rope_table_fill(rope_table_, plan_.context, c.rope_dims, c.rope_freq_base, c.rope_freq_scale, stream_));
   LW_ASSIGN_OR_RETURN(pinned_ids_buffer_, PinnedHostBuffer::allocate(2 * b * 4, "token staging buffer"));
   LW_ASSIGN_OR_RETURN(pinned_logits_buffer_,
                       PinnedHostBuffer::allocate(kLogitsRowsPerPass * c.vocab_size * 4, "logits staging buffer"));
@@ -394,7 +398,8 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     rope.v = qkv_ + qw + kvw;
     rope.kv_head_begin = c.head_count;
     rope.capacity = plan_.context;
-    LW_TRY(kc::rope_f32(rope, stream_));
+    const bool fuse_rope = n == 1 && (decode_fusion_ & kDecodeFusionRopeAttention) != 0;
+    if (!fuse_rope) LW_TRY(kc::rope_f32(rope, stream_));
 
     kc::AttentionParams attention;
     attention.out = attention_;
@@ -411,6 +416,15 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     attention.q_stride = qkv;
     attention.workspace = attention_workspace_;  // used by single-token decode (split-KV)
     attention.workspace_floats = attention_workspace_floats_;
+    if (fuse_rope) {
+      attention.rope_table = rope_table_;
+      attention.rotary_dims = c.rope_dims;
+      attention.rope_style = rope.style;
+      attention.new_k = qkv_ + qw;
+      attention.new_v = qkv_ + qw + kvw;
+      attention.k_store = layer.k_cache;
+      attention.v_store = layer.v_cache;
+    }
     LW_TRY(kc::attention(attention, stream_));
     LW_TRY(product(layer.wo, attention_, n, x_, embd, nullptr, x_));
 

@@ -107,6 +107,7 @@ class CudaBackend final : public InferenceBackend {
   int32_t *device_tokens_ = nullptr, *device_positions_ = nullptr;
   int* device_error_flag_ = nullptr;
   float* attention_workspace_ = nullptr;  // split-KV decode partials
+  float2* rope_table_ = nullptr;          // (context, rope_dims / 2) cos, sin (fused decode RoPE)
   int64_t attention_workspace_floats_ = 0;
   PinnedHostBuffer pinned_ids_buffer_, pinned_logits_buffer_;
   int32_t* pinned_ids_ = nullptr;  // (2 * max_batch) host staging for tokens | positions

@@ -59,7 +59,8 @@ Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int6
   const int64_t per_token_floats = activation_floats_per_token(c);
   plan.scratch_bytes = align_up(max_batch * per_token_floats * 4) + align_up(kLogitsRowsPerPass * c.vocab_size * 4) +
                        2 * align_up(max_batch * 4) + align_up(64) +
-                       align_up(kernels::cuda::attention_split_workspace_floats(c.head_count, c.head_dim, context) * 4);
+                       align_up(kernels::cuda::attention_split_workspace_floats(c.head_count, c.head_dim, context) * 4) +
+                       align_up(context * (c.rope_dims / 2) * 8);  // RoPE cos/sin table
   if (tensor_core_prefill) {
     plan.scratch_bytes += align_up(kTensorCoreTileElements * 2) + align_up(max_batch * widest_product_input(c) * 2) +
                           align_up(kCublasWorkspaceBytes);

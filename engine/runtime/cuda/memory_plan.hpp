@@ -29,8 +29,9 @@ struct MemoryPlan {
 
 inline int64_t align_up(int64_t bytes) { return (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment; }
 
-// Halves of fp16 weight tile the tensor-core prefill path dequantizes into at most (32 MiB).
-inline constexpr int64_t kTensorCoreTileElements = int64_t{16} << 20;
+// Halves of fp16 weight tile the tensor-core prefill path dequantizes into at most (24 MiB: a
+// whole multiple of 128 rows of every Phi-3 and Qwen2.5 product, e.g. 4,096 rows of 3,072).
+inline constexpr int64_t kTensorCoreTileElements = int64_t{12} << 20;
 
 // Workspace handed to cuBLAS (instead of the library's own allocation).
 inline constexpr int64_t kCublasWorkspaceBytes = int64_t{4} << 20;
