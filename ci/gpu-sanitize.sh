@@ -89,6 +89,15 @@ if [ -n "$setups" ]; then
     { echo "error: a fixture setup failed (see $logs/setups.log)"; tail -20 "$logs/setups.log"; }
 fi
 
+# Errors a sanitizer log reports: memcheck and initcheck end with "ERROR SUMMARY: N errors",
+# racecheck with "RACECHECK SUMMARY: H hazards displayed (N errors, W warnings)"; "?" when neither.
+sanitizer_errors() {
+  local errors
+  errors=$(sed -n -e 's/^========= ERROR SUMMARY: \([0-9]*\) error.*/\1/p' \
+                  -e 's/^========= RACECHECK SUMMARY: .*(\([0-9]*\) error.*/\1/p' "$1" | tail -1)
+  echo "${errors:-?}"
+}
+
 summary=()
 failures=0
 while IFS='|' read -r -a fields; do
@@ -119,8 +128,7 @@ while IFS='|' read -r -a fields; do
     ) > "$log" 2>&1
     status=$?
     seconds=$(( $(date +%s) - start ))
-    errors=$(sed -n 's/^========= ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$log" | tail -1)
-    errors=${errors:-?}
+    errors=$(sanitizer_errors "$log")
     if [ "$status" -eq 0 ] && [ "$errors" = 0 ]; then
       result=clean
     elif [ "$status" -eq 77 ]; then
@@ -152,8 +160,7 @@ for model in "$build/engine/capi/capi_test_models/model.gguf" "$build/golden-mod
       "$cli" generate --backend cuda -m "$model" -p "Once upon a time" -n 16 --temp 0.7 --seed 1 > "$log" 2>&1
     status=$?
     seconds=$(( $(date +%s) - start ))
-    errors=$(sed -n 's/^========= ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$log" | tail -1)
-    errors=${errors:-?}
+    errors=$(sanitizer_errors "$log")
     if [ "$status" -eq 0 ] && [ "$errors" = 0 ]; then result=clean
     elif [ "$status" -eq 124 ]; then result="timeout (${per_run} s)"; failures=$((failures + 1))
     elif [ "$status" -eq 97 ]; then result="SANITIZER ERRORS"; failures=$((failures + 1))
