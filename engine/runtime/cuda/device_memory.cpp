@@ -25,6 +25,26 @@ bool injected_failure() {
   return true;
 }
 
+// One allocation through `allocator` (cudaMalloc or cudaMallocHost, named `call` in errors), or
+// the injected failure when the hook fires. Errors name `what` and the size.
+template <typename Allocator>
+Result<uint8_t*> hooked_allocation(int64_t bytes, const std::string& what, const char* call, Allocator allocator) {
+  if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
+  if (injected_failure()) {
+    Error error = kernels::cuda::cuda_error(cudaErrorMemoryAllocation, call, __FILE__, __LINE__);
+    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
+    return error;
+  }
+  void* data = nullptr;
+  const cudaError_t result = allocator(&data, static_cast<size_t>(bytes));
+  if (result != cudaSuccess) {
+    Error error = kernels::cuda::cuda_error(result, call, __FILE__, __LINE__);
+    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message;
+    return error;
+  }
+  return static_cast<uint8_t*>(data);
+}
+
 }  // namespace
 
 void fail_nth_device_allocation_for_testing(int64_t n) {
@@ -57,20 +77,11 @@ void DeviceAllocation::release() {
 }
 
 Result<DeviceAllocation> DeviceAllocation::allocate(int64_t bytes, std::string what) {
-  if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
+  LW_ASSIGN_OR_RETURN(uint8_t* data, hooked_allocation(bytes, what, "cudaMalloc", [](void** out, size_t size) {
+                        return cudaMalloc(out, size);
+                      }));
   DeviceAllocation allocation;
-  if (injected_failure()) {
-    Error error = kernels::cuda::cuda_error(cudaErrorMemoryAllocation, "cudaMalloc", __FILE__, __LINE__);
-    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
-    return error;
-  }
-  const cudaError_t result = cudaMalloc(reinterpret_cast<void**>(&allocation.data_), static_cast<size_t>(bytes));
-  if (result != cudaSuccess) {
-    allocation.data_ = nullptr;
-    Error error = kernels::cuda::cuda_error(result, "cudaMalloc", __FILE__, __LINE__);
-    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message;
-    return error;
-  }
+  allocation.data_ = data;
   allocation.bytes_ = bytes;
   allocation.what_ = std::move(what);
   return allocation;
@@ -97,20 +108,11 @@ void PinnedHostBuffer::release() {
 }
 
 Result<PinnedHostBuffer> PinnedHostBuffer::allocate(int64_t bytes, const std::string& what) {
-  if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
+  LW_ASSIGN_OR_RETURN(uint8_t* data, hooked_allocation(bytes, what, "cudaMallocHost", [](void** out, size_t size) {
+                        return cudaMallocHost(out, size);
+                      }));
   PinnedHostBuffer buffer;
-  if (injected_failure()) {
-    Error error = kernels::cuda::cuda_error(cudaErrorMemoryAllocation, "cudaMallocHost", __FILE__, __LINE__);
-    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
-    return error;
-  }
-  const cudaError_t result = cudaMallocHost(reinterpret_cast<void**>(&buffer.data_), static_cast<size_t>(bytes));
-  if (result != cudaSuccess) {
-    buffer.data_ = nullptr;
-    Error error = kernels::cuda::cuda_error(result, "cudaMallocHost", __FILE__, __LINE__);
-    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message;
-    return error;
-  }
+  buffer.data_ = data;
   buffer.bytes_ = bytes;
   return buffer;
 }
