@@ -24,9 +24,7 @@ TEST(CapiFaults, ThousandStartCancelCyclesKeepTheHostHeapStable) {
   CAPI_REQUIRE_MODELS();
   cuda_context* context = nullptr;
   cuda_model* model = nullptr;
-  ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
-  const lw_model_options options = cpu_options();
-  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &options, &model));
+  ASSERT_NO_FATAL_FAILURE(open_cpu_model(context, model));
   for (int i = 0; i < 30; ++i) start_cancel_cycle(model, i);  // warm: allocator caches, thread stacks
   const int64_t before = host_heap_bytes();
   for (int i = 0; i < 1000; ++i) {

@@ -79,6 +79,14 @@ inline lw_model_options cpu_options() {
   return options;
 }
 
+// A context on the CPU device with the tiny test model loaded with cpu_options(); call under
+// ASSERT_NO_FATAL_FAILURE. cuda_free(context) frees both.
+inline void open_cpu_model(cuda_context*& context, cuda_model*& model) {
+  ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
+  const lw_model_options options = cpu_options();
+  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &options, &model));
+}
+
 inline lw_sampling_params greedy(int32_t max_tokens) {
   lw_sampling_params params = cuda_default_sampling_params();
   params.temperature = 0.0f;

@@ -103,9 +103,7 @@ TEST(CapiGeneration, CApiTextIsTheDecodedTokensAndMatchesSession) {
   ASSERT_NO_FATAL_FAILURE(engine.open(test_models().model));
   cuda_context* context = nullptr;
   cuda_model* model = nullptr;
-  ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
-  const lw_model_options model_options = cpu_options();
-  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &model_options, &model));
+  ASSERT_NO_FATAL_FAILURE(open_cpu_model(context, model));
 
   for (uint64_t seed : {1u, 2u, 3u}) {
     lw_sampling_params params = cuda_default_sampling_params();

@@ -60,9 +60,7 @@ TEST(CapiThreads, RacingStartsOnOneModelGiveOneInference) {
   CAPI_REQUIRE_MODELS();
   cuda_context* context = nullptr;
   cuda_model* model = nullptr;
-  ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
-  const lw_model_options options = cpu_options();
-  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &options, &model));
+  ASSERT_NO_FATAL_FAILURE(open_cpu_model(context, model));
   for (int round = 0; round < 20; ++round) {
     std::atomic<int> ok{0}, busy{0}, other{0};
     std::vector<cuda_inference*> inferences(8, nullptr);
@@ -88,9 +86,7 @@ TEST(CapiThreads, CancelFromAnotherThreadStopsTheGeneration) {
   CAPI_REQUIRE_MODELS();
   cuda_context* context = nullptr;
   cuda_model* model = nullptr;
-  ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
-  const lw_model_options options = cpu_options();
-  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &options, &model));
+  ASSERT_NO_FATAL_FAILURE(open_cpu_model(context, model));
   cuda_inference* inference = nullptr;
   lw_sampling_params params = sampled(5);
   params.max_tokens = 250;
@@ -123,9 +119,7 @@ TEST(CapiThreads, FreeingWhileOtherThreadsUseTheHandleIsSafe) {
   CAPI_REQUIRE_MODELS();
   cuda_context* context = nullptr;
   cuda_model* model = nullptr;
-  ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
-  const lw_model_options options = cpu_options();
-  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context, test_models().model.c_str(), &options, &model));
+  ASSERT_NO_FATAL_FAILURE(open_cpu_model(context, model));
   for (int round = 0; round < 10; ++round) {
     cuda_inference* inference = nullptr;
     lw_sampling_params params = sampled(1);

@@ -19,24 +19,13 @@
 
 #include "capi/tests/capi_fault_cycles.hpp"
 #include "capi/tests/capi_fixture.hpp"
+#include "capi/tests/gpu_capi_fixture.hpp"
 #include "runtime/cuda/device_memory.hpp"
 
 namespace llama_worker::capi::testing {
 namespace {
 
 namespace rc = runtime::cuda;
-
-lw_model_options gpu_options() {
-  lw_model_options options = cuda_default_model_options();
-  options.backend = LW_BACKEND_CUDA;
-  return options;
-}
-
-int64_t free_device_bytes() {
-  size_t free_bytes = 0, total = 0;
-  EXPECT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
-  return static_cast<int64_t>(free_bytes);
-}
 
 constexpr double kSlack = 2.0 * 1048576;  // the driver's free figure moves in 2 MiB pages
 

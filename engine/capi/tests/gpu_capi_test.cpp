@@ -11,15 +11,10 @@
 #include <vector>
 
 #include "capi/tests/capi_fixture.hpp"
+#include "capi/tests/gpu_capi_fixture.hpp"
 
 namespace llama_worker::capi::testing {
 namespace {
-
-lw_model_options gpu_options() {
-  lw_model_options options = cuda_default_model_options();
-  options.backend = LW_BACKEND_CUDA;
-  return options;
-}
 
 lw_sampling_params sampled(uint64_t seed, int32_t max_tokens) {
   lw_sampling_params params = cuda_default_sampling_params();
@@ -27,12 +22,6 @@ lw_sampling_params sampled(uint64_t seed, int32_t max_tokens) {
   params.seed = seed;
   params.max_tokens = max_tokens;
   return params;
-}
-
-int64_t free_device_bytes() {
-  size_t free_bytes = 0, total = 0;
-  EXPECT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
-  return static_cast<int64_t>(free_bytes);
 }
 
 class GpuCapi : public ::testing::Test {
