@@ -7,6 +7,7 @@
 
 #include <string>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "cuda/cuda_check.hpp"
@@ -103,7 +104,11 @@ void preload_tensor_core_library() {
   static std::once_flag started;
   std::call_once(started, [] {
     // Detached: cublas_api()'s thread-safe static makes any later caller wait for this load.
-    std::thread([] { cublas_api(); }).detach();
+    // Without a thread to be had, the first session loads the library itself.
+    try {
+      std::thread([] { cublas_api(); }).detach();
+    } catch (const std::system_error&) {
+    }
   });
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "cuda/argmax.cuh"
@@ -215,12 +216,17 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   // cuBLAS the CUDA-core kernels serve every batch (the scratch stays unused).
   std::unique_ptr<kc::TensorCoreSession> session;
   std::jthread cublas_loader;
+  auto load_cublas = [this, &session] {
+    if (cudaSetDevice(device_) != cudaSuccess) return;
+    auto created = kc::TensorCoreSession::create(stream_);
+    if (created) session = std::move(*created);
+  };
   if (tensor_core_prefill) {
-    cublas_loader = std::jthread([this, &session] {
-      if (cudaSetDevice(device_) != cudaSuccess) return;
-      auto created = kc::TensorCoreSession::create(stream_);
-      if (created) session = std::move(*created);
-    });
+    try {
+      cublas_loader = std::jthread(load_cublas);
+    } catch (const std::system_error&) {
+      load_cublas();  // no thread to be had: load it here, before the upload
+    }
   }
 
   trace.mark("device allocations");

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "cuda/cuda_check.hpp"
@@ -111,14 +112,20 @@ Status StagedUploader::finish() {
     total_ += bytes;
     if (on_progress_) on_progress_(total_);
   };
-  std::vector<Status> results(static_cast<size_t>(workers), Status::ok());
+  std::vector<Status> results(static_cast<size_t>(workers), Status::ok());  // a worker never started stays ok
   auto work = [&](int w) {
     UploadWorker worker;
     results[static_cast<size_t>(w)] = worker.run(device_, chunk_bytes_, chunks, next, failed, on_chunk);
     if (!results[static_cast<size_t>(w)]) failed.store(true);
   };
   std::vector<std::thread> threads;
-  for (int w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  for (int w = 1; w < workers; ++w) {
+    try {
+      threads.emplace_back(work, w);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the workers started so far take every chunk
+    }
+  }
   work(0);  // the calling thread is worker 0
   for (std::thread& thread : threads) thread.join();
   for (const Status& result : results) LW_TRY(result);
