@@ -41,19 +41,8 @@ only=${SANITIZE_ONLY:-.}
 per_run=${SANITIZE_TIMEOUT:-600}
 export GTEST_FILTER=${SANITIZE_GTEST_FILTER:--*Leak*:*WhereItStarted*:*WhereTheyStarted*:*EachDeviceAllocation*}
 
-# Path mapping for a staged build (the same as ci/gpu-suite.sh).
-configured=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ -n "$configured" ] && [ "$configured" != "$root" ] && [ ! -e "$configured" ]; then
-  mkdir -p "$(dirname "$configured")" && ln -s "$root" "$configured"
-fi
-configured_cmake=$(sed -n 's/^CMAKE_COMMAND:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ -n "$configured_cmake" ] && [ ! -e "$configured_cmake" ] && command -v cmake >/dev/null; then
-  mkdir -p "$(dirname "$configured_cmake")" && ln -s "$(command -v cmake)" "$configured_cmake"
-fi
-configured_build=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ -n "$configured_build" ] && [ ! -e "$configured_build" ]; then
-  mkdir -p "$(dirname "$configured_build")" && ln -s "$(cd "$build" && pwd)" "$configured_build"
-fi
+# Path mapping for a staged build (ci/map-build-paths.sh, as ci/gpu-suite.sh does).
+source "$root/ci/map-build-paths.sh" && map_build_paths
 
 # Find compute-sanitizer.
 sanitizer=${COMPUTE_SANITIZER:-}

@@ -18,21 +18,7 @@ logs=${OUT:-$build/gpu-logs}
 mkdir -p "$logs"
 export LD_LIBRARY_PATH="$(cd "$build" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-configured=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ -n "$configured" ] && [ "$configured" != "$root" ] && [ ! -e "$configured" ]; then
-  mkdir -p "$(dirname "$configured")" && ln -s "$root" "$configured"
-fi
-# Command tests run `cmake -P` by the configure machine's absolute path; point it at this
-# machine's cmake when that path does not exist here.
-configured_cmake=$(sed -n 's/^CMAKE_COMMAND:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ -n "$configured_cmake" ] && [ ! -e "$configured_cmake" ] && command -v cmake >/dev/null; then
-  mkdir -p "$(dirname "$configured_cmake")" && ln -s "$(command -v cmake)" "$configured_cmake"
-fi
-# A staged copy (ci/stage-gpu-build.sh) stands in for the configured build folder.
-configured_build=$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ -n "$configured_build" ] && [ ! -e "$configured_build" ]; then
-  mkdir -p "$(dirname "$configured_build")" && ln -s "$(cd "$build" && pwd)" "$configured_build"
-fi
+source "$root/ci/map-build-paths.sh" && map_build_paths
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
