@@ -130,42 +130,39 @@ void print_progress(int64_t done, int64_t total) {
   if (done >= total) std::fprintf(stderr, "\n");
 }
 
-}  // namespace
-
-Status CudaBackend::product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride,
-                            const float* bias, const float* residual, int64_t x_stride) {
-  if (tensor_core_ != nullptr && tokens >= kTensorCoreMinTokens && (residual == nullptr || residual == y)) {
-    kc::TensorCoreMatmulParams p;
-    p.y = y;
-    p.x = x;
-    p.weight = w.data;
-    p.weight_type = w.type;
-    p.weight_row_bytes = w.row_bytes;
-    p.bias = bias;
-    p.accumulate = residual != nullptr;
-    p.tokens = tokens;
-    p.in_features = w.in_features;
-    p.out_features = w.out_features;
-    p.y_stride = y_stride;
-    p.x_stride = x_stride;
-    p.weight_tile = weight_tile_;
-    p.weight_tile_elements = kTensorCoreTileElements;
-    p.x_half = x_half_;
-    return kc::tensor_core_matmul(*tensor_core_, p, stream_);
-  }
-  kc::QuantMatmulParams p;
+// The fields both product kernels take (TensorCoreMatmulParams, QuantMatmulParams).
+template <typename Params>
+Params product_params(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride,
+                      const float* bias, int64_t x_stride) {
+  Params p;
   p.y = y;
   p.x = x;
   p.weight = w.data;
   p.weight_type = w.type;
   p.weight_row_bytes = w.row_bytes;
   p.bias = bias;
-  p.residual = residual;
   p.tokens = tokens;
   p.in_features = w.in_features;
   p.out_features = w.out_features;
   p.y_stride = y_stride;
   p.x_stride = x_stride;
+  return p;
+}
+
+}  // namespace
+
+Status CudaBackend::product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride,
+                            const float* bias, const float* residual, int64_t x_stride) {
+  if (tensor_core_ != nullptr && tokens >= kTensorCoreMinTokens && (residual == nullptr || residual == y)) {
+    auto p = product_params<kc::TensorCoreMatmulParams>(w, x, tokens, y, y_stride, bias, x_stride);
+    p.accumulate = residual != nullptr;
+    p.weight_tile = weight_tile_;
+    p.weight_tile_elements = kTensorCoreTileElements;
+    p.x_half = x_half_;
+    return kc::tensor_core_matmul(*tensor_core_, p, stream_);
+  }
+  auto p = product_params<kc::QuantMatmulParams>(w, x, tokens, y, y_stride, bias, x_stride);
+  p.residual = residual;
   return kc::quant_matmul(p, stream_);
 }
 
