@@ -33,12 +33,19 @@ struct CublasApi {
   std::string error;
 };
 
+// No library-owned workspace pool (it takes 64 MiB on Hopper): every session hands cuBLAS a
+// workspace of its own (TensorCoreSession::set_workspace). A value the user set is kept. Once per
+// process, on the thread that first asks (preload_tensor_core_library runs it before starting
+// its own thread, so the environment changes before other threads of ours run).
+void set_cublas_environment() {
+  static std::once_flag once;
+  std::call_once(once, [] { setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0", 0); });
+}
+
 const CublasApi& cublas_api() {
   static const CublasApi api = [] {
     CublasApi loaded;
-    // No library-owned workspace pool (it takes 64 MiB on Hopper): every session hands cuBLAS a
-    // workspace of its own (TensorCoreSession::set_workspace). A value the user set is kept.
-    setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0", 0);
+    set_cublas_environment();
     const std::string name = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
     void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) {
@@ -103,6 +110,7 @@ unsigned blocks_for(int64_t count, int threads) { return static_cast<unsigned>((
 void preload_tensor_core_library() {
   static std::once_flag started;
   std::call_once(started, [] {
+    set_cublas_environment();
     // Detached: cublas_api()'s thread-safe static makes any later caller wait for this load.
     // Without a thread to be had, the first session loads the library itself.
     try {

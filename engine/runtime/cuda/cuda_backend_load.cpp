@@ -14,6 +14,7 @@
 #include "cuda/attention.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/rope.cuh"
+#include "cuda/tensor_core_matmul.cuh"
 #include "quant/dequantize.hpp"
 #include "runtime/cuda/backend_settings.hpp"
 #include "runtime/cuda/cuda_backend.hpp"
@@ -148,6 +149,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
     if (created) session = std::move(*created);
   };
   if (tensor_core_prefill) {
+    kc::preload_tensor_core_library();  // on this thread first: it sets cuBLAS's environment
     try {
       cublas_loader = std::jthread(load_cublas);
     } catch (const std::system_error&) {
