@@ -216,11 +216,12 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
     return at;
   };
   // Shared regions (memory_plan.hpp): normed | attention output, and Q/K/V | gate/up | SwiGLU out.
-  uint8_t* activations = take(b * activation_floats_per_token(c) * 4);
+  const ActivationLayout layout = activation_layout(c);
+  uint8_t* activations = take(b * layout.floats_per_token() * 4);
   x_ = reinterpret_cast<float*>(activations);
-  normed_ = x_ + b * c.embedding_width;
+  normed_ = x_ + b * layout.residual;
   attention_ = normed_;
-  qkv_ = normed_ + b * (c.embedding_width > c.q_width() ? c.embedding_width : c.q_width());
+  qkv_ = normed_ + b * layout.normed_or_attention;
   gate_up_ = qkv_;
   activated_ = gate_up_;  // row stride 2 * feed_forward_width (over the gate half)
   logits_ = reinterpret_cast<float*>(take(kLogitsRowsPerPass * c.vocab_size * 4));

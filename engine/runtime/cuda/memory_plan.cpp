@@ -27,11 +27,13 @@ int64_t widest_product_input(const model::ModelConfig& c) {
   return widest > c.feed_forward_width ? widest : c.feed_forward_width;
 }
 
-int64_t activation_floats_per_token(const model::ModelConfig& c) {
+ActivationLayout activation_layout(const model::ModelConfig& c) {
   const int64_t qkv = c.q_width() + 2 * c.kv_width();
-  const int64_t normed_or_attention = c.embedding_width > c.q_width() ? c.embedding_width : c.q_width();
-  const int64_t qkv_or_gate_up = qkv > 2 * c.feed_forward_width ? qkv : 2 * c.feed_forward_width;
-  return c.embedding_width + normed_or_attention + qkv_or_gate_up;
+  ActivationLayout layout;
+  layout.residual = c.embedding_width;
+  layout.normed_or_attention = c.embedding_width > c.q_width() ? c.embedding_width : c.q_width();
+  layout.qkv_or_gate_up = qkv > 2 * c.feed_forward_width ? qkv : 2 * c.feed_forward_width;
+  return layout;
 }
 
 Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch,
@@ -56,7 +58,7 @@ Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int6
     }
   }
   plan.kv_bytes_per_position = c.layer_count * 2 * c.kv_width() * 2;
-  const int64_t per_token_floats = activation_floats_per_token(c);
+  const int64_t per_token_floats = activation_layout(c).floats_per_token();
   plan.scratch_bytes = align_up(max_batch * per_token_floats * 4) + align_up(kLogitsRowsPerPass * c.vocab_size * 4) +
                        2 * align_up(max_batch * 4) + align_up(64) +
                        align_up(kernels::cuda::attention_split_workspace_floats(c.head_count, c.head_dim, context) * 4) +

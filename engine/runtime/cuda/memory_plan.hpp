@@ -41,10 +41,16 @@ inline constexpr int64_t kCublasWorkspaceBytes = int64_t{4} << 20;
 Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch,
                                bool tensor_core_prefill = false);
 
-// Activation floats per token of a batch. Buffers whose lives do not overlap share memory: the
-// normed input with the attention output, the Q/K/V rows with the gate/up rows (SwiGLU writes
-// over the gate half in place).
-int64_t activation_floats_per_token(const model::ModelConfig& config);
+// The activation regions of a batch, floats per token, in scratch order. Buffers whose lives do
+// not overlap share a region: the normed input with the attention output, the Q/K/V rows with
+// the gate/up rows (SwiGLU writes over the gate half in place).
+struct ActivationLayout {
+  int64_t residual = 0;             // x
+  int64_t normed_or_attention = 0;  // max(embedding width, q width)
+  int64_t qkv_or_gate_up = 0;       // max(q + 2 kv width, 2 x feed-forward width)
+  int64_t floats_per_token() const { return residual + normed_or_attention + qkv_or_gate_up; }
+};
+ActivationLayout activation_layout(const model::ModelConfig& config);
 
 // The widest input of any layer product (embedding, attention output or feed-forward width).
 int64_t widest_product_input(const model::ModelConfig& config);
