@@ -270,15 +270,15 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
     }
     if (holds_new) {
       __syncthreads();
+      // One writer per K/V head (its first query head) stores the cache row for later steps.
+      const bool writer = head % (p.heads / p.kv_heads) == 0;
+      const int64_t at = position * p.kv_heads * p.head_dim + kv_head * p.head_dim;
       for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
         k_new[d] = __float2half_rn(k_rotated[d]);
         v_new[d] = __float2half_rn(p.new_v[kv_head * p.head_dim + d]);
-      }
-      if (head % (p.heads / p.kv_heads) == 0) {  // one writer per K/V head: the cache row for later steps
-        const int64_t at = position * p.kv_heads * p.head_dim + kv_head * p.head_dim;
-        for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-          p.k_store[at + d] = __float2half_rn(k_rotated[d]);
-          p.v_store[at + d] = __float2half_rn(p.new_v[kv_head * p.head_dim + d]);
+        if (writer) {
+          p.k_store[at + d] = k_new[d];
+          p.v_store[at + d] = v_new[d];
         }
       }
     }

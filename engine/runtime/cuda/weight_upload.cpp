@@ -36,17 +36,16 @@ class UploadWorker {
     int slot = 0;
     for (size_t index = next.fetch_add(1); index < chunks.size() && !failed.load(); index = next.fetch_add(1)) {
       const Chunk& chunk = chunks[index];
-      if (pending_[slot]) LW_CUDA_TRY(cudaEventSynchronize(done_[slot]));  // its previous copy has left the buffer
+      // Its previous copy has left the buffer (an event never recorded completes at once).
+      LW_CUDA_TRY(cudaEventSynchronize(done_[slot]));
       std::memcpy(staging_[slot].data(), chunk.source, static_cast<size_t>(chunk.bytes));
       LW_CUDA_TRY(cudaMemcpyAsync(chunk.destination, staging_[slot].data(), static_cast<size_t>(chunk.bytes),
                                   cudaMemcpyHostToDevice, stream_));
       LW_CUDA_TRY(cudaEventRecord(done_[slot], stream_));
-      pending_[slot] = true;
       slot ^= 1;
       on_chunk(chunk.bytes);
     }
     LW_CUDA_TRY(cudaStreamSynchronize(stream_));
-    pending_[0] = pending_[1] = false;
     return Status::ok();
   }
 
@@ -62,7 +61,6 @@ class UploadWorker {
   cudaStream_t stream_ = nullptr;
   PinnedHostBuffer staging_[2];
   cudaEvent_t done_[2] = {nullptr, nullptr};
-  bool pending_[2] = {false, false};
 };
 
 }  // namespace
