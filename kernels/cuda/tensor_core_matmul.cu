@@ -4,9 +4,8 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-
-#include <string>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -58,11 +57,9 @@ const CublasApi& cublas_api() {
     loaded.set_stream = reinterpret_cast<CublasApi::SetStream>(dlsym(library, "cublasSetStream_v2"));
     loaded.gemm_ex = reinterpret_cast<CublasApi::GemmEx>(dlsym(library, "cublasGemmEx"));
     loaded.set_workspace = reinterpret_cast<CublasApi::SetWorkspace>(dlsym(library, "cublasSetWorkspace_v2"));
-    if (loaded.create == nullptr || loaded.destroy == nullptr || loaded.set_stream == nullptr || loaded.gemm_ex == nullptr) {
-      loaded.error = name + " lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2 or cublasGemmEx";
-    }
-    if (loaded.set_workspace == nullptr) {
-      loaded.error = name + " lacks cublasSetWorkspace_v2";
+    if (loaded.create == nullptr || loaded.destroy == nullptr || loaded.set_stream == nullptr ||
+        loaded.set_workspace == nullptr || loaded.gemm_ex == nullptr) {
+      loaded.error = name + " lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSetWorkspace_v2 or cublasGemmEx";
     }
     return loaded;  // the library stays loaded for the process
   }();
