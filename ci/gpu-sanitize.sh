@@ -15,6 +15,8 @@
 #                         exact-shape models (too slow under instrumentation)
 #   SANITIZE_ONLY         only these test names (regex)
 #   SANITIZE_TIMEOUT      seconds per test and tool (default 600)
+#   SANITIZE_SKIP_SETUPS  1: do not rerun the fixture setups (another invocation made their files;
+#                         lets two invocations run side by side without rewriting a model in use)
 #   SANITIZE_GTEST_FILTER GoogleTest filter for every run; default: leave out the tests that assert the
 #                         device's free-memory level (names with Leak, WhereItStarted, WhereTheyStarted,
 #                         EachDeviceAllocation): the sanitizer's own allocations move that level (seen
@@ -78,7 +80,7 @@ cmake -DJSON="$logs/tests.json" -P "$root/ci/gpu-sanitize-list.cmake" > "$logs/t
 
 # Fixture setups first, plainly.
 setups=$(awk -F'|' '$1 == "setup" {printf "%s%s", sep, $2; sep = "|"}' "$logs/tests.txt")
-if [ -n "$setups" ]; then
+if [ -n "$setups" ] && [ "${SANITIZE_SKIP_SETUPS:-0}" != 1 ]; then
   echo "fixture setups: $setups"
   ctest --test-dir "$build" -R "^($setups)\$" --output-on-failure > "$logs/setups.log" 2>&1 ||
     { echo "error: a fixture setup failed (see $logs/setups.log)"; tail -20 "$logs/setups.log"; }

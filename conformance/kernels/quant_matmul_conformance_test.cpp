@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -269,51 +270,54 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
 
 // The tensor-core prefill product (weights dequantized to fp16 tiles, activations rounded to fp16,
 // cuBLAS with fp32 accumulation) against the CPU matmul: budget 1e-6 for the fp16 activations,
-// several weight tiles, bias and the accumulating (residual) form.
+// several weight tiles, bias, in the accumulating (residual) form and the overwriting form (y
+// starts as NaN there, so an element the bias seed or the GEMM skips cannot pass).
 TEST(TensorCoreMatmulConformance, MatchesCpuMatmulWithinFp16Rounding) {
   auto session = kernels::cuda::TensorCoreSession::create(nullptr);
   if (!session) GTEST_SKIP() << session.error().message;
   const TensorType types[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0, TensorType::kQ8_0, TensorType::kF16};
   for (const TensorType type : types) {
-    const int64_t in = 2 * 256, out = 37, tokens = 19;
-    int64_t row_bytes = 0;
-    const auto weights = random_weights(type, out, in, row_bytes);
-    const auto x = random_floats(static_cast<size_t>(tokens * in));
-    const auto bias = random_floats(static_cast<size_t>(out));
-    const auto residual = random_floats(static_cast<size_t>(tokens * out));
-    auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
-                                .x = x.data(), .tokens = tokens, .in_features = in, .out_features = out,
-                                .bias = bias.data(), .residual = residual.data()});
-    ASSERT_TRUE(product);
-    const std::vector<float>& expected = *product;
+    for (const bool accumulate : {true, false}) {
+      const int64_t in = 2 * 256, out = 37, tokens = 19;
+      int64_t row_bytes = 0;
+      const auto weights = random_weights(type, out, in, row_bytes);
+      const auto x = random_floats(static_cast<size_t>(tokens * in));
+      const auto bias = random_floats(static_cast<size_t>(out));
+      const auto residual = random_floats(static_cast<size_t>(tokens * out));
+      auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
+                                  .x = x.data(), .tokens = tokens, .in_features = in, .out_features = out,
+                                  .bias = bias.data(), .residual = accumulate ? residual.data() : nullptr});
+      ASSERT_TRUE(product);
+      const std::vector<float>& expected = *product;
 
-    DeviceBuffer<uint8_t> d_weights;
-    DeviceBuffer<float> d_x, d_bias, d_y;
-    DeviceBuffer<uint16_t> d_tile, d_x_half;
-    ASSERT_TRUE(d_weights.upload(weights));
-    ASSERT_TRUE(d_x.upload(x));
-    ASSERT_TRUE(d_bias.upload(bias));
-    ASSERT_TRUE(d_y.upload(residual));
-    const int64_t tile_elements = 5 * in;  // 5-row tiles: 8 GEMMs for 37 rows
-    ASSERT_TRUE(d_tile.allocate(static_cast<size_t>(tile_elements)));
-    ASSERT_TRUE(d_x_half.allocate(static_cast<size_t>(tokens * in)));
-    kernels::cuda::TensorCoreMatmulParams gpu;
-    gpu.y = d_y.get();
-    gpu.x = d_x.get();
-    gpu.weight = d_weights.get();
-    gpu.weight_type = type;
-    gpu.weight_row_bytes = row_bytes;
-    gpu.bias = d_bias.get();
-    gpu.accumulate = true;
-    gpu.tokens = tokens;
-    gpu.in_features = in;
-    gpu.out_features = out;
-    gpu.weight_tile = reinterpret_cast<__half*>(d_tile.get());
-    gpu.weight_tile_elements = tile_elements;
-    gpu.x_half = reinterpret_cast<__half*>(d_x_half.get());
-    const Status status = kernels::cuda::tensor_core_matmul(**session, gpu, nullptr);
-    ASSERT_TRUE(status) << status.message();
-    EXPECT_NMSE_BELOW(*d_y.download(), expected, 1e-6) << gguf::tensor_type_name(type);
+      DeviceBuffer<uint8_t> d_weights;
+      DeviceBuffer<float> d_x, d_bias, d_y;
+      DeviceBuffer<uint16_t> d_tile, d_x_half;
+      ASSERT_TRUE(d_weights.upload(weights));
+      ASSERT_TRUE(d_x.upload(x));
+      ASSERT_TRUE(d_bias.upload(bias));
+      ASSERT_TRUE(d_y.upload(accumulate ? residual : std::vector<float>(residual.size(), std::nanf(""))));
+      const int64_t tile_elements = 5 * in;  // 5-row tiles: 8 GEMMs for 37 rows
+      ASSERT_TRUE(d_tile.allocate(static_cast<size_t>(tile_elements)));
+      ASSERT_TRUE(d_x_half.allocate(static_cast<size_t>(tokens * in)));
+      kernels::cuda::TensorCoreMatmulParams gpu;
+      gpu.y = d_y.get();
+      gpu.x = d_x.get();
+      gpu.weight = d_weights.get();
+      gpu.weight_type = type;
+      gpu.weight_row_bytes = row_bytes;
+      gpu.bias = d_bias.get();
+      gpu.accumulate = accumulate;
+      gpu.tokens = tokens;
+      gpu.in_features = in;
+      gpu.out_features = out;
+      gpu.weight_tile = reinterpret_cast<__half*>(d_tile.get());
+      gpu.weight_tile_elements = tile_elements;
+      gpu.x_half = reinterpret_cast<__half*>(d_x_half.get());
+      const Status status = kernels::cuda::tensor_core_matmul(**session, gpu, nullptr);
+      ASSERT_TRUE(status) << status.message();
+      EXPECT_NMSE_BELOW(*d_y.download(), expected, 1e-6) << gguf::tensor_type_name(type) << (accumulate ? " accumulate" : "");
+    }
   }
 }
 
