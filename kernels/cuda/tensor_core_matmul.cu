@@ -96,8 +96,8 @@ __global__ void to_half_kernel(__half* out, const float* x, int64_t tokens, int6
 
 // y = bias (or y += bias when accumulating) before the GEMM, which then adds W x with beta 1:
 // the bias costs no pass after the GEMM, and every element of y is written by our own kernel
-// before anything reads it (compute-sanitizer's initcheck does not see cuBLAS's sm90 stores, so
-// reading y first after the GEMM was reported as uninitialized; ci/probes/cublas_initcheck_probe.cu).
+// first (compute-sanitizer's initcheck does not see cuBLAS's sm90 stores: reading y after a GEMM
+// that wrote it first is reported as uninitialized; ci/probes/cublas_initcheck_probe.cu).
 __global__ void seed_with_bias_kernel(float* y, const float* bias, int64_t tokens, int64_t width, int64_t y_stride,
                                       bool accumulate) {
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
