@@ -3,7 +3,8 @@
 #   kind|name|working directory|environment (';'-separated)|argv[0]|argv[1]|...
 # kind: "setup" for a fixture setup test (run plainly first), "binary" for a test whose command
 # is an executable other than cmake or a shell script (run under compute-sanitizer), "command"
-# for the rest (command tests of the CLI: reported, not sanitized).
+# for the rest (command tests of the CLI: reported, not sanitized), "missing" for a test CTest
+# gives no command for (its executable is not in this build, e.g. a slim BINARIES= stage).
 file(READ "${JSON}" json)
 string(JSON count LENGTH "${json}" tests)
 if(count EQUAL 0)
@@ -14,6 +15,7 @@ foreach(i RANGE ${last})
   string(JSON name GET "${json}" tests ${i} name)
   string(JSON argc ERROR_VARIABLE no_command LENGTH "${json}" tests ${i} command)
   if(no_command)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E echo "missing|${name}|")
     continue()
   endif()
   set(argv "")

@@ -97,12 +97,16 @@ sanitizer_errors() {
 
 summary=()
 failures=0
+missing=0
 while IFS='|' read -r -a fields; do
   kind=${fields[0]}; name=${fields[1]}; workdir=${fields[2]}; environment=${fields[3]}
   argv=("${fields[@]:4}")
   [ "$kind" = setup ] && continue
   if ! [[ "$name" =~ $only ]] || [[ "$name" =~ $exclude ]]; then
     summary+=("| $name | - | excluded | - | - |"); continue
+  fi
+  if [ "$kind" = missing ]; then
+    summary+=("| $name | - | not run: executable not in this build | - | - |"); missing=$((missing + 1)); continue
   fi
   if [ "$kind" = command ]; then
     summary+=("| $name | - | not sanitized (command test) | - | - |"); continue
@@ -171,5 +175,5 @@ echo
 echo "| test | tool | result | sanitizer errors | seconds |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
-echo "logs: $logs; runs not clean: $failures"
+echo "logs: $logs; runs not clean: $failures; tests not run (executable not in this build): $missing"
 [ "$failures" -eq 0 ]
