@@ -359,18 +359,7 @@ Result<std::string> File::architecture() const { return get<std::string>("genera
 #define LW_GGUF_INSTANTIATE(T)                                    \
   template Result<T> File::get<T>(std::string_view key) const; \
   template Result<std::vector<T>> File::get_array<T>(std::string_view key) const;
-LW_GGUF_INSTANTIATE(uint8_t)
-LW_GGUF_INSTANTIATE(int8_t)
-LW_GGUF_INSTANTIATE(uint16_t)
-LW_GGUF_INSTANTIATE(int16_t)
-LW_GGUF_INSTANTIATE(uint32_t)
-LW_GGUF_INSTANTIATE(int32_t)
-LW_GGUF_INSTANTIATE(uint64_t)
-LW_GGUF_INSTANTIATE(int64_t)
-LW_GGUF_INSTANTIATE(float)
-LW_GGUF_INSTANTIATE(double)
-LW_GGUF_INSTANTIATE(bool)
-LW_GGUF_INSTANTIATE(std::string)
+LW_GGUF_FOR_EACH_CPP_VALUE_TYPE(LW_GGUF_INSTANTIATE)
 #undef LW_GGUF_INSTANTIATE
 
 }  // namespace llama_worker::gguf

@@ -8,29 +8,14 @@
 #include <memory>
 #include <unordered_set>
 
+#include "gguf/byte_append.hpp"
+
 namespace llama_worker::gguf {
 namespace {
 
-// resize + memcpy rather than insert: GCC 12 warns falsely (-Wstringop-overflow) on inserts into
-// vectors that may be empty.
-void append_bytes(std::vector<uint8_t>& out, const void* bytes, size_t count) {
-  if (count == 0) return;
-  const size_t at = out.size();
-  out.resize(at + count);
-  std::memcpy(out.data() + at, bytes, count);
-}
-
-template <class T>
-void append(std::vector<uint8_t>& out, T value) {
-  const size_t at = out.size();
-  out.resize(at + sizeof(T));
-  std::memcpy(out.data() + at, &value, sizeof(T));
-}
-
-void append_string(std::vector<uint8_t>& out, std::string_view text) {
-  append<uint64_t>(out, text.size());
-  append_bytes(out, text.data(), text.size());
-}
+using bytes::append;
+using bytes::append_bytes;
+using bytes::append_string;
 
 template <class T>
 constexpr ValueType value_type_of() {
@@ -225,18 +210,7 @@ Status Writer::write(const std::string& path) const {
 #define LW_GGUF_INSTANTIATE(T)                            \
   template void Writer::set<T>(std::string key, T value); \
   template void Writer::set<T>(std::string key, const std::vector<T>& values);
-LW_GGUF_INSTANTIATE(uint8_t)
-LW_GGUF_INSTANTIATE(int8_t)
-LW_GGUF_INSTANTIATE(uint16_t)
-LW_GGUF_INSTANTIATE(int16_t)
-LW_GGUF_INSTANTIATE(uint32_t)
-LW_GGUF_INSTANTIATE(int32_t)
-LW_GGUF_INSTANTIATE(uint64_t)
-LW_GGUF_INSTANTIATE(int64_t)
-LW_GGUF_INSTANTIATE(float)
-LW_GGUF_INSTANTIATE(double)
-LW_GGUF_INSTANTIATE(bool)
-LW_GGUF_INSTANTIATE(std::string)
+LW_GGUF_FOR_EACH_CPP_VALUE_TYPE(LW_GGUF_INSTANTIATE)
 #undef LW_GGUF_INSTANTIATE
 
 }  // namespace llama_worker::gguf

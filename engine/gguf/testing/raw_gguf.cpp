@@ -3,29 +3,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gguf/byte_append.hpp"
+
 namespace llama_worker::gguf::testing {
 namespace {
 
-// resize + memcpy rather than insert: GCC 12 warns falsely (-Wstringop-overflow) on inserts into
-// vectors that may be empty.
-void append_bytes(std::vector<uint8_t>& out, const void* bytes, size_t count) {
-  if (count == 0) return;
-  const size_t at = out.size();
-  out.resize(at + count);
-  std::memcpy(out.data() + at, bytes, count);
-}
-
-template <class T>
-void append(std::vector<uint8_t>& out, T value) {
-  const size_t at = out.size();
-  out.resize(at + sizeof(T));
-  std::memcpy(out.data() + at, &value, sizeof(T));
-}
-
-void append_string(std::vector<uint8_t>& out, std::string_view text, std::optional<uint64_t> length = {}) {
-  append<uint64_t>(out, length.value_or(text.size()));
-  append_bytes(out, text.data(), text.size());
-}
+using bytes::append;
+using bytes::append_bytes;
+using bytes::append_string;
 
 // The payload bytes of a validated value (what follows its type id, or its array header).
 std::vector<uint8_t> payload_of(const Value& value) {
