@@ -90,7 +90,9 @@ void mutate_tensor(RawTensor& tensor, const RawGguf& raw, Rng& rng) {
     case 1:
       if (!tensor.dims.empty()) {
         int64_t& dim = tensor.dims[pick(rng, tensor.dims.size())];
-        dim = pick(rng, 2) ? dim + static_cast<int64_t>(pick(rng, 3)) - 1 : static_cast<int64_t>(interesting(rng));
+        // -1, 0 or +1 with wrap-around (in uint64_t: a dimension may already be INT64_MAX).
+        dim = pick(rng, 2) ? static_cast<int64_t>(static_cast<uint64_t>(dim) + pick(rng, 3) - 1)
+                           : static_cast<int64_t>(interesting(rng));
       }
       break;
     case 2: tensor.type = static_cast<uint32_t>(pick(rng, 4) ? pick(rng, 42) : interesting(rng)); break;
