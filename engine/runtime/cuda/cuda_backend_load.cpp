@@ -217,14 +217,16 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   };
   // Shared regions (memory_plan.hpp): normed | attention output, and Q/K/V | gate/up | SwiGLU out.
   const ActivationLayout layout = activation_layout(c);
-  uint8_t* activations = take(b * layout.floats_per_token() * 4);
+  const int64_t activation_bytes = b * layout.floats_per_token() * 4;
+  const int64_t logits_bytes = kLogitsRowsPerPass * c.vocab_size * 4;
+  uint8_t* activations = take(activation_bytes);
   x_ = reinterpret_cast<float*>(activations);
   normed_ = x_ + b * layout.residual;
   attention_ = normed_;
   qkv_ = normed_ + b * layout.normed_or_attention;
   gate_up_ = qkv_;
   activated_ = gate_up_;  // row stride 2 * feed_forward_width (over the gate half)
-  logits_ = reinterpret_cast<float*>(take(kLogitsRowsPerPass * c.vocab_size * 4));
+  logits_ = reinterpret_cast<float*>(take(logits_bytes));
   device_tokens_ = reinterpret_cast<int32_t*>(take(b * 4));
   device_positions_ = reinterpret_cast<int32_t*>(take(b * 4));
   device_error_flag_ = reinterpret_cast<int*>(take(64));
@@ -246,8 +248,8 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   // cuBLAS's sm90 GEMMs write some regions first (gate/up), and compute-sanitizer's initcheck does
   // not see those stores (ci/probes/cublas_initcheck_probe.cu), so the kernel reading them next
   // was reported as reading uninitialized memory. Zeros also keep any stale read reproducible.
-  LW_CUDA_TRY(cudaMemsetAsync(activations, 0, static_cast<size_t>(b * layout.floats_per_token() * 4), stream_));
-  LW_CUDA_TRY(cudaMemsetAsync(logits_, 0, static_cast<size_t>(kLogitsRowsPerPass * c.vocab_size * 4), stream_));
+  LW_CUDA_TRY(cudaMemsetAsync(activations, 0, static_cast<size_t>(activation_bytes), stream_));
+  LW_CUDA_TRY(cudaMemsetAsync(logits_, 0, static_cast<size_t>(logits_bytes), stream_));
   LW_TRY(kc::attention_split_workspace_reset(attention_workspace_, c.head_count, c.head_dim, plan_.context, stream_));
   LW_TRY(kc::rope_table_fill(rope_table_, plan_.context, c.rope_dims, c.rope_freq_base, c.rope_freq_scale, stream_));
   LW_ASSIGN_OR_RETURN(pinned_ids_buffer_, PinnedHostBuffer::allocate(2 * b * 4, "token staging buffer"));
