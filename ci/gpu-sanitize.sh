@@ -18,7 +18,7 @@
 #   SANITIZE_SKIP_SETUPS  1: do not rerun the fixture setups (another invocation made their files;
 #                         lets two invocations run side by side without rewriting a model in use)
 #   SANITIZE_GTEST_FILTER GoogleTest filter for every run; default: leave out the tests that assert the
-#                         device's free-memory level (names with Leak, WhereItStarted, WhereTheyStarted,
+#                         device's free-memory level (names with Leak, FreeMemory, WhereItStarted, WhereTheyStarted,
 #                         EachDeviceAllocation): the sanitizer's own allocations move that level (seen
 #                         on the H100: they fail under initcheck and racecheck with 0 errors reported),
 #                         and memcheck's --leak-check full covers what they check
@@ -41,7 +41,7 @@ mkdir -p "$logs"
 exclude=${SANITIZE_EXCLUDE:-^(gpu_capi_device_fault_tests|gpu_exact_shape_tests)$}
 only=${SANITIZE_ONLY:-.}
 per_run=${SANITIZE_TIMEOUT:-600}
-export GTEST_FILTER=${SANITIZE_GTEST_FILTER:--*Leak*:*WhereItStarted*:*WhereTheyStarted*:*EachDeviceAllocation*}
+export GTEST_FILTER=${SANITIZE_GTEST_FILTER:--*Leak*:*FreeMemory*:*WhereItStarted*:*WhereTheyStarted*:*EachDeviceAllocation*}
 
 # Path mapping for a staged build (ci/map-build-paths.sh, as ci/gpu-suite.sh does).
 source "$root/ci/map-build-paths.sh" && map_build_paths
