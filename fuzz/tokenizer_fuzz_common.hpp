@@ -11,7 +11,7 @@
 
 #include "gguf/file.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::fuzz {
 
@@ -31,9 +31,7 @@ inline const std::vector<std::unique_ptr<tokenizer::Tokenizer>>& fuzz_tokenizers
                      file.error().message.c_str());
         std::abort();
       }
-      Result<tokenizer::Vocabulary> vocabulary = tokenizer::vocabulary_from_gguf(*file);
-      Result<tokenizer::Tokenizer> built =
-          vocabulary ? tokenizer::Tokenizer::create(std::move(*vocabulary)) : Result<tokenizer::Tokenizer>(vocabulary.error());
+      Result<tokenizer::Tokenizer> built = tokenizer::tokenizer_from_gguf(*file);
       if (!built) {
         std::fprintf(stderr, "tokenizer fuzzer: %s: %s\n", path.c_str(), built.error().message.c_str());
         std::abort();

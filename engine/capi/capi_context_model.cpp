@@ -18,7 +18,7 @@
 #include "model/architecture.hpp"
 #include "model/config.hpp"
 #include "runtime/cpu_backend.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::capi {
 namespace {
@@ -157,12 +157,7 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
                 "options.context_length " + std::to_string(options.context_length) + " exceeds the context of " +
                     std::to_string(config->context_length) + " positions the model '" + path + "' was trained for");
   }
-  auto vocabulary = tokenizer::vocabulary_from_gguf(gguf_file);
-  if (!vocabulary) {
-    return fail(kFunction, file_status(vocabulary.error().code),
-                path + ": the tokenizer metadata cannot be used: " + vocabulary.error().message);
-  }
-  auto tokenizer = tokenizer::Tokenizer::create(std::move(*vocabulary));
+  auto tokenizer = tokenizer::tokenizer_from_gguf(gguf_file);
   if (!tokenizer) {
     return fail(kFunction, file_status(tokenizer.error().code),
                 path + ": the tokenizer metadata cannot be used: " + tokenizer.error().message);

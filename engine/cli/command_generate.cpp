@@ -13,7 +13,7 @@
 #include "runtime/session.hpp"
 #include "sampling/sampling_params.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::cli {
 namespace {
@@ -51,9 +51,7 @@ int run_generate(const GenerateOptions& options) {
   const auto start = Clock::now();
   auto file = gguf::File::open(path);
   if (!file) return report_error("generate", file.error());
-  auto vocabulary = tokenizer::vocabulary_from_gguf(*file);
-  if (!vocabulary) return report_error("generate", vocabulary.error());
-  auto tokenizer = tokenizer::Tokenizer::create(std::move(*vocabulary));
+  auto tokenizer = tokenizer::tokenizer_from_gguf(*file);
   if (!tokenizer) return report_error("generate", tokenizer.error());
   auto backend = open_backend(*file, options.backend);
   if (!backend) return report_error("generate", backend.error());

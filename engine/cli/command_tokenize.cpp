@@ -14,7 +14,7 @@
 #include "gguf/file.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/upstream_cases.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::cli {
 namespace {
@@ -31,8 +31,7 @@ struct TokenizeOptions {
 
 Result<tokenizer::Tokenizer> load_tokenizer(const std::string& path) {
   LW_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
-  LW_ASSIGN_OR_RETURN(tokenizer::Vocabulary vocabulary, tokenizer::vocabulary_from_gguf(file));
-  return tokenizer::Tokenizer::create(std::move(vocabulary));
+  return tokenizer::tokenizer_from_gguf(file);
 }
 
 Result<std::string> read_file(const std::string& path) {

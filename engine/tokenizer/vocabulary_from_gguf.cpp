@@ -71,7 +71,7 @@ std::string lowercase(std::string text) {
 
 }  // namespace
 
-Result<Vocabulary> vocabulary_from_gguf(const gguf::File& file) {
+Result<Vocabulary> vocabulary_from_gguf_unvalidated(const gguf::File& file) {
   Vocabulary v;
   LW_ASSIGN_OR_RETURN(v.model, get_string(file, "tokenizer.ggml.model", true));
   LW_ASSIGN_OR_RETURN(v.pre, get_string(file, "tokenizer.ggml.pre", false));
@@ -157,6 +157,11 @@ Result<Vocabulary> vocabulary_from_gguf(const gguf::File& file) {
     }
   }
 
+  return v;
+}
+
+Result<Vocabulary> vocabulary_from_gguf(const gguf::File& file) {
+  LW_ASSIGN_OR_RETURN(Vocabulary v, vocabulary_from_gguf_unvalidated(file));
   if (Status valid = validate_vocabulary(v); !valid) {
     return make_error(valid.code(), file.path() + ": " + valid.message());
   }

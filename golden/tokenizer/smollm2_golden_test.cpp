@@ -18,7 +18,7 @@
 #include "gguf/file.hpp"
 #include "tokenizer/byte_unicode.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::tokenizer {
 namespace {
@@ -54,12 +54,7 @@ const Tokenizer& smollm2() {
       std::fprintf(stderr, "%s\n", file.error().message.c_str());
       std::abort();
     }
-    Result<Vocabulary> vocabulary = vocabulary_from_gguf(*file);
-    if (!vocabulary) {
-      std::fprintf(stderr, "%s\n", vocabulary.error().message.c_str());
-      std::abort();
-    }
-    Result<Tokenizer> created = Tokenizer::create(std::move(*vocabulary));
+    Result<Tokenizer> created = tokenizer_from_gguf(*file);
     if (!created) {
       std::fprintf(stderr, "%s\n", created.error().message.c_str());
       std::abort();

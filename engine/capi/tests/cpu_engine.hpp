@@ -16,7 +16,7 @@
 #include "gguf/file.hpp"
 #include "runtime/cpu_backend.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::capi::testing {
 
@@ -29,9 +29,7 @@ struct CpuEngine {
     auto opened = gguf::File::open(path);
     ASSERT_TRUE(opened) << opened.error().message;
     file.emplace(std::move(*opened));
-    auto vocabulary = tokenizer::vocabulary_from_gguf(*file);
-    ASSERT_TRUE(vocabulary) << vocabulary.error().message;
-    auto created = tokenizer::Tokenizer::create(std::move(*vocabulary));
+    auto created = tokenizer::tokenizer_from_gguf(*file);
     ASSERT_TRUE(created) << created.error().message;
     tokenizer.emplace(std::move(*created));
     runtime::CpuBackendOptions options;

@@ -13,7 +13,7 @@
 #include "runtime/cpu_backend.hpp"
 #include "runtime/session.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::runtime {
 namespace {
@@ -27,9 +27,7 @@ class SessionOnSyntheticModel : public ::testing::Test {
     auto file = gguf::File::open(g_model_path);
     ASSERT_TRUE(file) << file.error().message;
     file_.emplace(std::move(*file));
-    auto vocabulary = tokenizer::vocabulary_from_gguf(*file_);
-    ASSERT_TRUE(vocabulary) << vocabulary.error().message;
-    auto created = tokenizer::Tokenizer::create(std::move(*vocabulary));
+    auto created = tokenizer::tokenizer_from_gguf(*file_);
     ASSERT_TRUE(created) << created.error().message;
     tokenizer_.emplace(std::move(*created));
     auto backend = CpuBackend::create(*file_, {.context = 64});

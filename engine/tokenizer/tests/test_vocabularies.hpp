@@ -12,7 +12,7 @@
 
 #include "gguf/file.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/vocabulary_from_gguf.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 
 namespace llama_worker::tokenizer::testing {
 
@@ -41,12 +41,7 @@ inline const Tokenizer& real_tokenizer(const std::string& name) {
       std::fprintf(stderr, "cannot open %s: %s\n", path.c_str(), file.error().message.c_str());
       std::abort();
     }
-    Result<Vocabulary> vocabulary = vocabulary_from_gguf(*file);
-    if (!vocabulary) {
-      std::fprintf(stderr, "%s\n", vocabulary.error().message.c_str());
-      std::abort();
-    }
-    Result<Tokenizer> tokenizer = Tokenizer::create(std::move(*vocabulary));
+    Result<Tokenizer> tokenizer = tokenizer_from_gguf(*file);
     if (!tokenizer) {
       std::fprintf(stderr, "%s\n", tokenizer.error().message.c_str());
       std::abort();

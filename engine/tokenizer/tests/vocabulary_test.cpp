@@ -7,6 +7,7 @@
 #include "gguf/writer.hpp"
 #include "test_vocabularies.hpp"
 #include "tokenizer/tokenizer.hpp"
+#include "tokenizer/tokenizer_from_gguf.hpp"
 #include "tokenizer/vocabulary_from_gguf.hpp"
 
 namespace llama_worker::tokenizer {
@@ -177,20 +178,32 @@ gguf::Writer tiny_gguf() {
   return writer;
 }
 
-Result<Vocabulary> load(const gguf::Writer& writer, std::vector<uint8_t>& storage) {
+Result<gguf::File> open(const gguf::Writer& writer, std::vector<uint8_t>& storage) {
   Result<std::vector<uint8_t>> bytes = writer.to_bytes();
   if (!bytes) return bytes.error();
   storage = std::move(*bytes);
-  LW_ASSIGN_OR_RETURN(gguf::File file, gguf::File::from_bytes(storage, "tiny.gguf"));
+  return gguf::File::from_bytes(storage, "tiny.gguf");
+}
+
+Result<Vocabulary> load(const gguf::Writer& writer, std::vector<uint8_t>& storage) {
+  LW_ASSIGN_OR_RETURN(gguf::File file, open(writer, storage));
   return vocabulary_from_gguf(file);
 }
 
+// Both routes from a file: vocabulary_from_gguf (validates) and tokenizer_from_gguf (reads without
+// validating, then Tokenizer::create validates once) reject it with the same message.
 void expect_gguf_error(const gguf::Writer& writer, const std::string& fragment) {
   std::vector<uint8_t> storage;
-  Result<Vocabulary> v = load(writer, storage);
+  Result<gguf::File> file = open(writer, storage);
+  ASSERT_TRUE(file) << file.error().message;
+  Result<Vocabulary> v = vocabulary_from_gguf(*file);
   ASSERT_FALSE(v) << "accepted; expected '" << fragment << "'";
   EXPECT_NE(v.error().message.find(fragment), std::string::npos) << v.error().message;
   EXPECT_NE(v.error().message.find("tiny.gguf"), std::string::npos) << v.error().message;
+  Result<Tokenizer> tokenizer = tokenizer_from_gguf(*file);
+  ASSERT_FALSE(tokenizer) << "tokenizer_from_gguf accepted; expected '" << fragment << "'";
+  EXPECT_EQ(tokenizer.error().message, v.error().message);
+  EXPECT_EQ(tokenizer.error().code, v.error().code);
 }
 
 TEST(VocabularyFromGguf, ReadsAValidFile) {
@@ -200,6 +213,24 @@ TEST(VocabularyFromGguf, ReadsAValidFile) {
   EXPECT_EQ(v->tokens.size(), 265u);
   EXPECT_EQ(v->special.unk, 0);  // the llama default
   EXPECT_TRUE(v->add_bos);
+}
+
+TEST(TokenizerFromGguf, EncodesAsTheTwoStepRoute) {
+  std::vector<uint8_t> storage;
+  Result<gguf::File> file = open(tiny_gguf(), storage);
+  ASSERT_TRUE(file) << file.error().message;
+  Result<Vocabulary> v = vocabulary_from_gguf(*file);
+  ASSERT_TRUE(v) << v.error().message;
+  Result<Tokenizer> two_step = Tokenizer::create(std::move(*v));
+  Result<Tokenizer> one_step = tokenizer_from_gguf(*file);
+  ASSERT_TRUE(two_step && one_step);
+  EXPECT_EQ(one_step->size(), two_step->size());
+  for (const char* text : {"ab ba", "hello wörld", "\xF0\x9F\x98\x80 a"}) {
+    Result<std::vector<int32_t>> a = one_step->encode(text);
+    Result<std::vector<int32_t>> b = two_step->encode(text);
+    ASSERT_TRUE(a && b) << text;
+    EXPECT_EQ(*a, *b) << text;
+  }
 }
 
 TEST(VocabularyFromGguf, RejectsBadTypesLengthsAndIds) {
