@@ -13,30 +13,12 @@
 #include <cstdio>
 #include <cstring>
 
-namespace {
+#include "probe_kernels.cuh"
 
-__global__ void fill_half(__half* out, long n, float scale) {
-  const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = __float2half_rn(scale * static_cast<float>((i * 7919) % 97 - 48));
-}
-
-__global__ void fill_float(float* out, long n, float value) {
-  const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = value;
-}
-
-__global__ void read_all_kernel(const float* y, long n, float* sum) {
-  const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) atomicAdd(sum, y[i]);
-}
-
-bool ok(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return true;
-  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-  return false;
-}
-
-}  // namespace
+using probes::fill_float;
+using probes::fill_half;
+using probes::ok;
+using probes::read_all_kernel;
 
 int main(int argc, char** argv) {
   const bool preinit = argc > 1 && std::strcmp(argv[1], "preinit") == 0;

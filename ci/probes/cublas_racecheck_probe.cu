@@ -2,8 +2,10 @@
 // writes Y, a GEMM adds into it (beta 1: the call of kernels/cuda/tensor_core_matmul.cu with the
 // bias seeded first, fp16 in, fp32 out, OP_T x OP_N, CUBLAS_WORKSPACE_CONFIG=:0:0 as the engine
 // sets it), then our kernel reads every element. Arguments: rows tokens in [y_stride], default
-// 256 512 256 512 (the first prefill product of the gate-4 context-length test's Qwen model, where
-// cuBLAS picks a 4x2x1-cluster kernel). Run it plainly, then under
+// 256 512 256 with y stride = rows. The gate-4 context-length test's Qwen model makes 256 512 256
+// 512 as its first prefill product, where cuBLAS picked a 4x2x1-cluster kernel on the H100; the
+// default crashes filtered racecheck the same way (2026-11-27).
+// Run it plainly, then under
 //   compute-sanitizer --tool racecheck [--kernel-name kns=fill_float] ./cublas_racecheck_probe
 // (CUBLASLT_LOG_LEVEL=2 prints the algorithm cuBLAS chose). Prints the checksum; exit 0 unless a
 // CUDA or cuBLAS call fails. Built by hand, not by CMake:
@@ -15,30 +17,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace {
+#include "probe_kernels.cuh"
 
-__global__ void fill_half(__half* out, long n, float scale) {
-  const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = __float2half_rn(scale * static_cast<float>((i * 7919) % 97 - 48));
-}
-
-__global__ void fill_float(float* out, long n, float value) {
-  const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = value;
-}
-
-__global__ void read_all_kernel(const float* y, long n, float* sum) {
-  const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) atomicAdd(sum, y[i]);
-}
-
-bool ok(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return true;
-  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-  return false;
-}
-
-}  // namespace
+using probes::fill_float;
+using probes::fill_half;
+using probes::ok;
+using probes::read_all_kernel;
 
 int main(int argc, char** argv) {
   const int rows = argc > 1 ? std::atoi(argv[1]) : 256;
