@@ -19,7 +19,8 @@
 # seconds (default 540, under the device's 10-minute command limit); a failed or skipped step
 # shows as n/a in the table and makes the exit status 1.
 # Output under $OUT (else ./gpu-bench-out): summary.md (the table), results.json, logs.tar.gz.
-# Environment: MODELS (default "qwen phi3"), REPS (5), MODEL_DIR (/tmp/llama-worker-bench-models),
+# Environment: MODELS (default "qwen phi3"; also llama7b), QWEN_DEPTHS / PHI3_DEPTHS / LLAMA7B_DEPTHS
+# (comma lists beside depth 0; default 2048 / 3000 / none), REPS (5), MODEL_DIR (/tmp/llama-worker-bench-models),
 # PEER_DIR (.peer), TOTAL_LIMIT (540), BACKEND (cuda; cpu only for a smoke test of this script).
 # HISTORY=FILE (optional): this run's record (bench/dashboard/append_history.py) is appended to a copy
 # of FILE written as $OUT/history.jsonl (HISTORY_OUT=FILE appends in place); ENGINE_COMMIT=SHA names
@@ -102,7 +103,7 @@ for tool in llama-bench llama-completion; do
 done
 command -v nvidia-smi > /dev/null || problems+=("nvidia-smi not found: not a GPU machine?")
 command -v python3 > /dev/null || problems+=("python3 not found (needed for the comparison table)")
-for vocab in qwen2.5-0.5b-instruct.vocab.gguf phi-3-mini-4k-instruct.vocab.gguf; do
+for vocab in qwen2.5-0.5b-instruct.vocab.gguf phi-3-mini-4k-instruct.vocab.gguf llama-spm.vocab.gguf; do
   [ -s "$vocab_dir/$vocab" ] || problems+=("$vocab_dir/$vocab is missing")
 done
 if (( ${#problems[@]} > 0 )); then
@@ -129,11 +130,16 @@ for model in $models; do
     # Qwen2.5-0.5B ties its output to token_embd (no output.weight): with --tied the file is the
     # real Q4_K_M file's size to the tensor byte (397,805,248 B; llama.cpp's 397,804,576 B differs
     # in metadata only). Phi-3 has its own output.weight (2,396,770,208 B vs 2,396,769,536 B).
-    qwen) vocab=qwen2.5-0.5b-instruct.vocab.gguf; depth=2048; shape_flags=--tied ;;
-    phi3) vocab=phi-3-mini-4k-instruct.vocab.gguf; depth=3000; shape_flags= ;;
-    *) say "unknown model '$model' (qwen or phi3)"; failures=$((failures + 1)); continue ;;
+    qwen) vocab=qwen2.5-0.5b-instruct.vocab.gguf; depth=${QWEN_DEPTHS:-2048}; shape_flags=--tied; tag=-tied; vram=1 ;;
+    phi3) vocab=phi-3-mini-4k-instruct.vocab.gguf; depth=${PHI3_DEPTHS:-3000}; shape_flags=; tag=; vram=1 ;;
+    # Llama-2-7B's shape (issue 16): 32 blocks, 4,096 wide, 11,008 feed-forward, 32 heads (no
+    # grouping), the llama-spm vocabulary (32,000 tokens); decode speed only (no VRAM rows).
+    llama7b) vocab=llama-spm.vocab.gguf; depth=${LLAMA7B_DEPTHS:-}; tag=
+      shape_flags="--layers 32 --embd 4096 --ff 11008 --heads 32 --kv-heads 32"; vram=0 ;;
+    *) say "unknown model '$model' (qwen, phi3 or llama7b)"; failures=$((failures + 1)); continue ;;
   esac
-  file="$model_dir/$model${shape_flags:+-tied}-Q4_K_M-seed1.gguf"
+  depths="0${depth:+,$depth}"
+  file="$model_dir/$model$tag-Q4_K_M-seed1.gguf"
   if [ ! -s "$file" ]; then
     run_step "mkmodel-$model" 300 "$worker" mkmodel --vocab "$vocab_dir/$vocab" --quant Q4_K_M --seed 1 \
       $shape_flags -o "$file.partial" && mv "$file.partial" "$file"
@@ -148,12 +154,13 @@ for model in $models; do
   say "$model: $(stat -c %s "$file") bytes"
   cat "$file" > /dev/null  # into the page cache (both engines read it from there)
 
-  run_step "ours-$model" 240 "$worker" bench -m "$file" -p 512 -n 128 -d "0,$depth" -r "$reps" --backend "$backend" \
+  run_step "ours-$model" 240 "$worker" bench -m "$file" -p 512 -n 128 -d "$depths" -r "$reps" --backend "$backend" \
     --json-out "$logs/ours-$model.json"
   cat "$logs/ours-$model.out" 2>/dev/null
-  run_step "peer-bench-$model" 300 "$peer/llama-bench" -m "$file" -p 512 -n 128 -d "0,$depth" -r "$reps" \
+  run_step "peer-bench-$model" 300 "$peer/llama-bench" -m "$file" -p 512 -n 128 -d "$depths" -r "$reps" \
     -fa 1 -ngl 99 -o json
 
+  (( vram )) || continue
   start_sampler "ours-vram-$model"
   run_step "ours-vram-$model" 120 "$worker" bench -m "$file" -p 512 -n 128 -r 1 --ctx 4096 --backend "$backend" \
     --json-out "$logs/ours-vram-$model.json"

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "attention_case.hpp"
 #include "conformance_util.hpp"
 #include "cpu/attention.hpp"
 #include "cpu/rmsnorm.hpp"
@@ -119,65 +120,20 @@ TEST(SwigluConformance, MatchesCpuPlainAndFused) {
   EXPECT_NMSE_BELOW(gate_half, expected, 1e-12) << "in place";
 }
 
-// K/V are rounded to fp16 before the CPU twin sees them, as the GPU cache stores them: the
-// remaining difference is summation order only.
+// The CUDA-core paths (fp32 throughout): the remaining difference to the twin is summation order
+// only. The tensor-core prefill has its own suite (attention_prefill_mma_conformance_test.cpp).
 void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t q_tokens, int64_t offset,
                      int64_t window) {
-  const int64_t kv_tokens = offset + q_tokens;
-  const int64_t capacity = kv_tokens + 3;
-  const auto q = random_floats(static_cast<size_t>(q_tokens * heads * head_dim));
-  auto k = random_floats(static_cast<size_t>(kv_tokens * kv_heads * head_dim));
-  auto v = random_floats(static_cast<size_t>(kv_tokens * kv_heads * head_dim));
-  std::vector<uint16_t> k_half(static_cast<size_t>(capacity * kv_heads * head_dim), 0x7E00);  // NaN rows past the end
-  std::vector<uint16_t> v_half(k_half.size(), 0x7E00);
-  for (size_t i = 0; i < k.size(); ++i) {
-    k_half[i] = quant::f32_to_f16(k[i]);
-    v_half[i] = quant::f32_to_f16(v[i]);
-    k[i] = quant::f16_to_f32(k_half[i]);
-    v[i] = quant::f16_to_f32(v_half[i]);
-  }
-  std::vector<float> expected(q.size());
-  kernels::cpu::AttentionParams cpu;
-  cpu.out = expected.data();
-  cpu.q = q.data();
-  cpu.k = k.data();
-  cpu.v = v.data();
-  cpu.q_tokens = q_tokens;
-  cpu.kv_tokens = kv_tokens;
-  cpu.heads = heads;
-  cpu.kv_heads = kv_heads;
-  cpu.head_dim = head_dim;
-  cpu.q_position_offset = offset;
-  cpu.sliding_window = window;
-  kernels::cpu::attention_f32(cpu);
-
-  std::vector<int32_t> positions(q_tokens);
-  for (int64_t t = 0; t < q_tokens; ++t) positions[t] = static_cast<int32_t>(offset + t);
-  DeviceBuffer<float> d_q, d_out;
-  DeviceBuffer<uint16_t> d_k, d_v;
-  DeviceBuffer<int32_t> d_positions;
-  ASSERT_TRUE(d_q.upload(q));
-  ASSERT_TRUE(d_k.upload(k_half));
-  ASSERT_TRUE(d_v.upload(v_half));
-  ASSERT_TRUE(d_positions.upload(positions));
-  ASSERT_TRUE(d_out.allocate(q.size()));
-  kernels::cuda::AttentionParams gpu;
-  gpu.out = d_out.get();
-  gpu.q = d_q.get();
-  gpu.k_cache = reinterpret_cast<const __half*>(d_k.get());
-  gpu.v_cache = reinterpret_cast<const __half*>(d_v.get());
-  gpu.positions = d_positions.get();
-  gpu.q_tokens = q_tokens;
-  gpu.heads = heads;
-  gpu.kv_heads = kv_heads;
-  gpu.head_dim = head_dim;
-  gpu.capacity = capacity;
-  gpu.sliding_window = window;
+  AttentionCase c;
+  ASSERT_TRUE(c.prepare(heads, kv_heads, head_dim, q_tokens, offset, window));
+  const std::vector<float>& expected = c.expected;
+  auto& d_out = c.d_out;
+  const int64_t capacity = c.gpu.capacity;
+  kernels::cuda::AttentionParams gpu = c.gpu;
+  gpu.tensor_cores = false;
   const Status status = kernels::cuda::attention(gpu, nullptr);
   ASSERT_TRUE(status) << status.message();
-  EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10)
-      << "heads " << heads << "/" << kv_heads << " dim " << head_dim << " q " << q_tokens << " offset " << offset
-      << " window " << window;
+  EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10) << c.describe();
   if (q_tokens == 1) {  // the split-KV decode path, on the same inputs
     DeviceBuffer<float> d_workspace;
     const int64_t floats = kernels::cuda::attention_split_workspace_floats(heads, head_dim, capacity);

@@ -70,6 +70,7 @@ Status attention(const AttentionParams& params, cudaStream_t stream) {
     }
     return attention_decode_split(p, stream);
   }
+  if (p.tensor_cores && p.q_tokens > 1 && attention_prefill_mma_supports(p)) return attention_prefill_mma(p, stream);
   return attention_prefill(p, stream);
 }
 

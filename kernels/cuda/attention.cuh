@@ -7,8 +7,9 @@
 // of the sequence is row j. kv_store writes new K/V rows at their positions. Query positions
 // are read from device memory, so a captured decode graph stays valid as the sequence grows.
 //
-// Prefill (many queries): tiles of 32 queries x 32 keys through shared memory, online softmax
-// (attention_prefill.cu). Decode (one query, workspace given): split-KV, see
+// Prefill (many queries): tensor-core tiles of 64 queries x 64 keys (attention_prefill_mma.cu) for
+// head dimensions 64, 96 and 128, else tiles of 32 queries x 32 keys through shared memory, online
+// softmax (attention_prefill.cu). Decode (one query, workspace given): split-KV, see
 // AttentionParams::workspace (attention_decode.cu). Head dimensions up to 256; every sum in a
 // fixed order, so results are the same bits on every run.
 #pragma once
@@ -51,6 +52,10 @@ struct AttentionParams {
   int64_t sliding_window = 0;         // 0: full causal
   int64_t q_stride = 0;               // 0: heads * head_dim
   float scale = 0.0f;                 // 0: 1 / sqrt(head_dim)
+  // Prefill (q_tokens > 1) on tensor cores (attention_prefill_mma.cu) where the head dimension is
+  // 64, 96 or 128: Q and the softmax weights rounded to fp16, fp32 accumulation; otherwise, or with
+  // false, the CUDA-core tiles (fp32 throughout).
+  bool tensor_cores = true;
   // Split-KV decode: with q_tokens == 1 and a workspace of at least
   // attention_split_workspace_floats(heads, head_dim, capacity) floats, the keys are cut into
   // fixed slices of kAttentionKeysPerSplit, one block per (head, slice), and the last block of

@@ -1,5 +1,5 @@
 // The two attention launchers behind attention() (attention.cuh), one file each:
-// attention_prefill.cu (many queries: tiled, online softmax) and attention_decode.cu (one query:
+// attention_prefill.cu and attention_prefill_mma.cu (many queries: tiled, online softmax) and attention_decode.cu (one query:
 // split-KV). Both take parameters already validated and defaulted by attention().
 #pragma once
 
@@ -14,6 +14,10 @@ namespace llama_worker::kernels::cuda {
 inline constexpr int64_t kAttentionPrefillMaxHeadDim = 256;
 
 Status attention_prefill(const AttentionParams& p, cudaStream_t stream);
+// Tensor-core prefill: head dimensions 64, 96, 128 with 8-byte aligned q/out (even q_stride) and
+// 16-byte aligned caches.
+bool attention_prefill_mma_supports(const AttentionParams& p);
+Status attention_prefill_mma(const AttentionParams& p, cudaStream_t stream);
 Status attention_decode_split(const AttentionParams& p, cudaStream_t stream);
 
 }  // namespace llama_worker::kernels::cuda

@@ -21,6 +21,44 @@ __device__ float block_inverse_rms(const float* x, int64_t width, float eps) {
   return 1.0f / sqrtf(sum / static_cast<float>(width) + eps);
 }
 
+// The tail of a product with norm_out: the last block to finish normalises the whole output.
+// rmsnorm_f32 runs 1,024 threads (rmsnorm.cu); this block's 128 threads stand in for them, 8 each
+// (virtual thread threadIdx.x + 128 k, in virtual warp 4 k + warp), so every partial sum, butterfly
+// and the final warp's sum over the 32 virtual warps run in that kernel's order: the same bits.
+constexpr int kNormThreads = 1024;
+constexpr int kNormThreadsPerThread = kNormThreads / (32 * kWarps);
+
+__device__ void norm_after_last_block(float* out, const float* y, const float* weight, int64_t width, float eps,
+                                      unsigned* counter) {
+  __shared__ bool last;
+  __shared__ float scratch[32];
+  __threadfence();  // this thread's stores of y are visible to every block before the count
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+  float warp_sums[kNormThreadsPerThread];
+#pragma unroll
+  for (int k = 0; k < kNormThreadsPerThread; ++k) {
+    float sum = 0.0f;
+    // __ldcg: from L2; this SM's L1 may hold y's old values (the residual read before the store).
+    for (int64_t i = threadIdx.x + 32 * kWarps * k; i < width; i += kNormThreads) sum = fmaf(__ldcg(y + i), __ldcg(y + i), sum);
+    warp_sums[k] = warp_reduce_sum(sum);
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int k = 0; k < kNormThreadsPerThread; ++k) scratch[kWarps * k + warp] = warp_sums[k];
+  }
+  __syncthreads();
+  const float total = warp_reduce_sum(scratch[lane]);
+  const float scale = 1.0f / sqrtf(total / static_cast<float>(width) + eps);
+  for (int64_t i = threadIdx.x; i < width; i += 32 * kWarps) out[i] = __ldcg(y + i) * scale * weight[i];
+  if (threadIdx.x == 0) *counter = 0;  // re-armed for the next launch (which starts after this one ends)
+}
+
 // Weights are never written by a kernel: pull a warp's rows into L2 before waiting for the
 // kernel that produces x (programmatic dependent launch).
 __device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row, int64_t rows,
@@ -110,9 +148,13 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams
   if constexpr (kSwiglu) prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
   pdl_wait();
   const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
-  if (first_row >= p.out_features) return;
-  gemv_warp<Unit, kSwiglu, kRowsPerWarp>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, p.x, p.in_features,
-                           p.norm_weight, inverse_rms, p.y, p.bias, p.residual);
+  if (first_row < p.out_features) {
+    gemv_warp<Unit, kSwiglu, kRowsPerWarp>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, p.x,
+                                           p.in_features, p.norm_weight, inverse_rms, p.y, p.bias, p.residual);
+  }
+  if constexpr (!kSwiglu) {
+    if (p.norm_out != nullptr) norm_after_last_block(p.norm_out, p.y, p.norm_out_weight, p.out_features, p.norm_out_eps, p.norm_counter);
+  }
 }
 
 template <typename Function>
@@ -197,6 +239,10 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
   }
   if (p.norm_weight != nullptr && reinterpret_cast<uintptr_t>(p.norm_weight) % 16 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "quant_gemv: the norm weight must be 16-byte aligned");
+  }
+  if (p.norm_out != nullptr && (p.up_weight != nullptr || p.norm_out_weight == nullptr || p.norm_counter == nullptr)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "quant_gemv: the output norm needs its weight and counter and is not for the SwiGLU form");
   }
   return visit_gemv_type(p.weight_type, [&](auto unit) -> Status {
     using Unit = decltype(unit);

@@ -37,6 +37,15 @@ struct QuantGemvParams {
   // (x * (1 / sqrt(mean(x^2) + eps)) * norm_weight) before the product, saving the norm kernel.
   const float* norm_weight = nullptr;  // (in_features) or null
   float norm_eps = 0.0f;
+  // Optional RMSNorm of the finished output (decode: the next product's input), not with
+  // up_weight: once every block has written its rows of y, the last block to finish computes
+  // norm_out = y * (1 / sqrt(mean(y^2) + norm_out_eps)) * norm_out_weight in rmsnorm_f32's exact
+  // order (the same bits as that kernel run after this one), then re-arms the counter. norm_out
+  // may alias x: every block has finished reading x before the last block starts the norm.
+  float* norm_out = nullptr;               // (out_features) or null
+  const float* norm_out_weight = nullptr;  // (out_features)
+  float norm_out_eps = 0.0f;
+  unsigned* norm_counter = nullptr;        // device; zero before the first launch, left zero
 };
 
 // Several matrices that share one input vector (Q, K and V stored apart): one launch computes

@@ -17,7 +17,9 @@ inline constexpr unsigned kDecodeFusionFeedForwardNorm = 4;
 inline constexpr unsigned kDecodeFusionOutputNorm = 8;
 // RoPE and the KV store inside the split-KV attention launch (cos/sin from a table).
 inline constexpr unsigned kDecodeFusionRopeAttention = 16;
-inline constexpr unsigned kDecodeFusionDefault = kDecodeFusionQkvLaunch | kDecodeFusionRopeAttention;
+// The RMSNorm after each residual product computed by that product's last block (no norm launch).
+inline constexpr unsigned kDecodeFusionTailNorm = 32;
+inline constexpr unsigned kDecodeFusionDefault = kDecodeFusionQkvLaunch | kDecodeFusionRopeAttention | kDecodeFusionTailNorm;
 
 // Tensor-core prefill, from LLAMA_WORKER_TENSOR_CORE_PREFILL (1 on, 0 off). On by default: on the
 // H100 it made pp512 13x faster (Qwen 2,219 -> 29,084 tok/s) and 10x (Phi-3 527 -> 5,329), with the
@@ -31,10 +33,19 @@ inline bool tensor_core_prefill_setting() {
   return std::strcmp(setting, "0") != 0;
 }
 
+// Tensor-core prefill attention (kernels/cuda/attention_prefill_mma.cu), from
+// LLAMA_WORKER_TENSOR_CORE_ATTENTION (1 on, 0 off); on by default, off with tensor-core prefill
+// off (LLAMA_WORKER_TENSOR_CORE_PREFILL=0 keeps the whole prefill on fp32 CUDA cores).
+inline bool tensor_core_attention_setting() {
+  if (!tensor_core_prefill_setting()) return false;
+  const char* setting = std::getenv("LLAMA_WORKER_TENSOR_CORE_ATTENTION");
+  return setting == nullptr || *setting == '\0' || std::strcmp(setting, "0") != 0;
+}
+
 inline unsigned decode_fusion_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
   if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;
-  return static_cast<unsigned>(std::strtoul(setting, nullptr, 0)) & 31u;
+  return static_cast<unsigned>(std::strtoul(setting, nullptr, 0)) & 63u;
 }
 
 }  // namespace llama_worker::runtime::cuda

@@ -61,6 +61,30 @@ Status CudaBackend::product(const DeviceMatrix& w, const float* x, int64_t token
   return kc::quant_matmul(p, stream_);
 }
 
+Result<bool> CudaBackend::residual_product_then_norm(const DeviceMatrix& w, const float* input, const float* norm_weight) {
+  const model::ModelConfig& c = adapter_.config();
+  if ((decode_fusion_ & kDecodeFusionTailNorm) == 0 ||
+      !kc::quant_gemv_supports(w.type, w.data, w.row_bytes, w.in_features, input)) {
+    LW_TRY(product(w, input, 1, x_, c.embedding_width, nullptr, x_));
+    return false;
+  }
+  kc::QuantGemvParams p;
+  p.y = x_;
+  p.x = input;
+  p.weight = w.data;
+  p.weight_type = w.type;
+  p.weight_row_bytes = w.row_bytes;
+  p.residual = x_;
+  p.in_features = w.in_features;
+  p.out_features = w.out_features;
+  p.norm_out = normed_;
+  p.norm_out_weight = norm_weight;
+  p.norm_out_eps = c.rms_norm_eps;
+  p.norm_counter = norm_counter_;
+  LW_TRY(kc::quant_gemv(p, stream_));
+  return true;
+}
+
 Status CudaBackend::enqueue_layers(int64_t n) {
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
@@ -79,9 +103,15 @@ Status CudaBackend::enqueue_layers(int64_t n) {
   embedding.error_flag = device_error_flag_;
   LW_TRY(kc::embedding_lookup(embedding, stream_));
 
-  for (const DeviceLayer& layer : layers_) {
+  // Decode: whether normed_ already holds this layer's attention input (the previous layer's down
+  // product computed it in its tail) and, after the last layer, the logits' input.
+  bool attention_input_ready = false;
+  logits_input_normed_ = false;
+  for (size_t layer_index = 0; layer_index < layers_.size(); ++layer_index) {
+    const DeviceLayer& layer = layers_[layer_index];
+    const float* next_norm = layer_index + 1 < layers_.size() ? layers_[layer_index + 1].attn_norm : output_norm_;
     // Decode: the attention norm and the Q/K/V products (stored fused or apart) in one launch.
-    const bool fuse_norm = (decode_fusion_ & kDecodeFusionAttentionNorm) != 0;
+    const bool fuse_norm = (decode_fusion_ & kDecodeFusionAttentionNorm) != 0 && !attention_input_ready;
     kc::QuantGemvMultiParams qkv_product;
     qkv_product.x = fuse_norm ? x_ : normed_;
     qkv_product.in_features = embd;
@@ -105,10 +135,12 @@ Status CudaBackend::enqueue_layers(int64_t n) {
                      add_segment(layer.wv, qkv_ + qw + kvw, layer.bv);
     }
     if (fused_decode) {
-      if (!fuse_norm) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+      if (!fuse_norm && !attention_input_ready) {
+        LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+      }
       LW_TRY(kc::quant_gemv_multi(qkv_product, stream_));
     } else {
-      LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+      if (!attention_input_ready) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
       if (spec.fused_qkv) {
         LW_TRY(product(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr));
       } else {
@@ -151,6 +183,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     attention.capacity = plan_.context;
     attention.sliding_window = spec.sliding_window;
     attention.q_stride = qkv;
+    attention.tensor_cores = tensor_core_attention_;
     attention.workspace = attention_workspace_;  // used by single-token decode (split-KV)
     attention.workspace_floats = attention_workspace_floats_;
     if (fuse_rope) {
@@ -163,19 +196,23 @@ Status CudaBackend::enqueue_layers(int64_t n) {
       attention.v_store = layer.v_cache;
     }
     LW_TRY(kc::attention(attention, stream_));
-    LW_TRY(product(layer.wo, attention_, n, x_, embd, nullptr, x_));
-
+    attention_input_ready = false;
     if (n == 1) {
-      // Decode: the feed-forward norm, gate, up and SwiGLU in one pass when the decode kernel
-      // takes both matrices.
+      // Decode: the feed-forward norm in the tail of the attention output product where it can.
+      bool feed_forward_input_ready = false;
+      LW_ASSIGN_OR_RETURN(feed_forward_input_ready, residual_product_then_norm(layer.wo, attention_, layer.ffn_norm));
+      // The feed-forward norm, gate, up and SwiGLU in one pass when the decode kernel takes both
+      // matrices.
       const DeviceMatrix& gate = spec.fused_gate_up ? layer.w_up : layer.w_gate;
       const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
       const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                     layer.w_gate.row_bytes == layer.w_up.row_bytes);
-      const bool fuse_ffn_norm = (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0;
+      const bool fuse_ffn_norm = (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0 && !feed_forward_input_ready;
       if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, x_) &&
           kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, x_)) {
-        if (!fuse_ffn_norm) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+        if (!fuse_ffn_norm && !feed_forward_input_ready) {
+          LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+        }
         kc::QuantGemvParams fused;
         fused.y = activated_;
         fused.x = fuse_ffn_norm ? x_ : normed_;
@@ -188,11 +225,14 @@ Status CudaBackend::enqueue_layers(int64_t n) {
         fused.in_features = embd;
         fused.out_features = ff;
         LW_TRY(kc::quant_gemv(fused, stream_));
-        LW_TRY(product(layer.w_down, activated_, n, x_, embd, nullptr, x_, 2 * ff));
+        LW_ASSIGN_OR_RETURN(attention_input_ready, residual_product_then_norm(layer.w_down, activated_, next_norm));
         continue;
       }
+      if (!feed_forward_input_ready) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+    } else {
+      LW_TRY(product(layer.wo, attention_, n, x_, embd, nullptr, x_));
+      LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
     }
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
     if (spec.fused_gate_up) {
       LW_TRY(product(layer.w_up, normed_, n, gate_up_, 2 * ff, nullptr, nullptr));
     } else {
@@ -209,8 +249,13 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     swiglu.up_row_stride = 2 * ff;
     swiglu.out_row_stride = 2 * ff;  // over the gate half, in place
     LW_TRY(kc::swiglu_f32(swiglu, stream_));
-    LW_TRY(product(layer.w_down, activated_, n, x_, embd, nullptr, x_, 2 * ff));
+    if (n == 1) {
+      LW_ASSIGN_OR_RETURN(attention_input_ready, residual_product_then_norm(layer.w_down, activated_, next_norm));
+    } else {
+      LW_TRY(product(layer.w_down, activated_, n, x_, embd, nullptr, x_, 2 * ff));
+    }
   }
+  logits_input_normed_ = attention_input_ready;  // after the last layer: output_norm(x_)
   return Status::ok();
 }
 
@@ -231,7 +276,9 @@ Status CudaBackend::enqueue_logits(int64_t first, int64_t rows) {
     product.out_features = c.vocab_size;
     return kc::quant_gemv(product, stream_);
   }
-  LW_TRY(kc::rmsnorm_f32(normed_, x, output_norm_, rows, c.embedding_width, c.rms_norm_eps, stream_));
+  if (!(rows == 1 && first == 0 && logits_input_normed_)) {
+    LW_TRY(kc::rmsnorm_f32(normed_, x, output_norm_, rows, c.embedding_width, c.rms_norm_eps, stream_));
+  }
   return product(output_, normed_, rows, logits_, c.vocab_size, nullptr, nullptr);
 }
 

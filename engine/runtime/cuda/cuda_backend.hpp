@@ -94,6 +94,10 @@ class CudaBackend final : public InferenceBackend {
   // that path is on, otherwise the CUDA-core kernels (decode kernel for one token).
   Status product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride, const float* bias,
                  const float* residual, int64_t x_stride = 0);
+  // Decode (one token): x_ += w . input, then normed_ = rmsnorm(x_) * norm_weight computed by the
+  // product's last block when the tail-norm fusion is on and the decode kernel takes w; else the
+  // product alone. Returns whether normed_ was written.
+  Result<bool> residual_product_then_norm(const DeviceMatrix& w, const float* input, const float* norm_weight);
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
@@ -106,6 +110,8 @@ class CudaBackend final : public InferenceBackend {
         *activated_ = nullptr, *logits_ = nullptr;
   int32_t *device_tokens_ = nullptr, *device_positions_ = nullptr;
   int* device_error_flag_ = nullptr;
+  unsigned* norm_counter_ = nullptr;  // the decode products' output-norm tail (quant_gemv.cuh)
+  bool logits_input_normed_ = false;  // the last decode step left output_norm(x) in normed_
   float* attention_workspace_ = nullptr;  // split-KV decode partials
   float2* rope_table_ = nullptr;          // (context, rope_dims / 2) cos, sin (fused decode RoPE)
   int64_t attention_workspace_floats_ = 0;
@@ -118,6 +124,7 @@ class CudaBackend final : public InferenceBackend {
   // Decode fusions (bits of kDecodeFusion*), from LLAMA_WORKER_DECODE_FUSION when set: each was
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.
   unsigned decode_fusion_ = 0;
+  bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
   // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
   std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;
   __half* weight_tile_ = nullptr;  // kTensorCoreTileElements halves

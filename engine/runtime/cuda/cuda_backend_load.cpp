@@ -127,6 +127,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   device_ = options.device;
   use_graph_ = options.use_graph;
   decode_fusion_ = decode_fusion_setting();
+  tensor_core_attention_ = tensor_core_attention_setting();
   LW_CUDA_TRY(cudaSetDevice(device_));
   const bool tensor_core_prefill = tensor_core_prefill_setting();
   LW_ASSIGN_OR_RETURN(plan_, plan_memory(adapter_, context, options.max_batch, tensor_core_prefill));
@@ -230,6 +231,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   device_tokens_ = reinterpret_cast<int32_t*>(take(b * 4));
   device_positions_ = reinterpret_cast<int32_t*>(take(b * 4));
   device_error_flag_ = reinterpret_cast<int*>(take(64));
+  norm_counter_ = reinterpret_cast<unsigned*>(take(64));
   attention_workspace_floats_ = kc::attention_split_workspace_floats(c.head_count, c.head_dim, plan_.context);
   attention_workspace_ = reinterpret_cast<float*>(take(attention_workspace_floats_ * 4));
   rope_table_ = reinterpret_cast<float2*>(take(plan_.context * (c.rope_dims / 2) * 8));
@@ -244,6 +246,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
                                                 " bytes) exceed the memory plan (" + std::to_string(scratch_.bytes()) + ")");
   }
   LW_CUDA_TRY(cudaMemsetAsync(device_error_flag_, 0, sizeof(int), stream_));
+  LW_CUDA_TRY(cudaMemsetAsync(norm_counter_, 0, sizeof(unsigned), stream_));
   // The activations and logits start as zeros, once per load (~25 MiB at 512 tokens: microseconds):
   // cuBLAS's sm90 GEMMs write some regions first (gate/up), and compute-sanitizer's initcheck does
   // not see those stores (ci/probes/cublas_initcheck_probe.cu), so the kernel reading them next

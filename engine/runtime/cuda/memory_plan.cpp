@@ -60,7 +60,8 @@ Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int6
   plan.kv_bytes_per_position = c.layer_count * 2 * c.kv_width() * 2;
   const int64_t per_token_floats = activation_layout(c).floats_per_token();
   plan.scratch_bytes = align_up(max_batch * per_token_floats * 4) + align_up(kLogitsRowsPerPass * c.vocab_size * 4) +
-                       2 * align_up(max_batch * 4) + align_up(64) +
+                       2 * align_up(max_batch * 4) + 2 * align_up(64) +  // token ids, positions, error flag, norm counter
+
                        align_up(kernels::cuda::attention_split_workspace_floats(c.head_count, c.head_dim, context) * 4) +
                        align_up(context * (c.rope_dims / 2) * 8);  // RoPE cos/sin table
   if (tensor_core_prefill) {
