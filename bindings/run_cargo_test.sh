@@ -3,7 +3,8 @@
 # CTest's `bindings_rust`: `cargo test` of bindings/rust against the libllama_worker.so installed
 # in LIBDIR, then the haiku example streaming from MODEL. Debian's cargo and rustc (ci/setup.sh)
 # build it offline; LLAMA_WORKER_CARGO / LLAMA_WORKER_RUSTC name others. Exit 77 (skipped) when
-# there is no cargo.
+# there is no cargo. LLAMA_WORKER_PRELOAD: a sanitizer runtime the test binaries preload (asan builds;
+# cargo and rustc themselves run without it).
 set -euo pipefail
 libdir=$1 target=$2 model=$3
 cargo=${LLAMA_WORKER_CARGO:-/usr/bin/cargo}
@@ -17,6 +18,9 @@ fi
 export RUSTC=$rustc RUSTDOC=$(dirname "$rustc")/rustdoc
 export CARGO_HOME=$target/cargo-home CARGO_TARGET_DIR=$target
 export LLAMA_WORKER_LIB_DIR=$libdir LLAMA_WORKER_TEST_MODEL=$model
+if [ -n "${LLAMA_WORKER_PRELOAD:-}" ]; then
+  export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="env LD_PRELOAD=$LLAMA_WORKER_PRELOAD"
+fi
 cd "$(dirname "$0")/rust"
 "$cargo" --version
 "$cargo" test --offline --locked --no-fail-fast -- --test-threads=2

@@ -2,7 +2,7 @@
 # installed_consumer_test.sh INSTALL_PREFIX LIBDIR EXAMPLE.c MODEL.gguf WORK_DIR
 # Builds the C API example against the installed libllama_worker.so twice, through the CMake
 # package and through pkg-config, checks that each binary resolves the installed copy, and runs
-# both on the CPU backend.
+# both on the CPU backend. LLAMA_WORKER_PRELOAD: a sanitizer runtime to preload (asan builds).
 set -euo pipefail
 prefix=$1 libdir=$2 example=$3 model=$4 work=$5
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +14,7 @@ run_example() {  # binary: must load the installed library, then generate on the
   local resolved
   resolved=$(LD_LIBRARY_PATH="$libdir" ldd "$binary" | awk '/libllama_worker/ {print $3}')
   [ "$resolved" -ef "$libdir/libllama_worker.so.1" ] || { echo "error: $binary resolves libllama_worker to '$resolved'"; exit 1; }
-  LD_LIBRARY_PATH="$libdir" "$binary" "$model" cpu "Write a haiku about a GPU." >"$work/out.txt" 2>"$work/err.txt" || {
+  LD_PRELOAD="${LLAMA_WORKER_PRELOAD:-}" LD_LIBRARY_PATH="$libdir" "$binary" "$model" cpu "Write a haiku about a GPU." >"$work/out.txt" 2>"$work/err.txt" || {
     cat "$work/err.txt"; echo "error: $binary failed"; exit 1; }
   grep -q "prompt [0-9]* tokens, generated" "$work/err.txt" || { cat "$work/err.txt"; echo "error: no stats line"; exit 1; }
   echo "$binary: $(tail -1 "$work/err.txt")"
