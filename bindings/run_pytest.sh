@@ -18,7 +18,7 @@ cp -r "$here/python" "$work/source"
 rm -rf "$work/source/tests"
 # Debian's pip: --no-build-isolation builds with the system setuptools (no download); --target
 # installs into a folder of ours, not the system's.
-"$python" -m pip install --quiet --no-build-isolation --no-deps --no-cache-dir --target "$work/site" "$work/source"
+"$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-build-isolation --no-deps --no-cache-dir --target "$work/site" "$work/source"
 export PYTHONPATH=$work/site LLAMA_WORKER_LIB_DIR=$libdir LLAMA_WORKER_TEST_MODEL=$model
 export LLAMA_WORKER_HEADER=$here/../engine/include/llama_worker.h
 cd "$work"
