@@ -24,10 +24,12 @@
 namespace llama_worker::runtime {
 
 struct BatchEntry {
-  std::span<const int32_t> tokens;  // (n >= 1) token ids, at positions [start_position, start_position + n)
-  int64_t start_position = 0;       // positions of this sequence already in its blocks
-  std::span<const int32_t> block_table;  // block i holds positions [i*B, (i+1)*B); covers start_position + n
-  bool logits = true;                    // return the logits of this entry's last token
+  std::span<const int32_t> tokens =
+      {};                      // (n >= 1) token ids, at positions [start_position, start_position + n)
+  int64_t start_position = 0;  // positions of this sequence already in its blocks
+  std::span<const int32_t> block_table =
+      {};              // block i holds positions [i*B, (i+1)*B); covers start_position + n
+  bool logits = true;  // return the logits of this entry's last token
 };
 
 class BatchedInferenceBackend {

@@ -18,7 +18,7 @@ using testing::TinyCpuModel;
 struct Stream {
   std::vector<int32_t> tokens;  // everything this sequence will ever feed
   std::vector<int64_t> chunks;  // tokens fed at step s (0: not in step s)
-  kv_pool::BlockTable table;
+  kv_pool::BlockTable table = {};
   int64_t fed = 0;
 };
 
