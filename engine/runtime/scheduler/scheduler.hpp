@@ -19,7 +19,9 @@
 // batch invariance + a sampler per sequence); its blocks are taken only at admission (prompt) and
 // when a decode row needs a new block, and all go back when it finishes, fails, is cancelled or
 // released; a sequence that cannot grow fails alone with the "KV pool exhausted:" error.
-// Thread-safe: every public function may be called from any thread.
+// Thread-safe: every public function may be called from any thread; none may still be running
+// when the scheduler is destroyed (the owner joins its callers first, as for a model handle). A
+// backend error fails every sequence of that step with it.
 #pragma once
 
 #include <chrono>
