@@ -112,6 +112,43 @@ TEST_P(EveryArchitecture, EntriesWithoutLogitsAreLeftOut) {
   EXPECT_TRUE(same_bits(logits.data(), logits_alone(model, b).data() + 2 * vocab, vocab));
 }
 
+// The decode rows of a step are the same bits with or without a prefill chunk beside them (and
+// wherever that chunk sits in the batch).
+TEST_P(EveryArchitecture, PrefillChunkInTheStepChangesNoDecodeRow) {
+  TinyCpuModel model(GetParam());
+  const int64_t vocab = model::testing::TinyModelSpec(GetParam()).vocab;
+  const std::vector<int32_t> a = token_stream(8, 7, vocab), b = token_stream(5, 8, vocab),
+                             c = token_stream(9, 9, vocab);
+  std::vector<std::vector<float>> decode_rows;
+  for (int layout = 0; layout < 3; ++layout) {  // 0: decode rows only; 1: chunk first; 2: chunk between
+    auto backend = model.backend();
+    const kv_pool::KvPoolPlan plan = small_block_plan(*backend, 3);
+    ASSERT_TRUE(backend->allocate_kv_blocks(plan));
+    kv_pool::BlockPool pool(plan);
+    kv_pool::BlockTable ta, tb, tc;
+    ASSERT_TRUE(pool.take_for_positions(ta, 8));
+    ASSERT_TRUE(pool.take_for_positions(tb, 5));
+    ASSERT_TRUE(pool.take_for_positions(tc, 9));
+    std::vector<float> logits;
+    const BatchEntry prefill[] = {{.tokens = std::span(a).first(7), .block_table = ta.blocks()},
+                                  {.tokens = std::span(b).first(4), .block_table = tb.blocks()}};
+    ASSERT_TRUE(backend->forward_batch(prefill, logits));
+    const BatchEntry da{.tokens = std::span(a).subspan(7), .start_position = 7, .block_table = ta.blocks()};
+    const BatchEntry db{.tokens = std::span(b).subspan(4), .start_position = 4, .block_table = tb.blocks()};
+    const BatchEntry chunk{.tokens = c, .block_table = tc.blocks(), .logits = false};
+    std::vector<BatchEntry> step = {da, db};
+    if (layout == 1) step.insert(step.begin(), chunk);
+    if (layout == 2) step.insert(step.begin() + 1, chunk);
+    ASSERT_TRUE(backend->forward_batch(step, logits));
+    ASSERT_EQ(logits.size(), 2 * static_cast<size_t>(vocab));
+    decode_rows.push_back(logits);
+  }
+  for (int layout = 1; layout < 3; ++layout) {
+    EXPECT_TRUE(same_bits(decode_rows[layout].data(), decode_rows[0].data(), 2 * vocab))
+        << "layout " << layout;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiny, EveryArchitecture,
                          ::testing::Values(model::testing::llama_spec(), model::testing::qwen2_spec(),
                                            model::testing::phi3_spec()),
