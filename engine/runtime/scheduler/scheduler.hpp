@@ -13,7 +13,7 @@
 // round-robin gets one batch of 64 rows per step (the first call steps, the next 63 find their
 // token buffered), and 64 threads get the same (one steps, 63 wait). No thread of our own: nothing
 // runs when nobody asks (a paused sequence costs nothing) and destruction needs no join. step()
-// lets a dedicated thread drive instead.
+// runs one step without reading a token.
 //
 // Invariants: a sequence's tokens and logits never depend on the other sequences (the backend's
 // batch invariance + a sampler per sequence); its blocks are taken only at admission (prompt) and
