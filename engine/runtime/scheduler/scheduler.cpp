@@ -5,6 +5,14 @@
 #include <utility>
 
 namespace llama_worker::runtime::scheduler {
+namespace {
+
+Error unknown_sequence(SequenceId id) {
+  return make_error(ErrorCode::kNotFound,
+                    "no sequence " + std::to_string(id) + " (never started, or released)");
+}
+
+}  // namespace
 
 struct Scheduler::Sequence {
   SequenceId id = 0;
@@ -118,19 +126,13 @@ Scheduler::Sequence* Scheduler::find_locked(SequenceId id) {
   return it->second.get();
 }
 
-namespace {
-Error unknown_sequence(SequenceId id) {
-  return make_error(ErrorCode::kNotFound,
-                    "no sequence " + std::to_string(id) + " (never started, or released)");
-}
-}  // namespace
-
 void Scheduler::end_locked(Sequence& sequence, std::optional<Error> failure) {
   if (failure) {
     sequence.stop = failure->code == ErrorCode::kCancelled ? StopReason::kCancelled : StopReason::kFailed;
     sequence.failure = std::move(failure);
   }
   // Blocks of a sequence in the running step are still being written: its commit frees them.
+  // (release fails only for a block given back twice, which move-only tables rule out.)
   if (!sequence.in_flight) (void)pool_.release(sequence.blocks);
 }
 
