@@ -21,6 +21,8 @@
 #include "gguf/file.hpp"
 #include "model/llama_inference_adapter.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/batched_backend.hpp"
+#include "runtime/kv_pool/kv_pool_plan.hpp"
 
 namespace llama_worker::runtime {
 
@@ -42,7 +44,7 @@ struct CpuBackendOptions {
   bool sliding_window = false;            // apply the window the file declares (see architecture.hpp)
 };
 
-class CpuBackend final : public InferenceBackend {
+class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend {
  public:
   // `file` must outlive the backend (weights are read from its mapping).
   static Result<std::unique_ptr<CpuBackend>> create(const gguf::File& file, const CpuBackendOptions& options);
@@ -55,6 +57,13 @@ class CpuBackend final : public InferenceBackend {
   Status forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) override;
 
   bool weights_dequantized() const { return dequantized_; }
+
+  // Many sequences over a paged KV pool (batched_backend.hpp), in cpu_batched_forward.cpp. Each
+  // row is computed with the arithmetic of forward() alone; the pool is separate from the
+  // contiguous cache forward() uses.
+  kv_pool::KvGeometry kv_geometry() const override;
+  Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) override;
+  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) override;
 
  private:
   // A matmul weight ready for kernels::cpu::matmul_f32: into the file, or an owned fp32 copy.
@@ -77,6 +86,9 @@ class CpuBackend final : public InferenceBackend {
   Status prepare(const CpuBackendOptions& options);
   Result<Matrix> prepare_matrix(const model::WeightView& view, bool dequantize) const;
   Status matmul(const Matrix& w, const float* x, int64_t rows, float* y, const float* bias = nullptr) const;
+  Status check_batch(std::span<const BatchEntry> entries) const;
+  // K (value = false) or V slab of `block` in `layer`: (block_positions, kv_heads, head_dim).
+  float* paged_slab(int32_t block, int64_t layer, bool value);
 
   model::LlamaInferenceAdapter adapter_;
   std::vector<Layer> layers_;
@@ -86,6 +98,8 @@ class CpuBackend final : public InferenceBackend {
   int64_t position_ = 0;
   int threads_ = 0;
   bool dequantized_ = false;
+  kv_pool::KvPoolPlan paged_plan_;  // blocks_total 0 until allocate_kv_blocks
+  std::vector<float> paged_kv_;     // (blocks, layers, K|V, block_positions, kv_width)
 };
 
 }  // namespace llama_worker::runtime

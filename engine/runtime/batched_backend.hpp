@@ -1,0 +1,54 @@
+// The backend interface of many sequences on one model: each step runs a batch of entries, one
+// per sequence, each entry a run of that sequence's tokens at consecutive positions, with the
+// sequence's block table into the paged KV pool (kv_pool/). A decode row is an entry of one
+// token; a prefill chunk is an entry of several.
+//
+// Batch invariance (the contract every implementation keeps, and the CPU backend proves): the
+// logits of an entry, and the K/V it writes, are bit-identical whatever the other entries of the
+// batch are — fixed reduction orders per row, no algorithm chosen from the batch size. Entries
+// never read one another's blocks.
+//
+// InferenceBackend (backend.hpp), one sequence with its own contiguous cache, stays as it is: the
+// Session, Generation, C API and CLI use it. A backend can offer both; the paged pool and the
+// contiguous cache are separate memory.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/status.hpp"
+#include "model/config.hpp"
+#include "runtime/kv_pool/kv_pool_plan.hpp"
+
+namespace llama_worker::runtime {
+
+struct BatchEntry {
+  std::span<const int32_t> tokens =
+      {};                      // (n >= 1) token ids, at positions [start_position, start_position + n)
+  int64_t start_position = 0;  // positions of this sequence already in its blocks
+  std::span<const int32_t> block_table =
+      {};              // block i holds positions [i*B, (i+1)*B); covers start_position + n
+  bool logits = true;  // return the logits of this entry's last token
+};
+
+class BatchedInferenceBackend {
+ public:
+  virtual ~BatchedInferenceBackend() = default;
+
+  virtual const model::ModelConfig& config() const = 0;
+  // Positions one sequence may reach (<= the model's context length).
+  virtual int64_t context_capacity() const = 0;
+  // What one position of the paged pool holds (layers, K/V width, element size): plan input.
+  virtual kv_pool::KvGeometry kv_geometry() const = 0;
+  // Allocates the paged pool for `plan` (replacing any earlier one; its contents are lost).
+  virtual Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) = 0;
+  // Runs one step: writes each entry's K/V into its blocks and resizes `logits` to
+  // (entries with logits = true, vocab), row-major, in entry order.
+  // Every entry is checked before anything runs (token ids, block ids, table coverage, the
+  // context, no block in two tables): a bad batch is kInvalidArgument / kOutOfRange and writes
+  // nothing.
+  virtual Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) = 0;
+};
+
+}  // namespace llama_worker::runtime
