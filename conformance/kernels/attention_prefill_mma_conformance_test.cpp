@@ -21,6 +21,7 @@ void check_tensor_core_attention(int64_t heads, int64_t kv_heads, int64_t head_d
                                  int64_t window) {
   AttentionCase c;
   ASSERT_TRUE(c.prepare(heads, kv_heads, head_dim, q_tokens, offset, window));
+  c.gpu.tensor_cores = true;
   ASSERT_TRUE(kernels::cuda::attention(c.gpu, nullptr));
   const auto first_run = *c.d_out.download();
   const double error = nmse(first_run, c.expected);
@@ -57,6 +58,7 @@ TEST(TensorCoreAttentionConformance, TwoQueries) { check_tensor_core_attention(4
 void check_chunk_invariance(int64_t head_dim, int64_t window) {
   AttentionCase c;
   ASSERT_TRUE(c.prepare(6, 2, head_dim, 150, 70, window));
+  c.gpu.tensor_cores = true;
   ASSERT_TRUE(kernels::cuda::attention(c.gpu, nullptr));
   const auto whole = *c.d_out.download();
   ASSERT_TRUE(c.d_out.poison());

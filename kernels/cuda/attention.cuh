@@ -55,7 +55,7 @@ struct AttentionParams {
   // Prefill (q_tokens > 1) on tensor cores (attention_prefill_mma.cu) where the head dimension is
   // 64, 96 or 128: Q and the softmax weights rounded to fp16, fp32 accumulation; otherwise, or with
   // false, the CUDA-core tiles (fp32 throughout).
-  bool tensor_cores = true;
+  bool tensor_cores = false;
   // Split-KV decode: with q_tokens == 1 and a workspace of at least
   // attention_split_workspace_floats(heads, head_dim, capacity) floats, the keys are cut into
   // fixed slices of kAttentionKeysPerSplit, one block per (head, slice), and the last block of
