@@ -58,7 +58,7 @@ struct ModelState {
   lw_backend backend_kind = LW_BACKEND_CPU;
 
   std::mutex mutex;  // serialises every use of the members below and of this model's inference
-  std::unique_ptr<gguf::File> file;  // the mapping the CPU backend reads weights from
+  std::unique_ptr<gguf::File> file;  // read during the load only (both backends copy what they need)
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<runtime::InferenceBackend> backend;
   int64_t vocabulary = 0;            // valid token ids: [0, min(model rows, tokenizer size))
