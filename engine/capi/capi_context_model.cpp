@@ -292,7 +292,9 @@ lw_status cuda_free(cuda_context* context_handle) {
   return guarded("cuda_free", [&]() -> lw_status {
     auto context = Registry::instance().find("cuda_free", context_handle);
     if (context.status != LW_STATUS_OK) return context.status;
-    release(Registry::instance().remove_context(context.id), context.state->device);
+    Registry::Removed removed = Registry::instance().remove_context(context.id);
+    if (removed.contexts.empty()) return freed_meanwhile("cuda_free", "context");
+    release(std::move(removed), context.state->device);
     return LW_STATUS_OK;
   });
 }
@@ -308,7 +310,9 @@ lw_status cuda_model_free(cuda_model* model_handle) {
     if (model.status != LW_STATUS_OK) return model.status;
     const int device = model.state->context->device;
     model.state.reset();
-    release(Registry::instance().remove_model(model.id), device);
+    Registry::Removed removed = Registry::instance().remove_model(model.id);
+    if (removed.models.empty()) return freed_meanwhile("cuda_model_free", "model");
+    release(std::move(removed), device);
     return LW_STATUS_OK;
   });
 }

@@ -313,6 +313,7 @@ lw_status cuda_inference_free(cuda_inference* inference_handle) {
     auto inference = Registry::instance().find("cuda_inference_free", inference_handle);
     if (inference.status != LW_STATUS_OK) return inference.status;
     Registry::Removed removed = Registry::instance().remove_inference(inference.id);
+    if (removed.inferences.empty()) return freed_meanwhile("cuda_inference_free", "inference");
     std::shared_ptr<ModelState> model = inference.state->model;
     {
       std::lock_guard lock(model->mutex);

@@ -32,6 +32,12 @@ lw_status publish_or_freed(const char* function, HandleKind kind, uint64_t id, c
                   " ran; nothing was written");
 }
 
+lw_status freed_meanwhile(const char* function, const char* kind) {
+  return fail(function, LW_STATUS_INVALID_HANDLE,
+              std::string("the ") + kind + " was freed by another call (of it or of a parent) while " + function +
+                  " ran");
+}
+
 lw_status select_context_device(const char* function, ContextState& context) {
   if (context.device < 0) return LW_STATUS_OK;
   const Status selected = select_device(context.device);

@@ -26,6 +26,10 @@ lw_status device_work_failed(const char* function, ContextState& context, const 
 // or a parent was freed while the call ran.
 lw_status publish_or_freed(const char* function, HandleKind kind, uint64_t id, const std::function<void()>& publish);
 
+// LW_STATUS_INVALID_HANDLE for a free that found its handle but lost the race to remove it to
+// another free (of it or of a parent): exactly one of two racing frees answers OK.
+lw_status freed_meanwhile(const char* function, const char* kind);
+
 // Makes the context's device current on this thread (no-op for a host-only context).
 lw_status select_context_device(const char* function, ContextState& context);
 

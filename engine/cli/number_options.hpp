@@ -9,12 +9,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 namespace llama_worker::cli {
 

@@ -249,5 +249,32 @@ TEST(CapiLifetime, LoadsRacingContextFreesLeaveNothingBehind) {
   expect_same_handles(before, registered_handles_for_testing());
 }
 
+// Two threads free the same handle at once: exactly one free is OK, the other says it was freed.
+TEST(CapiLifetime, OfTwoRacingFreesExactlyOneSucceeds) {
+  CAPI_REQUIRE_MODELS();
+  const RegisteredHandles before = registered_handles_for_testing();
+  for (int round = 0; round < 50; ++round) {
+    cuda_context* context = nullptr;
+    ASSERT_LW(LW_STATUS_OK, cuda_init(LW_DEVICE_CPU, &context));
+    std::atomic<int> ready{0};
+    lw_status statuses[2] = {LW_STATUS_INTERNAL, LW_STATUS_INTERNAL};
+    std::vector<std::thread> freers;
+    for (int t = 0; t < 2; ++t) {
+      freers.emplace_back([&, t] {
+        ready++;
+        while (ready.load() < 2) std::this_thread::yield();
+        statuses[t] = cuda_free(context);
+      });
+    }
+    for (auto& freer : freers) freer.join();
+    const int ok = (statuses[0] == LW_STATUS_OK) + (statuses[1] == LW_STATUS_OK);
+    const int invalid = (statuses[0] == LW_STATUS_INVALID_HANDLE) + (statuses[1] == LW_STATUS_INVALID_HANDLE);
+    ASSERT_EQ(ok, 1) << "round " << round << ": " << cuda_status_name(statuses[0]) << ", "
+                     << cuda_status_name(statuses[1]);
+    ASSERT_EQ(invalid, 1);
+  }
+  expect_same_handles(before, registered_handles_for_testing());
+}
+
 }  // namespace
 }  // namespace llama_worker::capi::testing
