@@ -147,7 +147,7 @@ Command add_inspect_command(CLI::App& parent) {
   add_whole_number_option(*command.app, "--array-items", options->array_items,
                           "Array elements shown before summarising (default 8)", uint64_t{0});
   command.run = [options] {
-    if (auto usable = check_input_file(options->path, "GGUF", "a GGUF file"); !usable) {
+    if (auto usable = check_existing_input_file(options->path, "GGUF", "a GGUF file"); !usable) {
       return report_error("inspect", usable.error());
     }
     auto file = gguf::File::open(options->path);

@@ -33,7 +33,7 @@ constexpr int64_t kMaxFeedForward = int64_t{1} << 18;  // the largest real model
 constexpr int64_t kMaxLayersOrHeads = int64_t{1} << 12;
 
 int run_mkmodel(const MkmodelArguments& arguments) {
-  if (auto usable = check_input_file(arguments.options.vocabulary_path, "vocabulary", "a GGUF file"); !usable) {
+  if (auto usable = check_existing_input_file(arguments.options.vocabulary_path, "vocabulary", "a GGUF file"); !usable) {
     return report_error("mkmodel", usable.error());
   }
   if (auto writable = check_output_file(arguments.output, "-o/--output"); !writable) {
