@@ -68,7 +68,15 @@ case "$case_name" in
       echo "SKIPPED: the CLI cannot start under a ${limit_kib} KiB address-space limit (a sanitizer build reserves more)"
       exit 77
     fi
-    (ulimit -v "$limit_kib" && bounded "$cli" generate --backend cpu --threads 1 -m "$work/big.gguf" -p hi -n 2)
+    # Checked here, not by RunAndCheck, so that the skip above reaches CTest as exit 77.
+    (ulimit -v "$limit_kib" && bounded "$cli" generate --backend cpu --threads 1 -m "$work/big.gguf" -p hi -n 2) \
+      2>"$work/err.txt"
+    status=$?
+    cat "$work/err.txt" >&2
+    [ "$status" -eq 1 ] || { echo "expected exit 1, got $status" >&2; exit 3; }
+    grep -q '^error: generate: out of host memory' "$work/err.txt" || { echo "no out-of-memory error line" >&2; exit 3; }
+    [ "$(grep -c '^error:' "$work/err.txt")" -eq 1 ] || { echo "not exactly one error: line" >&2; exit 3; }
+    exit 0
     ;;
   truncated-while-generating-cpu | truncated-while-generating-cuda)
     # The model is truncated once the first token is out; the backend must not read the mapping
@@ -82,7 +90,7 @@ case "$case_name" in
         exit 77
       }
     fi
-    bounded "$cli" generate --backend "$backend" --threads 1 -m "$work/model.gguf" -p hello -n 400 --temp 0 \
+    bounded "$cli" generate --backend "$backend" --threads 1 -m "$work/model.gguf" -p hello -n 100 --temp 0 \
       >"$work/out.txt" 2>"$work/err.txt" &
     pid=$!
     while [ ! -s "$work/out.txt" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
