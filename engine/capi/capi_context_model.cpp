@@ -195,7 +195,16 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
   state->vocabulary = model_vocabulary < tokenizer_vocabulary ? model_vocabulary : tokenizer_vocabulary;
   state->context = context.state;
   state->context_id = context.id;
-  *out_model = registry.add(std::move(state));
+  run_testing_hook(TestingPoint::kLoadBeforeRegister);
+  cuda_model* handle = registry.add(state);
+  if (handle == nullptr) {
+    // cuda_free(context) ran meanwhile: the model is released here (its device current on this
+    // thread) instead of living on unreachable.
+    state.reset();
+    return fail(kFunction, LW_STATUS_INVALID_HANDLE,
+                "the context was freed while cuda_load_model ran; the model was released, not kept");
+  }
+  *out_model = handle;
   return LW_STATUS_OK;
 }
 
@@ -283,7 +292,9 @@ lw_status cuda_free(cuda_context* context_handle) {
   return guarded("cuda_free", [&]() -> lw_status {
     auto context = Registry::instance().find("cuda_free", context_handle);
     if (context.status != LW_STATUS_OK) return context.status;
-    release(Registry::instance().remove_context(context.id), context.state->device);
+    Registry::Removed removed = Registry::instance().remove_context(context.id);
+    if (removed.contexts.empty()) return freed_meanwhile("cuda_free", "context");
+    release(std::move(removed), context.state->device);
     return LW_STATUS_OK;
   });
 }
@@ -299,7 +310,9 @@ lw_status cuda_model_free(cuda_model* model_handle) {
     if (model.status != LW_STATUS_OK) return model.status;
     const int device = model.state->context->device;
     model.state.reset();
-    release(Registry::instance().remove_model(model.id), device);
+    Registry::Removed removed = Registry::instance().remove_model(model.id);
+    if (removed.models.empty()) return freed_meanwhile("cuda_model_free", "model");
+    release(std::move(removed), device);
     return LW_STATUS_OK;
   });
 }
@@ -323,8 +336,7 @@ lw_status cuda_model_get_info(cuda_model* model_handle, lw_model_info* out_info)
     info.eos_token = state.tokenizer->vocabulary().special.eos;
     copy_text(info.architecture, sizeof info.architecture, config.architecture);
     copy_text(info.name, sizeof info.name, config.name);
-    *out_info = info;
-    return LW_STATUS_OK;
+    return publish_or_freed(kFunction, HandleKind::kModel, model.id, [&] { *out_info = info; });
   });
 }
 
@@ -353,8 +365,7 @@ lw_status cuda_check_vram_residency(cuda_model* model_handle, lw_residency_repor
     if (!residency->non_device.empty()) {
       copy_text(report.first_violation, sizeof report.first_violation, residency->non_device.front());
     }
-    *out_report = report;
-    return LW_STATUS_OK;
+    return publish_or_freed(kFunction, HandleKind::kModel, model.id, [&] { *out_report = report; });
   });
 }
 

@@ -15,6 +15,7 @@
 #include "capi/entry_helpers.hpp"
 #include "capi/handle_registry.hpp"
 #include "capi/status_codes.hpp"
+#include "capi/testing_hooks.hpp"
 #include "sampling/sampling_params.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -92,6 +93,15 @@ lw_status start_inference(const char* function, cuda_model* model_handle, const 
       return fail(function, LW_STATUS_INVALID_ARGUMENT,
                   "chat must be 0 for a prompt given as token ids (format the chat before tokenizing)");
     }
+    // The count is checked against the context before any id is read: a count larger than the
+    // caller's array must not make us read past it.
+    const auto count = static_cast<uint64_t>(prompt.tokens.size());
+    const auto capacity = static_cast<uint64_t>(context);
+    if (count > capacity || static_cast<uint64_t>(params.max_tokens) > capacity - count) {
+      return fail(function, LW_STATUS_PROMPT_TOO_LONG,
+                  "the prompt (token_count " + std::to_string(count) + ") plus " + std::to_string(params.max_tokens) +
+                      " tokens to generate exceed the context of " + std::to_string(context) + " positions");
+    }
     for (size_t i = 0; i < prompt.tokens.size(); ++i) {
       const int32_t id = prompt.tokens[i];
       if (id < 0 || id >= state.vocabulary) {
@@ -130,7 +140,12 @@ lw_status start_inference(const char* function, cuda_model* model_handle, const 
     if (started.code() == ErrorCode::kOutOfRange) status = LW_STATUS_PROMPT_TOO_LONG;
     return fail(function, status, started.message());
   }
+  run_testing_hook(TestingPoint::kStartBeforeRegister);
   cuda_inference* handle = registry.add(inference);
+  if (handle == nullptr) {
+    return fail(function, LW_STATUS_INVALID_HANDLE,
+                std::string("the model was freed while ") + function + " ran; no inference was started");
+  }
   state.live_inference = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(handle));
   *out_inference = handle;
   return LW_STATUS_OK;
@@ -181,13 +196,23 @@ lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** ou
   }
   if (lw_status selected = select_context_device(kFunction, *model.context); selected != LW_STATUS_OK) return selected;
   auto step = generation.next();
-  if (!step) return step_failed(kFunction, state, step.error());
-  state.text = std::move(step->text);
-  *out_token = step->token;
-  *out_text = state.text.c_str();
-  *out_text_length = state.text.size();
-  *out_finished = step->finished ? 1 : 0;
-  return LW_STATUS_OK;
+  run_testing_hook(TestingPoint::kNextTokenAfterStep);
+  if (!step) {
+    // A free cancels the running step: say that it was freed, not that it was cancelled.
+    if (!Registry::instance().is_registered(HandleKind::kInference, inference.id)) {
+      return fail(kFunction, LW_STATUS_INVALID_HANDLE,
+                  "the inference (or its model or context) was freed while cuda_inference_next_token ran");
+    }
+    return step_failed(kFunction, state, step.error());
+  }
+  // The text lives in the inference: hand it out only while a free has not removed it.
+  return publish_or_freed(kFunction, HandleKind::kInference, inference.id, [&] {
+    state.text = std::move(step->text);
+    *out_token = step->token;
+    *out_text = state.text.c_str();
+    *out_text_length = state.text.size();
+    *out_finished = step->finished ? 1 : 0;
+  });
 }
 
 lw_stop_reason to_c(runtime::StopReason reason) {
@@ -279,8 +304,7 @@ lw_status cuda_inference_get_stats(cuda_inference* inference_handle, lw_inferenc
     stats.finished = generation.finished() ? 1 : 0;
     stats.prefill_ms = generation.prefill_ms();
     stats.decode_ms = generation.decode_ms();
-    *out_stats = stats;
-    return LW_STATUS_OK;
+    return publish_or_freed(kFunction, HandleKind::kInference, inference.id, [&] { *out_stats = stats; });
   });
 }
 
@@ -289,6 +313,7 @@ lw_status cuda_inference_free(cuda_inference* inference_handle) {
     auto inference = Registry::instance().find("cuda_inference_free", inference_handle);
     if (inference.status != LW_STATUS_OK) return inference.status;
     Registry::Removed removed = Registry::instance().remove_inference(inference.id);
+    if (removed.inferences.empty()) return freed_meanwhile("cuda_inference_free", "inference");
     std::shared_ptr<ModelState> model = inference.state->model;
     {
       std::lock_guard lock(model->mutex);

@@ -25,6 +25,19 @@ lw_status device_work_failed(const char* function, ContextState& context, const 
   return fail(function, mapped, error.message);
 }
 
+lw_status publish_or_freed(const char* function, HandleKind kind, uint64_t id, const std::function<void()>& publish) {
+  if (Registry::instance().publish_if_registered(kind, id, publish)) return LW_STATUS_OK;
+  return fail(function, LW_STATUS_INVALID_HANDLE,
+              std::string("the handle (or its model or context) was freed while ") + function +
+                  " ran; nothing was written");
+}
+
+lw_status freed_meanwhile(const char* function, const char* kind) {
+  return fail(function, LW_STATUS_INVALID_HANDLE,
+              std::string("the ") + kind + " was freed by another call (of it or of a parent) while " + function +
+                  " ran");
+}
+
 lw_status select_context_device(const char* function, ContextState& context) {
   if (context.device < 0) return LW_STATUS_OK;
   const Status selected = select_device(context.device);

@@ -90,6 +90,7 @@ cuda_context* Registry::add(std::shared_ptr<ContextState> state) {
 
 cuda_model* Registry::add(std::shared_ptr<ModelState> state) {
   std::lock_guard lock(mutex_);
+  if (contexts_.find(state->context_id) == contexts_.end()) return nullptr;
   const uint64_t id = next_id(HandleKind::kModel);
   models_.emplace(id, std::move(state));
   return reinterpret_cast<cuda_model*>(static_cast<uintptr_t>(id));
@@ -97,6 +98,7 @@ cuda_model* Registry::add(std::shared_ptr<ModelState> state) {
 
 cuda_inference* Registry::add(std::shared_ptr<InferenceState> state) {
   std::lock_guard lock(mutex_);
+  if (models_.find(state->model_id) == models_.end()) return nullptr;
   const uint64_t id = next_id(HandleKind::kInference);
   inferences_.emplace(id, std::move(state));
   return reinterpret_cast<cuda_inference*>(static_cast<uintptr_t>(id));
@@ -114,11 +116,38 @@ Lookup<InferenceState> Registry::find(const char* function, cuda_inference* hand
   return find_in(mutex_, inferences_, HandleKind::kInference, function, handle);
 }
 
+bool Registry::contains_locked(HandleKind kind, uint64_t id) const {
+  switch (kind) {
+    case HandleKind::kContext: return contexts_.find(id) != contexts_.end();
+    case HandleKind::kModel: return models_.find(id) != models_.end();
+    case HandleKind::kInference: return inferences_.find(id) != inferences_.end();
+  }
+  return false;
+}
+
+bool Registry::publish_if_registered(HandleKind kind, uint64_t id, const std::function<void()>& publish) {
+  std::lock_guard lock(mutex_);
+  if (!contains_locked(kind, id)) return false;
+  publish();
+  return true;
+}
+
+bool Registry::is_registered(HandleKind kind, uint64_t id) {
+  std::lock_guard lock(mutex_);
+  return contains_locked(kind, id);
+}
+
+Registry::Counts Registry::counts() {
+  std::lock_guard lock(mutex_);
+  return Counts{contexts_.size(), models_.size(), inferences_.size()};
+}
+
 void Registry::remove_model_locked(uint64_t id, Removed& removed) {
   auto model = models_.find(id);
   if (model == models_.end()) return;
   for (auto it = inferences_.begin(); it != inferences_.end();) {
     if (it->second->model_id == id) {
+      it->second->cancel.store(true);
       removed.inferences.push_back(std::move(it->second));
       it = inferences_.erase(it);
     } else {
@@ -156,6 +185,7 @@ Registry::Removed Registry::remove_inference(uint64_t id) {
   std::lock_guard lock(mutex_);
   auto inference = inferences_.find(id);
   if (inference == inferences_.end()) return removed;
+  inference->second->cancel.store(true);
   removed.inferences.push_back(std::move(inference->second));
   inferences_.erase(inference);
   return removed;

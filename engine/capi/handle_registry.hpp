@@ -8,7 +8,14 @@
 // Lifetime: the registry holds shared_ptrs; a call holds its own copy while it runs, so freeing a
 // handle while another thread is inside a call on it destroys the object only when that call
 // returns. Children keep their parent alive (inference -> model -> context) and freeing a parent
-// removes its children from the registry (their handles become invalid).
+// removes its children from the registry (their handles become invalid) and raises the cancel
+// flag of every removed inference, so a running prefill stops at its next chunk.
+//
+// A call whose handle (or a parent) is freed while it runs must not hand out what the free is
+// about to destroy: it writes its out-parameters inside publish_if_registered, under the registry
+// lock, only while its handle is still registered; and a new child is registered only while its
+// parent is (add answers nullptr otherwise). Either the free comes first and the call answers
+// LW_STATUS_INVALID_HANDLE, or the call's results come first and stay valid until that free.
 //
 // Locking: the registry mutex guards only the maps (held for lookups and erasures, never while
 // engine work runs); each model's mutex serialises the work on that model and its inference.
@@ -17,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,7 +58,7 @@ struct ModelState {
   lw_backend backend_kind = LW_BACKEND_CPU;
 
   std::mutex mutex;  // serialises every use of the members below and of this model's inference
-  std::unique_ptr<gguf::File> file;  // the mapping the CPU backend reads weights from
+  std::unique_ptr<gguf::File> file;  // read during the load only (both backends copy what they need)
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<runtime::InferenceBackend> backend;
   int64_t vocabulary = 0;            // valid token ids: [0, min(model rows, tokenizer size))
@@ -85,8 +93,18 @@ class Registry {
   static Registry& instance();
 
   cuda_context* add(std::shared_ptr<ContextState> state);
+  // nullptr (nothing registered) when the parent (state->context_id, state->model_id) was freed.
   cuda_model* add(std::shared_ptr<ModelState> state);
   cuda_inference* add(std::shared_ptr<InferenceState> state);
+
+  // Runs `publish` under the registry lock when the handle is still registered; false otherwise.
+  bool publish_if_registered(HandleKind kind, uint64_t id, const std::function<void()>& publish);
+  bool is_registered(HandleKind kind, uint64_t id);
+
+  struct Counts {
+    size_t contexts = 0, models = 0, inferences = 0;
+  };
+  Counts counts();  // what is registered now (tests check that nothing is left behind)
 
   // LW_STATUS_NULL_HANDLE / LW_STATUS_INVALID_HANDLE with this thread's last error set.
   Lookup<ContextState> find(const char* function, cuda_context* handle);
@@ -110,6 +128,7 @@ class Registry {
 
  private:
   uint64_t next_id(HandleKind kind);
+  bool contains_locked(HandleKind kind, uint64_t id) const;
   void remove_model_locked(uint64_t id, Removed& removed);
 
   std::mutex mutex_;

@@ -8,6 +8,9 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/file_checks.hpp"
+#include "cli/model_backend.hpp"
+#include "cli/number_options.hpp"
 #include "e2e/bench_plan.hpp"
 #include "e2e/bench_report.hpp"
 #include "e2e/bench_runner.hpp"
@@ -18,12 +21,6 @@ namespace {
 constexpr int kUsageError = 2;
 constexpr const char* kEngineVersion = "0.1.0";
 
-#ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
-constexpr const char* kDefaultBackend = "cuda";
-#else
-constexpr const char* kDefaultBackend = "cpu";
-#endif
-
 struct BenchArguments {
   std::string model;
   std::string prompt_counts = "512";
@@ -32,12 +29,13 @@ struct BenchArguments {
   int repetitions = 5;
   bool no_warmup = false;
   uint64_t seed = 1;
-  std::string backend = kDefaultBackend;
+  std::string backend = "auto";  // as generate: cuda when a device is present, else cpu
   int threads = 0;
   int device = 0;
   int64_t context = 0;
   bool json = false;
   std::string json_out;
+  bool json_out_given = false;  // --json-out "" is a mistake, not "no file"
 };
 
 int run_bench_command(const BenchArguments& arguments) {
@@ -56,8 +54,25 @@ int run_bench_command(const BenchArguments& arguments) {
     }
     *lists[i].second = std::move(*counts);
   }
+  // The files first: minutes of measuring must not end in "cannot write".
+  if (auto usable = check_model_path(arguments.model); !usable) return report_error("bench", usable.error());
+  std::ofstream json_file;
+  if (!arguments.json_out.empty() || arguments.json_out_given) {
+    if (auto writable = check_output_file(arguments.json_out, "--json-out"); !writable) {
+      return report_error("bench", writable.error());
+    }
+    json_file.open(arguments.json_out, std::ios::trunc);
+    if (!json_file) {
+      return report_error("bench", make_error(ErrorCode::kIoError, "cannot open --json-out '" + arguments.json_out + "'"));
+    }
+  }
   options.model_path = arguments.model;
-  options.backend = arguments.backend;
+  BackendOptions backend;
+  backend.backend = arguments.backend;
+  options.backend = resolved_backend(backend);
+  if (options.backend == "cuda") {
+    if (auto usable = check_cuda_device_usable(arguments.device); !usable) return report_error("bench", usable.error());
+  }
   options.threads = arguments.threads;
   options.device = arguments.device;
   options.context = arguments.context;
@@ -69,11 +84,10 @@ int run_bench_command(const BenchArguments& arguments) {
   auto report = bench::run_bench(options);
   if (!report) return report_error("bench", report.error());
   const std::string json = bench::format_json(*report, kEngineVersion, bench::utc_timestamp_now());
-  if (!arguments.json_out.empty()) {
-    std::ofstream out(arguments.json_out, std::ios::trunc);
-    out << json;
-    out.close();
-    if (!out) return report_error("bench", make_error(ErrorCode::kIoError, "cannot write '" + arguments.json_out + "'"));
+  if (json_file.is_open()) {
+    json_file << json;
+    json_file.close();
+    if (!json_file) return report_error("bench", make_error(ErrorCode::kIoError, "cannot write '" + arguments.json_out + "'"));
   }
   const std::string text = arguments.json ? json : bench::format_markdown(*report);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -93,22 +107,25 @@ Command add_bench_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("-d,--n-depth", arguments->depths, "KV cache depths filled before each test, untimed (comma list)")
       ->capture_default_str();
-  app->add_option("-r,--repetitions", arguments->repetitions, "Timed runs per test")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+  add_whole_number_option(*app, "-r,--repetitions", arguments->repetitions, "Timed runs per test", 1, 1000);
   app->add_flag("--no-warmup", arguments->no_warmup, "Skip the untimed warm-up run of each test");
-  app->add_option("--seed", arguments->seed, "Seed of the random token ids")->capture_default_str();
-  app->add_option("--backend", arguments->backend, "Backend: cpu (reference) or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
+  add_whole_number_option(*app, "--seed", arguments->seed, "Seed of the random token ids", uint64_t{0});
+  app->add_option("--backend", arguments->backend,
+                  "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  app->add_option("--threads", arguments->threads, "CPU backend worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app->add_option("--device", arguments->device, "CUDA device index")->check(CLI::NonNegativeNumber);
-  app->add_option("--ctx", arguments->context, "KV cache positions (0 = depth + prompt + generated, as llama-bench)")
-      ->check(CLI::NonNegativeNumber);
+  add_whole_number_option(*app, "--threads", arguments->threads, "CPU backend worker threads (0 = all cores)", 0,
+                          kMaxThreads);
+  add_whole_number_option(*app, "--device", arguments->device, "CUDA device index", 0);
+  add_whole_number_option(*app, "--ctx", arguments->context,
+                          "KV cache positions (0 = depth + prompt + generated, as llama-bench)", int64_t{0});
   app->add_flag("--json", arguments->json, "Print one JSON record instead of the markdown table");
   app->add_option("--json-out", arguments->json_out, "Also write the JSON record to this file");
   command.app = app;
-  command.run = [arguments] { return run_bench_command(*arguments); };
+  command.run = [arguments, app] {
+    arguments->json_out_given = app->count("--json-out") > 0;
+    return run_bench_command(*arguments);
+  };
   return command;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli/command.hpp"
 #include "cli/model_backend.hpp"
+#include "cli/number_options.hpp"
 #include "runtime/session.hpp"
 #include "sampling/sampling_params.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -24,6 +25,7 @@ struct GenerateOptions {
   int64_t max_tokens = 64;
   sampling::SamplingParams sampling;
   bool chat = false;
+  bool model_given = false;  // -m was on the command line (an empty -m is a mistake, not the default)
   BackendOptions backend;
 };
 
@@ -38,6 +40,11 @@ int run_generate(const GenerateOptions& options) {
     return report_error("generate", make_error(ErrorCode::kInvalidArgument, "the prompt is empty (-p \"\")"));
   }
   std::string path = options.model;
+  if (options.model_given && path.empty()) {
+    return report_error("generate", make_error(ErrorCode::kInvalidArgument,
+                                               "-m/--model is empty: give a model file, or leave -m out for the "
+                                               "default model"));
+  }
   if (path.empty()) {
     path = default_model_path();
     if (!std::filesystem::exists(path)) {
@@ -96,10 +103,8 @@ Command add_generate_command(CLI::App& parent) {
   app.add_option("-m,--model", options->model, "GGUF model file (default: " + std::string(kDefaultModelFile) +
                                                    " in the llama-worker cache, see " + kDefaultModelFetchScript + ")");
   app.add_option("-p,--prompt", options->prompt, "Prompt text")->required();
-  app.add_option("-n,--n-predict", options->max_tokens, "Tokens to generate at most")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--seed", options->sampling.seed, "Random seed")->capture_default_str();
+  add_whole_number_option(app, "-n,--n-predict", options->max_tokens, "Tokens to generate at most", int64_t{0});
+  add_whole_number_option(app, "--seed", options->sampling.seed, "Random seed", uint64_t{0});
   app.add_option("--temp", options->sampling.temperature, "Temperature (0 = greedy)")->capture_default_str();
   app.add_option("--top-k", options->sampling.top_k, "Keep the k most likely tokens (0 = all)")->capture_default_str();
   app.add_option("--top-p", options->sampling.top_p, "Nucleus mass in (0, 1] (1 = all)")->capture_default_str();
@@ -112,7 +117,10 @@ Command add_generate_command(CLI::App& parent) {
       ->capture_default_str();
   app.add_flag("--chat", options->chat, "Wrap the prompt in the model's chat format (ChatML or Phi-3)");
   add_backend_options(app, options->backend);
-  command.run = [options] { return run_generate(*options); };
+  command.run = [options, &app] {
+    options->model_given = app.count("--model") > 0;
+    return run_generate(*options);
+  };
   return command;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/file_checks.hpp"
+#include "cli/number_options.hpp"
 #include "gguf/file.hpp"
 #include "gguf/value_format.hpp"
 
@@ -17,7 +19,7 @@ namespace {
 struct InspectOptions {
   std::string path;
   bool json = false;
-  size_t array_items = 8;
+  uint64_t array_items = 8;
 };
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -142,8 +144,12 @@ Command add_inspect_command(CLI::App& parent) {
   command.app = parent.add_subcommand("inspect", "Print a GGUF file's architecture, metadata and tensor table");
   command.app->add_option("file", options->path, "GGUF file (any part of a split model)")->required();
   command.app->add_flag("--json", options->json, "Print JSON instead of text");
-  command.app->add_option("--array-items", options->array_items, "Array elements shown before summarising (default 8)");
+  add_whole_number_option(*command.app, "--array-items", options->array_items,
+                          "Array elements shown before summarising (default 8)", uint64_t{0});
   command.run = [options] {
+    if (auto usable = check_existing_input_file(options->path, "GGUF", "a GGUF file"); !usable) {
+      return report_error("inspect", usable.error());
+    }
     auto file = gguf::File::open(options->path);
     if (!file) return report_error("", file.error());  // the message starts with the file name
     if (options->json) {

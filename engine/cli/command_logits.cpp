@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/file_checks.hpp"
 #include "cli/model_backend.hpp"
 
 namespace llama_worker::cli {
@@ -52,6 +53,7 @@ int run_logits(const LogitsOptions& options) {
   auto ids = parse_token_ids(options.tokens);
   if (!ids) return report_error("logits", ids.error());
   if (auto usable = check_model_path(options.model); !usable) return report_error("logits", usable.error());
+  if (auto writable = check_output_file(options.out, "--out"); !writable) return report_error("logits", writable.error());
   auto file = gguf::File::open(options.model);
   if (!file) return report_error("logits", file.error());
   const auto start = std::chrono::steady_clock::now();

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/file_checks.hpp"
+#include "cli/number_options.hpp"
 #include "gguf/writer.hpp"
 #include "model/synthetic/sha256.hpp"
 #include "model/synthetic/synthetic_model.hpp"
@@ -24,7 +26,19 @@ struct MkmodelArguments {
   int64_t layers = 0, embedding = 0, feed_forward = 0, heads = 0, kv_heads = 0;  // 0: from the vocabulary file
 };
 
+// Widths and counts beyond these are no model this engine could load; the checks keep the shape
+// arithmetic far from overflow (an allocation still too large is "out of host memory").
+constexpr int64_t kMaxEmbedding = int64_t{1} << 16;    // the largest real models: 16,384
+constexpr int64_t kMaxFeedForward = int64_t{1} << 18;  // the largest real models: 53,248
+constexpr int64_t kMaxLayersOrHeads = int64_t{1} << 12;
+
 int run_mkmodel(const MkmodelArguments& arguments) {
+  if (auto usable = check_existing_input_file(arguments.options.vocabulary_path, "vocabulary", "a GGUF file"); !usable) {
+    return report_error("mkmodel", usable.error());
+  }
+  if (auto writable = check_output_file(arguments.output, "-o/--output"); !writable) {
+    return report_error("mkmodel", writable.error());
+  }
   const auto start = std::chrono::steady_clock::now();
   synthetic::SyntheticOptions options = arguments.options;
   const auto set_override = [](std::optional<int64_t>& slot, int64_t value) {
@@ -83,15 +97,16 @@ Command add_mkmodel_command(CLI::App& parent) {
   app->add_option("--quant", arguments->options.recipe,
                   "Recipe: " + synthetic::supported_recipe_names() + " (types chosen per tensor as llama.cpp does)")
       ->required();
-  app->add_option("--seed", arguments->options.seed, "Seed of the weights")->required();
-  app->add_option("--layers", arguments->layers, "Blocks (default: the vocabulary file's)")->check(CLI::PositiveNumber);
-  app->add_option("--embd", arguments->embedding, "Embedding width")->check(CLI::PositiveNumber);
-  app->add_option("--ff", arguments->feed_forward, "Feed-forward width")->check(CLI::PositiveNumber);
-  app->add_option("--heads", arguments->heads, "Attention heads")->check(CLI::PositiveNumber);
-  app->add_option("--kv-heads", arguments->kv_heads, "Key/value heads")->check(CLI::PositiveNumber);
+  add_whole_number_option(*app, "--seed", arguments->options.seed, "Seed of the weights", uint64_t{0})->required();
+  add_whole_number_option(*app, "--layers", arguments->layers, "Blocks (default: the vocabulary file's)", int64_t{1},
+                          kMaxLayersOrHeads);
+  add_whole_number_option(*app, "--embd", arguments->embedding, "Embedding width", int64_t{1}, kMaxEmbedding);
+  add_whole_number_option(*app, "--ff", arguments->feed_forward, "Feed-forward width", int64_t{1}, kMaxFeedForward);
+  add_whole_number_option(*app, "--heads", arguments->heads, "Attention heads", int64_t{1}, kMaxLayersOrHeads);
+  add_whole_number_option(*app, "--kv-heads", arguments->kv_heads, "Key/value heads", int64_t{1}, kMaxLayersOrHeads);
   app->add_flag("--tied", arguments->options.overrides.tied, "No output.weight: the logits use token_embd");
-  app->add_option("--threads", arguments->options.threads, "Worker threads (default: all; the bytes do not change)")
-      ->check(CLI::NonNegativeNumber);
+  add_whole_number_option(*app, "--threads", arguments->options.threads,
+                          "Worker threads (default: all; the bytes do not change)", 0, kMaxThreads);
   app->add_option("-o,--output", arguments->output, "Output GGUF file")->required();
   command.run = [arguments] { return run_mkmodel(*arguments); };
   return command;

@@ -8,9 +8,11 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/file_checks.hpp"
 #include "gguf/file.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/upstream_cases.hpp"
@@ -30,11 +32,13 @@ struct TokenizeOptions {
 };
 
 Result<tokenizer::Tokenizer> load_tokenizer(const std::string& path) {
+  LW_TRY(check_input_file(path, "model", "a GGUF file"));
   LW_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
   return tokenizer::tokenizer_from_gguf(file);
 }
 
 Result<std::string> read_file(const std::string& path) {
+  LW_TRY(check_input_file(path, "cases", "a .inp file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kNotFound, path + ": cannot open");
   std::ostringstream content;
@@ -52,13 +56,15 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
       ++i;
       continue;
     }
+    // One word: everything up to the next separator, so a bad id is quoted as it was typed.
     size_t end = i;
-    if (text[end] == '-') ++end;
-    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-    if (end == i || (end == i + 1 && text[i] == '-')) {
-      return make_error(ErrorCode::kInvalidArgument, "--decode: '" + text.substr(i, 20) + "' is not a token id");
-    }
+    while (end < text.size() && std::string_view(" ,\t\n[]").find(text[end]) == std::string_view::npos) ++end;
     const std::string number = text.substr(i, end - i);
+    size_t digits = number[0] == '-' ? 1 : 0;
+    if (digits == number.size() ||
+        number.find_first_not_of("0123456789", digits) != std::string::npos) {
+      return make_error(ErrorCode::kInvalidArgument, "--decode: '" + number.substr(0, 40) + "' is not a token id");
+    }
     try {
       const long long value = std::stoll(number);
       if (value < INT32_MIN || value > INT32_MAX) throw std::out_of_range(number);

@@ -5,11 +5,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
-#include <system_error>
 
+#include "cli/file_checks.hpp"
+#include "cli/number_options.hpp"
 #include "core/status.hpp"
 #include "gguf/file.hpp"
 #include "runtime/cpu_backend.hpp"
@@ -45,38 +45,45 @@ inline std::string default_model_path() { return cache_directory() + "/" + kDefa
 
 // Checks a model path before opening it, so each mistake gets its own message: missing
 // (kNotFound), a directory or not a regular file (kInvalidArgument).
-inline Status check_model_path(const std::string& path) {
-  if (path.empty()) return make_error(ErrorCode::kNotFound, "the model path is empty");
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (status.type() == std::filesystem::file_type::not_found) {
-    return make_error(ErrorCode::kNotFound, "model file '" + path + "' does not exist");
-  }
-  if (error) return make_error(ErrorCode::kIoError, "cannot examine model file '" + path + "': " + error.message());
-  if (status.type() == std::filesystem::file_type::directory) {
-    return make_error(ErrorCode::kInvalidArgument, "model path '" + path + "' is a directory, not a GGUF file");
-  }
-  if (status.type() != std::filesystem::file_type::regular) {
-    return make_error(ErrorCode::kInvalidArgument, "model path '" + path + "' is not a regular file");
-  }
-  return Status::ok();
-}
+inline Status check_model_path(const std::string& path) { return check_input_file(path, "model", "a GGUF file"); }
 
 inline void add_backend_options(CLI::App& app, BackendOptions& options) {
   app.add_option("--backend", options.backend, "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option("--threads", options.threads, "CPU worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--ctx", options.context, "KV cache positions (0 = model context, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
+  add_whole_number_option(app, "--threads", options.threads, "CPU worker threads (0 = all cores)", 0, kMaxThreads);
+  add_whole_number_option(app, "--ctx", options.context, "KV cache positions (0 = model context, at most 4096)",
+                          int64_t{0});
   app.add_flag("--sliding-window", options.sliding_window,
                "Apply the sliding attention window the model declares (Phi-3; off by default, as in llama.cpp)");
-  app.add_option("--device", options.device, "CUDA device index (--backend cuda)")->check(CLI::NonNegativeNumber);
+  add_whole_number_option(app, "--device", options.device, "CUDA device index (--backend cuda)", 0);
   app.add_option("--vram-budget", options.vram_budget_mib,
                  "Refuse to load when weights + KV cache + scratch exceed this many MiB (--backend cuda)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--upload-chunk", options.upload_chunk_kib, "Host-to-device staging chunk in KiB (--backend cuda)")
-      ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
+      ->check(zero_or_more_number());
+  add_whole_number_option(app, "--upload-chunk", options.upload_chunk_kib,
+                          "Host-to-device staging chunk in KiB (--backend cuda)", int64_t{4}, int64_t{1} << 20);
+}
+
+// Said plainly before a CUDA backend's own message (a CUDA call, a source line, "device -1") can
+// be reached: no usable device, or no device with that index.
+inline Status check_cuda_device_usable([[maybe_unused]] int device) {
+#ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
+  auto devices = kernels::cuda::list_devices();
+  if (!devices || devices->empty()) {
+    return make_error(ErrorCode::kUnsupported,
+                      std::string("backend 'cuda': no CUDA device is usable on this machine (") +
+                          (devices ? "the driver reports none" : "the CUDA driver cannot be used") +
+                          "); use --backend cpu");
+  }
+  if (device >= static_cast<int>(devices->size())) {
+    return make_error(ErrorCode::kInvalidArgument, "--device " + std::to_string(device) + ": this machine has " +
+                                                       std::to_string(devices->size()) + " CUDA device(s)");
+  }
+  return Status::ok();
+#else
+  return make_error(ErrorCode::kUnsupported,
+                    "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
+#endif
 }
 
 // "auto" becomes "cuda" when the engine was built with CUDA and a device is present, else "cpu".
@@ -95,6 +102,7 @@ inline Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const ggu
   options.backend = resolved_backend(requested);
   if (options.backend == "cuda") {
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
+    LW_TRY(check_cuda_device_usable(options.device));
     runtime::cuda::CudaBackendOptions cuda;
     cuda.device = options.device;
     cuda.context = options.context;

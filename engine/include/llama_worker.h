@@ -56,8 +56,22 @@
  *   cuda_inference_next_token runs (it takes no model lock); it stops a long prefill between
  *   chunks and a decode before its next step. The text pointer returned by
  *   cuda_inference_next_token stays valid until the next call on that inference or its free, so
- *   use an inference from one thread at a time (cancel excepted). Freeing a handle while another
- *   thread is inside a call on it is safe: the object is destroyed when that call returns.
+ *   use an inference from one thread at a time (cancel excepted).
+ *
+ *   Freeing a handle (or a parent of it) while another thread is inside a call on it is safe:
+ *   the object is destroyed when that call returns, and the call either
+ *   - answers LW_STATUS_INVALID_HANDLE ("... was freed while <function> ran") and writes none of
+ *     its out-parameters: cuda_inference_next_token (no *out_text into the freed inference),
+ *     cuda_inference_get_stats, cuda_model_get_info, cuda_check_vram_residency;
+ *     cuda_load_model whose context was freed meanwhile releases the model it built and returns
+ *     no handle; cuda_inference_start(_tokens) whose model was freed starts nothing; or
+ *   - completed before the free: its results are what a call before the free gives (the text
+ *     pointer then stays valid until that free, as above).
+ *   A free never leaves a child behind (nothing leaks), and freeing an inference, its model or
+ *   its context raises the inference's cancel flag: a running cuda_inference_next_token stops at
+ *   its next prefill chunk or decode step and answers LW_STATUS_INVALID_HANDLE. The frees do not
+ *   wait for that call, except cuda_inference_free, which waits for the running (now cancelled)
+ *   step to let go of the model.
  *
  * Determinism
  *   The same model file, backend, prompt, parameters and seed give the same tokens, run after run.
@@ -216,7 +230,9 @@ lw_sampling_params cuda_default_sampling_params(void);
    the first cuda_inference_next_token, so it can be cancelled. params may be NULL (defaults). */
 lw_status cuda_inference_start(cuda_model* model, const char* prompt, const lw_sampling_params* params,
                                cuda_inference** out_inference);
-/* The same from token ids (no BOS is added, no chat wrapping: chat must be 0). */
+/* The same from token ids (no BOS is added, no chat wrapping: chat must be 0). token_count is
+   checked against the context (LW_STATUS_PROMPT_TOO_LONG) before any id is read: a count larger
+   than the context is never read past. */
 lw_status cuda_inference_start_tokens(cuda_model* model, const int32_t* tokens, size_t token_count,
                                       const lw_sampling_params* params, cuda_inference** out_inference);
 

@@ -61,8 +61,10 @@ Result<CpuBackend::Matrix> CpuBackend::prepare_matrix(const model::WeightView& v
   m.in_features = view.row_length;
   m.out_features = view.rows;
   if (!dequantize) {
+    // A copy, not the mapping: after the load nothing reads the file (see the header).
     m.type = view.type;
-    m.data = view.data;
+    m.raw.assign(view.data, view.data + view.rows * view.row_bytes);
+    m.data = m.raw.data();
     m.row_bytes = view.row_bytes;
     return m;
   }
@@ -104,6 +106,7 @@ Status CpuBackend::prepare(const CpuBackendOptions& options) {
     case WeightStorage::kAuto: dequantized_ = matmul_weight_bytes_f32(w) <= options.max_dequantized_bytes; break;
   }
 
+  token_embedding_.assign(w.token_embd.data, w.token_embd.data + w.token_embd.rows * w.token_embd.row_bytes);
   LW_ASSIGN_OR_RETURN(output_norm_, vector_f32(w.output_norm));
   LW_ASSIGN_OR_RETURN(output_, prepare_matrix(w.output, dequantized_));
   layers_.resize(w.layers.size());
@@ -157,7 +160,7 @@ Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std
   std::vector<float> qkv(spec.fused_qkv ? static_cast<size_t>(n * (qw + 2 * kvw)) : 0);
 
   LW_TRY(cpu::embedding_lookup_f32({.out = x.data(), .tokens = tokens.data(), .token_count = n,
-                                    .table = w.token_embd.data, .table_type = w.token_embd.type,
+                                    .table = token_embedding_.data(), .table_type = w.token_embd.type,
                                     .table_row_bytes = w.token_embd.row_bytes, .vocab = c.vocab_size,
                                     .width = embd}));
 

@@ -4,9 +4,13 @@
 //
 // Weights: by default every matmul weight is dequantized once at load into an fp32 copy
 // (WeightStorage::kDequantizeAtLoad) when the copies fit the budget; otherwise each row is
-// dequantized inside the matmul (kDecodePerRow), reading the file's mapping directly. Both use the
+// dequantized inside the matmul (kDecodePerRow) from a copy of the stored bytes. Both use the
 // same decoder and the same dot product, so they give bit-identical logits (a test checks it).
-// Norm and bias vectors are always kept as fp32.
+// Norm and bias vectors are always kept as fp32, the token embedding as stored.
+//
+// Nothing reads the file's mapping after create() returns: a model file truncated or rewritten
+// while a generation runs cannot fault it (SIGBUS on a page past the new end). The copies cost a
+// memcpy at load (measured in README.md) and anonymous memory instead of page cache.
 //
 // KV cache: per layer, K and V of shape (capacity, kv_heads, head_dim) fp32, filled in position
 // order; keys are stored after RoPE.
@@ -46,7 +50,7 @@ struct CpuBackendOptions {
 
 class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend {
  public:
-  // `file` must outlive the backend (weights are read from its mapping).
+  // `file` is read only during create(): the backend keeps copies of everything it needs.
   static Result<std::unique_ptr<CpuBackend>> create(const gguf::File& file, const CpuBackendOptions& options);
 
   const model::ModelConfig& config() const override { return adapter_.config(); }
@@ -66,7 +70,7 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
   Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) override;
 
  private:
-  // A matmul weight ready for kernels::cpu::matmul_f32: into the file, or an owned fp32 copy.
+  // A matmul weight ready for kernels::cpu::matmul_f32: an owned fp32 copy or owned stored bytes.
   struct Matrix {
     gguf::TensorType type = gguf::TensorType::kF32;
     const uint8_t* data = nullptr;
@@ -74,6 +78,7 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
     int64_t in_features = 0;
     int64_t out_features = 0;
     std::vector<float> owned;  // the fp32 copy when dequantized at load
+    std::vector<uint8_t> raw;  // the stored bytes, copied, when decoded per row
   };
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;  // (n_embd)
@@ -92,6 +97,7 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
 
   model::LlamaInferenceAdapter adapter_;
   std::vector<Layer> layers_;
+  std::vector<uint8_t> token_embedding_;  // (vocab, row bytes) as stored in the file
   std::vector<float> output_norm_;  // (n_embd)
   Matrix output_;                   // (n_embd -> vocab)
   int64_t capacity_ = 0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -30,13 +31,28 @@ void parallel_for(int64_t count, int threads, Body&& body) {
   std::vector<std::thread> pool;
   pool.reserve(static_cast<size_t>(workers - 1));
   const int64_t chunk = (count + workers - 1) / workers;
+  int64_t inline_from = workers;  // ranges from here on run on the caller: no thread could start
   for (int64_t w = 1; w < workers; ++w) {
     const int64_t begin = w * chunk;
     const int64_t end = std::min(count, begin + chunk);
     if (begin >= end) break;
-    pool.emplace_back([&body, begin, end] { body(begin, end); });
+    try {
+      pool.emplace_back([&body, begin, end] { body(begin, end); });
+    } catch (const std::system_error&) {
+      // Out of threads (a huge thread count, ulimit -u, memory for stacks): the same ranges, on
+      // the caller, so the results do not change; an escaping exception would terminate the
+      // process with the started threads still joinable.
+      inline_from = w;
+      break;
+    }
   }
   body(int64_t{0}, std::min(count, chunk));  // the caller is worker 0
+  for (int64_t w = inline_from; w < workers; ++w) {
+    const int64_t begin = w * chunk;
+    const int64_t end = std::min(count, begin + chunk);
+    if (begin >= end) break;
+    body(begin, end);
+  }
   for (std::thread& thread : pool) thread.join();
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <new>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -49,7 +51,12 @@ Status make_tensors(uint64_t seed, std::vector<TensorJob>& jobs, int threads) {
   Status first_error;
   auto work = [&] {
     for (size_t i = next++; i < jobs.size(); i = next++) {
-      Status status = make_tensor(seed, jobs[i]);
+      Status status;
+      try {
+        status = make_tensor(seed, jobs[i]);
+      } catch (const std::bad_alloc&) {  // on a worker thread it would terminate the process
+        status = make_error(ErrorCode::kOutOfMemory, "tensor '" + jobs[i].spec->name + "': out of host memory");
+      }
       if (!status) {
         std::lock_guard lock(error_mutex);
         if (first_error) first_error = status;
@@ -58,7 +65,13 @@ Status make_tensors(uint64_t seed, std::vector<TensorJob>& jobs, int threads) {
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  for (int t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // out of threads: the workers that started (and this one) take every job
+    }
+  }
   work();
   for (auto& thread : pool) thread.join();
   return first_error;
