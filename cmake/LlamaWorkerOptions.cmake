@@ -27,6 +27,8 @@ if(LLAMA_WORKER_COVERAGE)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     message(FATAL_ERROR "LLAMA_WORKER_COVERAGE needs GCC (gcov counters read by gcovr)")
   endif()
-  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:--coverage>)
+  # Atomic counters: tests run threads (C API, upload workers), and plain counters raced into
+  # negative branch counts that gcov prints and gcovr refuses ("branch 3 taken -29").
+  add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:--coverage;-fprofile-update=atomic>")
   add_link_options(--coverage)
 endif()
