@@ -51,7 +51,6 @@ std::optional<ValueType> value_type_from_raw(uint32_t raw);
 std::string_view value_type_name(ValueType type);
 // Bytes of one value of a fixed-size type; 0 for kString and kArray.
 uint64_t value_type_size(ValueType type);
-bool value_type_is_integer(ValueType type);
 
 // One metadata value, viewed in place.
 struct Value {
