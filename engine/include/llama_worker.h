@@ -86,7 +86,7 @@
 extern "C" {
 #endif
 
-#define LW_API_VERSION 1
+#define LW_API_VERSION 2 /* 2: lw_model_options.max_inferences, LW_STATUS_INFERENCE_LIMIT, LW_STATUS_KV_CACHE_FULL */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Status codes. Stable: values are never renumbered; new codes are appended.                  */
@@ -115,14 +115,19 @@ typedef enum lw_status {
   LW_STATUS_NO_DEVICE = 17,               /* no CUDA device with that index */
   LW_STATUS_DEVICE_ERROR = 18,            /* a CUDA call failed; the device is still usable */
   LW_STATUS_DEVICE_FAILED = 19,           /* sticky: the device hit an unrecoverable error (see above) */
-  LW_STATUS_MODEL_BUSY = 20,              /* the model already has a live inference */
+  LW_STATUS_MODEL_BUSY = 20,              /* a model loaded with max_inferences 0 or 1 (one KV cache,
+                                             API 1's behaviour) already has its live inference */
   LW_STATUS_CANCELLED = 21,               /* the inference was cancelled */
   LW_STATUS_NOT_BUILT_WITH_CUDA = 22,     /* this library was built without CUDA */
   LW_STATUS_NUMERIC_ERROR = 23,           /* the model produced NaN or infinite logits (corrupt weights) */
-  LW_STATUS_INTERNAL = 24                 /* a bug in llama-worker: please report the message */
+  LW_STATUS_INTERNAL = 24,                /* a bug in llama-worker: please report the message */
+  LW_STATUS_INFERENCE_LIMIT = 25,         /* a model loaded with max_inferences >= 2 already has that
+                                             many live inferences: free one first */
+  LW_STATUS_KV_CACHE_FULL = 26            /* the model's shared KV cache has no free blocks for this
+                                             inference (the message names blocks needed and free) */
 } lw_status;
 
-#define LW_STATUS_COUNT 25
+#define LW_STATUS_COUNT 27
 
 /* "LW_STATUS_INVALID_UTF8"; "LW_STATUS_UNKNOWN" for a value outside the enum. Never NULL. */
 const char* cuda_status_name(lw_status status);
@@ -167,9 +172,16 @@ typedef struct lw_model_options {
   int64_t context_length;     /* KV cache positions; 0 = min(model's context, 4096); <= model's */
   int64_t vram_budget_bytes;  /* refuse to load beyond this many device bytes; 0 = free memory only */
   int64_t upload_chunk_bytes; /* pinned staging chunk for the upload; 0 = 1 MiB; else 4 KiB .. 1 GiB */
+  int32_t max_inferences;     /* live inferences the model serves at once: 0 or 1 = one (API 1's
+                                 behaviour, the default), 2 .. 256 = that many through a shared,
+                                 paged KV cache and one batched step per token (LW_BACKEND_CPU
+                                 only: LW_BACKEND_CUDA answers LW_STATUS_UNSUPPORTED until its
+                                 batched forward exists). The shared cache holds context_length
+                                 positions for every inference (each can reach the full context). */
 } lw_model_options;
 
-/* backend CUDA, cpu_threads 0, context_length 0, vram_budget_bytes 0, upload_chunk_bytes 0 */
+/* backend CUDA, cpu_threads 0, context_length 0, vram_budget_bytes 0, upload_chunk_bytes 0,
+   max_inferences 1 */
 lw_model_options cuda_default_model_options(void);
 
 /* Loads a GGUF file: validates it, builds the tokenizer from its metadata, plans device memory
