@@ -50,9 +50,24 @@
  *   Every function may be called from any thread. The registry of handles is guarded by a mutex,
  *   and every model has its own mutex: calls on one model (and on its inference) are serialised,
  *   calls on different models run concurrently (two threads driving two models of one context,
- *   or of two contexts, is supported and tested). A model has ONE KV cache, hence at most one
- *   live inference: cuda_inference_start on a model whose inference has not been freed answers
- *   LW_STATUS_MODEL_BUSY. cuda_inference_cancel may be called from another thread while
+ *   or of two contexts, is supported and tested).
+ *   - A model loaded with max_inferences 0 or 1 (the default; the only choice on
+ *     LW_BACKEND_CUDA) has ONE KV cache, hence at most one live inference:
+ *     cuda_inference_start on a model whose inference has not been freed answers
+ *     LW_STATUS_MODEL_BUSY.
+ *   - A model loaded with max_inferences N >= 2 (LW_BACKEND_CPU) serves up to N live inferences
+ *     at once from a shared, paged KV cache; start number N+1 answers LW_STATUS_INFERENCE_LIMIT,
+ *     and a prompt whose KV blocks are not free LW_STATUS_KV_CACHE_FULL. Their
+ *     cuda_inference_next_token calls do not take the model lock: threads each driving their
+ *     own inference of one model run at once, and their tokens are computed together (one
+ *     batched step for every inference that needs a token; whichever caller arrives first runs
+ *     it while the others wait for it, and up to 4 tokens per inference are computed ahead).
+ *     One thread pulling its inferences round-robin gets the same batching. An inference that
+ *     needs a new KV block when none is free fails alone with LW_STATUS_KV_CACHE_FULL (after
+ *     its tokens computed so far). cuda_inference_cancel and cuda_inference_free of one
+ *     inference take effect at once (mid-step: its result is dropped) and never change the
+ *     others' tokens; the free gives its slot and KV blocks back immediately.
+ *   cuda_inference_cancel may be called from another thread while
  *   cuda_inference_next_token runs (it takes no model lock); it stops a long prefill between
  *   chunks and a decode before its next step. The text pointer returned by
  *   cuda_inference_next_token stays valid until the next call on that inference or its free, so
@@ -75,6 +90,12 @@
  *
  * Determinism
  *   The same model file, backend, prompt, parameters and seed give the same tokens, run after run.
+ *   On LW_BACKEND_CPU with max_inferences >= 2, an inference's tokens and text are also
+ *   bit-for-bit those of the same request run alone on a max_inferences 1 model, whatever the
+ *   other inferences are, when they start, how many threads pull, and which are cancelled or
+ *   freed (each has its own sampler, seed and history; the batched forward computes each row
+ *   with the arithmetic of the single-sequence one). Only timing varies; and whether an
+ *   inference runs out of KV blocks depends on what the others hold.
  */
 #ifndef LLAMA_WORKER_H_
 #define LLAMA_WORKER_H_
@@ -259,7 +280,8 @@ lw_status cuda_inference_next_token(cuda_inference* inference, int32_t* out_toke
                                     size_t* out_text_length, int32_t* out_finished);
 
 /* Asks the inference to stop: the running (or next) cuda_inference_next_token returns
-   LW_STATUS_CANCELLED, and so does every later one. Safe from any thread; returns at once. */
+   LW_STATUS_CANCELLED, and so does every later one. Safe from any thread; returns at once (on a
+   max_inferences >= 2 model its KV blocks go back after the running step). */
 lw_status cuda_inference_cancel(cuda_inference* inference);
 
 typedef enum lw_stop_reason {
@@ -275,13 +297,14 @@ typedef struct lw_inference_stats {
   int64_t generated_tokens;  /* the end-of-generation token included */
   int32_t stop_reason;       /* lw_stop_reason */
   int32_t finished;          /* 1 once no more tokens will come */
-  double prefill_ms;
-  double decode_ms;
+  double prefill_ms;         /* 0 on a max_inferences >= 2 model: its prefill runs inside the */
+  double decode_ms;          /* shared steps, and decode_ms is the time spent in next_token calls */
 } lw_inference_stats;
 
 lw_status cuda_inference_get_stats(cuda_inference* inference, lw_inference_stats* out_stats);
 
-/* Frees the inference; the model can start another one. */
+/* Frees the inference; the model can start another one. On a max_inferences >= 2 model its
+   slot and KV blocks go back at once. */
 lw_status cuda_inference_free(cuda_inference* inference);
 
 #ifdef __cplusplus
