@@ -5,6 +5,7 @@
 // others.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -213,6 +214,44 @@ TEST_F(CapiMultiInference, MaxInferencesIsChecked) {
   EXPECT_NE(std::string(cuda_last_error()).find("LW_BACKEND_CPU"), std::string::npos) << cuda_last_error();
   EXPECT_EQ(model, nullptr);
   EXPECT_EQ(cuda_default_model_options().max_inferences, 1);
+}
+
+// For TSan and ASan: the model freed while four threads are inside next_token of its
+// inferences. Each thread ends with OK (it finished first) or INVALID_HANDLE, nothing is left
+// registered, and no thread touches freed memory.
+TEST_F(CapiMultiInference, FreeingTheModelWhileThreadsGenerateIsSafe) {
+  constexpr int kCount = 4;
+  cuda_model* model = load(kCount);
+  ASSERT_NE(model, nullptr);
+  std::atomic<int> tokens{0};
+  std::atomic<int> done{0};
+  std::vector<lw_status> statuses(kCount, LW_STATUS_INTERNAL);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCount; ++i) {
+    threads.emplace_back([&, i] {
+      lw_sampling_params params = request(i);
+      params.max_tokens = 200;
+      cuda_inference* inference = nullptr;
+      lw_status status = cuda_inference_start(model, prompt(i).c_str(), &params, &inference);
+      for (int32_t finished = 0; status == LW_STATUS_OK && !finished;) {
+        int32_t token = -1;
+        const char* text = nullptr;
+        size_t length = 0;
+        status = cuda_inference_next_token(inference, &token, &text, &length, &finished);
+        if (status == LW_STATUS_OK) ++tokens;
+      }
+      statuses[static_cast<size_t>(i)] = status;
+      if (inference != nullptr) cuda_inference_free(inference);
+      ++done;
+    });
+  }
+  while (tokens.load() < 2 * kCount && done.load() < kCount) std::this_thread::yield();
+  EXPECT_LW(LW_STATUS_OK, cuda_model_free(model));
+  for (auto& thread : threads) thread.join();
+  for (lw_status status : statuses) {
+    EXPECT_TRUE(status == LW_STATUS_OK || status == LW_STATUS_INVALID_HANDLE) << cuda_status_name(status);
+  }
+  EXPECT_EQ(registered_handles_for_testing().inferences, 0u);
 }
 
 std::vector<int32_t> token_prompt(int count, int32_t first) {
