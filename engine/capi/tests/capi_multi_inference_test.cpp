@@ -180,6 +180,53 @@ TEST_F(CapiMultiInference, CancelAndFreeOfOneLeaveTheOthersUnchanged) {
   EXPECT_LW(LW_STATUS_OK, cuda_inference_start(model, prompt(2).c_str(), &params, &again));
 }
 
+// The same while every inference runs on its own thread: inference 1 cancelled and inference 2
+// freed by the main thread while the steps run; the others still give their alone-tokens.
+TEST_F(CapiMultiInference, CancelAndFreeFromAnotherThreadMidRunLeaveTheOthersUnchanged) {
+  constexpr int kCount = 5;
+  const std::vector<Generated> expected = alone(kCount);
+  cuda_model* model = load(kCount);
+  ASSERT_NE(model, nullptr);
+  std::vector<cuda_inference*> inferences(kCount, nullptr);
+  for (int i = 0; i < kCount; ++i) {
+    lw_sampling_params params = request(i);
+    if (i == 1 || i == 2) params.max_tokens = 200;  // still running when the main thread acts
+    ASSERT_LW(LW_STATUS_OK,
+              cuda_inference_start(model, prompt(i).c_str(), &params, &inferences[static_cast<size_t>(i)]));
+  }
+  std::vector<Generated> got(kCount);
+  std::atomic<int> victims_ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCount; ++i) {
+    threads.emplace_back([&, i] {
+      Generated& out = got[static_cast<size_t>(i)];
+      for (int32_t finished = 0; !finished;) {
+        int32_t token = -1;
+        const char* text = nullptr;
+        size_t length = 0;
+        out.status =
+            cuda_inference_next_token(inferences[static_cast<size_t>(i)], &token, &text, &length, &finished);
+        if (out.status != LW_STATUS_OK) break;
+        out.tokens.push_back(token);
+        if ((i == 1 || i == 2) && out.tokens.size() == 3) ++victims_ready;
+      }
+      if (i == 1 || i == 2) ++victims_ready;  // also when it ended before its third token
+    });
+  }
+  while (victims_ready.load() < 2) std::this_thread::yield();
+  EXPECT_LW(LW_STATUS_OK, cuda_inference_cancel(inferences[1]));
+  EXPECT_LW(LW_STATUS_OK, cuda_inference_free(inferences[2]));
+  for (auto& thread : threads) thread.join();
+  EXPECT_TRUE(got[1].status == LW_STATUS_CANCELLED || got[1].status == LW_STATUS_OK)
+      << cuda_status_name(got[1].status);
+  EXPECT_TRUE(got[2].status == LW_STATUS_INVALID_HANDLE || got[2].status == LW_STATUS_OK)
+      << cuda_status_name(got[2].status);
+  for (size_t i : {size_t{0}, size_t{3}, size_t{4}}) {
+    EXPECT_LW(LW_STATUS_OK, got[i].status);
+    EXPECT_EQ(got[i].tokens, expected[i].tokens) << "inference " << i;
+  }
+}
+
 TEST_F(CapiMultiInference, StartsBeyondMaxInferencesAnswerTheLimit) {
   cuda_model* model = load(3);
   ASSERT_NE(model, nullptr);
