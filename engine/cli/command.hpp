@@ -27,7 +27,4 @@ Command add_bench_command(CLI::App& parent);
 // Prints "error: <context>: <message>" on stderr and returns exit status 1.
 int report_error(const std::string& context, const Error& error);
 
-// For subcommands whose engine part has not landed yet: says so and fails (status 1).
-int report_not_implemented(const std::string& command, int issue);
-
 }  // namespace llama_worker::cli

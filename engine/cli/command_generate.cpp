@@ -79,7 +79,10 @@ int run_generate(const GenerateOptions& options) {
     std::fflush(stdout);
   });
   if (!result) return report_error("generate", result.error());
+  // The statistics start on their own line even when stdout and stderr share a pipe (`2>&1 | tee`):
+  // a buffered stdout would hold this newline back until exit, after the statistics.
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   const size_t generated = result->generated_tokens.size();
   std::fprintf(stderr,
                "model %s (%s), backend %s\n"

@@ -13,9 +13,4 @@ int report_error(const std::string& context, const Error& error) {
   return 1;
 }
 
-int report_not_implemented(const std::string& command, int issue) {
-  std::fprintf(stderr, "error: '%s' is not implemented yet (issue #%d)\n", command.c_str(), issue);
-  return 1;
-}
-
 }  // namespace llama_worker::cli

@@ -45,20 +45,4 @@ uint64_t value_type_size(ValueType type) {
   return index < kValueTypeCount ? kValueTypes[index].size : 0;
 }
 
-bool value_type_is_integer(ValueType type) {
-  switch (type) {
-    case ValueType::kUint8:
-    case ValueType::kInt8:
-    case ValueType::kUint16:
-    case ValueType::kInt16:
-    case ValueType::kUint32:
-    case ValueType::kInt32:
-    case ValueType::kUint64:
-    case ValueType::kInt64:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace llama_worker::gguf

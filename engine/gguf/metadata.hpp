@@ -36,9 +36,12 @@ enum class ValueType : uint32_t {
 
 // Calls X(T) for each C++ type a scalar or array value reads as and writes from (the typed
 // accessors of File and the setters of Writer are instantiated for exactly these).
+// Left unformatted: clang-format 14 reflows this list differently on each pass (never stable).
+// clang-format off
 #define LW_GGUF_FOR_EACH_CPP_VALUE_TYPE(X) \
   X(uint8_t) X(int8_t) X(uint16_t) X(int16_t) X(uint32_t) X(int32_t) X(uint64_t) X(int64_t) X(float) X(double) \
   X(bool) X(std::string)
+// clang-format on
 
 inline constexpr uint32_t kValueTypeCount = 13;
 
@@ -48,7 +51,6 @@ std::optional<ValueType> value_type_from_raw(uint32_t raw);
 std::string_view value_type_name(ValueType type);
 // Bytes of one value of a fixed-size type; 0 for kString and kArray.
 uint64_t value_type_size(ValueType type);
-bool value_type_is_integer(ValueType type);
 
 // One metadata value, viewed in place.
 struct Value {

@@ -226,6 +226,13 @@ __device__ void combine_head(const AttentionParams& p, int64_t head, int64_t spl
   }
 }
 
+// Register spills (ptxas -warn-spills, sm_90): attention_split_kernel<8> (head_dim 64) spills
+// 28 bytes. Each of the 256 threads holds its slice's V rows in registers before the scores exist
+// (ValueRows<8>: 8 keys x one uint4 = 32 registers) beside 8 uint4 key chunks being scored, so
+// loads of keys and values are in flight together; 28 bytes out of that is the price of the
+// overlap, paid in L1-resident local memory once per slice. Kept: the decode attention is being
+// rewritten (slices exchanged through cluster shared memory; README "Issue-7 targets not met").
+// CI's -Werror builds leave -warn-spills out (kernels/cuda/CMakeLists.txt), so it does not fail them.
 template <int kChunks>
 __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionParams p) {
   pdl_launch_dependents();

@@ -124,7 +124,7 @@ class CudaBackend final : public InferenceBackend {
   // Decode fusions (bits of kDecodeFusion*), from LLAMA_WORKER_DECODE_FUSION when set: each was
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.
   unsigned decode_fusion_ = 0;
-  bool tensor_core_attention_ = false;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
+  bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
   // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
   std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;
   __half* weight_tile_ = nullptr;  // kTensorCoreTileElements halves
