@@ -47,7 +47,8 @@
 namespace {
 
 [[noreturn]] void fail(const char* what, lw_status status) {
-  std::fprintf(stderr, "engine fuzzer: %s (status %s: %s)\n", what, cuda_status_name(status), cuda_last_error());
+  std::fprintf(stderr, "engine fuzzer: %s (status %s: %s)\n", what, cuda_status_name(status),
+               cuda_last_error());
   std::abort();
 }
 
@@ -83,7 +84,8 @@ bool well_formed_utf8(const uint8_t* s, size_t n) {
       if ((s[i + k] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (s[i + k] & 0x3F);
     }
-    if ((length == 2 && cp < 0x80) || (length == 3 && cp < 0x800) || (length == 4 && cp < 0x10000)) return false;
+    if ((length == 2 && cp < 0x80) || (length == 3 && cp < 0x800) || (length == 4 && cp < 0x10000))
+      return false;
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
     i += length;
   }
@@ -108,13 +110,15 @@ const Engine& engine() {
     const fs::path directory = fs::temp_directory_path() / ("lw_engine_fuzzer_" + std::to_string(getpid()));
     fs::create_directories(directory);
     const char* vocabularies[2] = {"phi-3-mini-4k-instruct", "qwen2.5-0.5b-instruct"};
-    if (cuda_init(LW_DEVICE_CPU, &e.context) != LW_STATUS_OK) fail("cuda_init(LW_DEVICE_CPU) failed", LW_STATUS_OK);
+    if (cuda_init(LW_DEVICE_CPU, &e.context) != LW_STATUS_OK)
+      fail("cuda_init(LW_DEVICE_CPU) failed", LW_STATUS_OK);
     for (int m = 0; m < 2; ++m) {
       const std::string vocabulary = vocabulary_directory() + "/" + vocabularies[m] + ".vocab.gguf";
       const std::string path = (directory / (std::string(vocabularies[m]) + ".gguf")).string();
       const llama_worker::Status written = llama_worker::capi::testing::write_test_model(vocabulary, path);
       if (!written) {
-        std::fprintf(stderr, "engine fuzzer: cannot write the model for %s (set LLAMA_WORKER_VOCAB_DIR): %s\n",
+        std::fprintf(stderr,
+                     "engine fuzzer: cannot write the model for %s (set LLAMA_WORKER_VOCAB_DIR): %s\n",
                      vocabulary.c_str(), written.message().c_str());
         std::abort();
       }
@@ -156,8 +160,13 @@ struct Reader {
 
 bool is_documented_start_status(lw_status s) {
   switch (s) {
-    case LW_STATUS_OK: case LW_STATUS_INVALID_ARGUMENT: case LW_STATUS_EMPTY_PROMPT: case LW_STATUS_INVALID_UTF8:
-    case LW_STATUS_TOKEN_OUT_OF_RANGE: case LW_STATUS_PROMPT_TOO_LONG: case LW_STATUS_UNSUPPORTED:
+    case LW_STATUS_OK:
+    case LW_STATUS_INVALID_ARGUMENT:
+    case LW_STATUS_EMPTY_PROMPT:
+    case LW_STATUS_INVALID_UTF8:
+    case LW_STATUS_TOKEN_OUT_OF_RANGE:
+    case LW_STATUS_PROMPT_TOO_LONG:
+    case LW_STATUS_UNSUPPORTED:
       return true;
     default:
       return false;
@@ -193,14 +202,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     params.chat = static_cast<int32_t>(in.u32());
     if (as_tokens) params.chat = 0;  // keep the token path reachable
   } else {
-    params.temperature = static_cast<float>(in.byte()) / 64.0f;            // [0, 4)
-    params.top_k = in.byte();                                              // 0..255
-    params.top_p = static_cast<float>(in.byte() + 1) / 256.0f;             // (0, 1]
-    params.min_p = static_cast<float>(in.byte()) / 510.0f;                 // [0, 0.5]
+    params.temperature = static_cast<float>(in.byte()) / 64.0f;             // [0, 4)
+    params.top_k = in.byte();                                               // 0..255
+    params.top_p = static_cast<float>(in.byte() + 1) / 256.0f;              // (0, 1]
+    params.min_p = static_cast<float>(in.byte()) / 510.0f;                  // [0, 0.5]
     params.repeat_penalty = 0.5f + static_cast<float>(in.byte()) / 128.0f;  // [0.5, 2.5)
-    params.repeat_last_n = static_cast<int32_t>(in.byte()) - 1;            // -1..254
+    params.repeat_last_n = static_cast<int32_t>(in.byte()) - 1;             // -1..254
     params.seed = in.u32();
-    params.max_tokens = 1 + ((flags >> 4) & 3);                            // 1..4
+    params.max_tokens = 1 + ((flags >> 4) & 3);  // 1..4
     params.chat = chat && !as_tokens ? 1 : 0;
   }
   const uint8_t* prompt_bytes = data + std::min(in.at, size);
@@ -239,7 +248,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "TOKEN_OUT_OF_RANGE does not match the ids", status);
     }
     if (!expect_empty && !as_tokens) {
-      check((status == LW_STATUS_INVALID_UTF8) == expect_bad_utf8, "INVALID_UTF8 does not match the prompt", status);
+      check((status == LW_STATUS_INVALID_UTF8) == expect_bad_utf8, "INVALID_UTF8 does not match the prompt",
+            status);
     }
   }
   if (status != LW_STATUS_OK) {
@@ -252,7 +262,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cuda_inference* second = nullptr;
     const lw_sampling_params defaults = cuda_default_sampling_params();
     const lw_status busy = cuda_inference_start(model, "second", &defaults, &second);
-    check(busy == LW_STATUS_MODEL_BUSY && second == nullptr, "a second live inference was not MODEL_BUSY", busy);
+    check(busy == LW_STATUS_MODEL_BUSY && second == nullptr, "a second live inference was not MODEL_BUSY",
+          busy);
   }
 
   // A few tokens each: raw parameters may ask for up to the whole context; stop stepping after 8
@@ -277,7 +288,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(next == LW_STATUS_OK, "next_token failed on a valid inference", next);
     check(token >= 0 && token < vocab, "a token outside the vocabulary");
     check(text != nullptr && std::strlen(text) == length, "the text length does not match");
-    check(well_formed_utf8(reinterpret_cast<const uint8_t*>(text), length), "a piece of text is not valid UTF-8");
+    check(well_formed_utf8(reinterpret_cast<const uint8_t*>(text), length),
+          "a piece of text is not valid UTF-8");
     ++produced;
     check(produced <= params.max_tokens, "more tokens than max_tokens");
     if (finished) finished_seen = true;

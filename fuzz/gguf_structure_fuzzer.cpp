@@ -31,19 +31,51 @@ using gguf::testing::RawValue;
 using Rng = std::minstd_rand;
 
 const char* const kKeys[] = {
-    "general.architecture", "general.alignment",     "general.name",          "split.count",
-    "split.no",             "split.tensors.count",   "tokenizer.ggml.tokens", "tokenizer.ggml.merges",
-    "tokenizer.ggml.model", "tokenizer.ggml.scores", "qwen2.block_count",     "llama.context_length",
+    "general.architecture",
+    "general.alignment",
+    "general.name",
+    "split.count",
+    "split.no",
+    "split.tensors.count",
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.merges",
+    "tokenizer.ggml.model",
+    "tokenizer.ggml.scores",
+    "qwen2.block_count",
+    "llama.context_length",
 };
 
 uint64_t pick(Rng& rng, uint64_t bound) { return bound == 0 ? 0 : rng() % bound; }
 
 // Interesting integers: boundaries, near-overflow values, small counts.
 uint64_t interesting(Rng& rng) {
-  static const uint64_t kValues[] = {0, 1, 2, 3, 4, 5, 7, 8, 13, 16, 31, 32, 33, 63, 64, 255, 256, 4096,
-                                     0x7fffffffull, 0x80000000ull, 0xffffffffull, 0x100000000ull,
-                                     0x7fffffffffffffffull, 0x8000000000000000ull, 0xffffffffffffffffull,
-                                     0x2000000000000000ull, 0x1fffffffffffffffull};
+  static const uint64_t kValues[] = {0,
+                                     1,
+                                     2,
+                                     3,
+                                     4,
+                                     5,
+                                     7,
+                                     8,
+                                     13,
+                                     16,
+                                     31,
+                                     32,
+                                     33,
+                                     63,
+                                     64,
+                                     255,
+                                     256,
+                                     4096,
+                                     0x7fffffffull,
+                                     0x80000000ull,
+                                     0xffffffffull,
+                                     0x100000000ull,
+                                     0x7fffffffffffffffull,
+                                     0x8000000000000000ull,
+                                     0xffffffffffffffffull,
+                                     0x2000000000000000ull,
+                                     0x1fffffffffffffffull};
   uint64_t value = kValues[pick(rng, std::size(kValues))];
   if (rng() % 4 == 0) value += static_cast<uint64_t>(static_cast<int64_t>(pick(rng, 5)) - 2);
   return value;
@@ -66,9 +98,15 @@ RawGguf builtin_seed() {
 
 void mutate_value(RawValue& value, Rng& rng) {
   switch (pick(rng, 6)) {
-    case 0: value.type = static_cast<uint32_t>(pick(rng, 2) ? pick(rng, 14) : interesting(rng)); break;
-    case 1: value.element_type = static_cast<uint32_t>(pick(rng, 2) ? pick(rng, 14) : interesting(rng)); break;
-    case 2: value.count = pick(rng, 2) ? value.count + pick(rng, 3) - 1 : interesting(rng); break;
+    case 0:
+      value.type = static_cast<uint32_t>(pick(rng, 2) ? pick(rng, 14) : interesting(rng));
+      break;
+    case 1:
+      value.element_type = static_cast<uint32_t>(pick(rng, 2) ? pick(rng, 14) : interesting(rng));
+      break;
+    case 2:
+      value.count = pick(rng, 2) ? value.count + pick(rng, 3) - 1 : interesting(rng);
+      break;
     case 3:  // a string's (or the first string element's) length field
       if (value.payload.size() >= 8) {
         const uint64_t length = interesting(rng);
@@ -76,7 +114,8 @@ void mutate_value(RawValue& value, Rng& rng) {
       }
       break;
     case 4:
-      if (!value.payload.empty()) value.payload[pick(rng, value.payload.size())] ^= static_cast<uint8_t>(1u << pick(rng, 8));
+      if (!value.payload.empty())
+        value.payload[pick(rng, value.payload.size())] ^= static_cast<uint8_t>(1u << pick(rng, 8));
       break;
     default:
       if (!value.payload.empty()) value.payload.resize(pick(rng, value.payload.size()));
@@ -86,7 +125,9 @@ void mutate_value(RawValue& value, Rng& rng) {
 
 void mutate_tensor(RawTensor& tensor, const RawGguf& raw, Rng& rng) {
   switch (pick(rng, 7)) {
-    case 0: tensor.n_dims = static_cast<uint32_t>(pick(rng, 2) ? pick(rng, 6) : interesting(rng)); break;
+    case 0:
+      tensor.n_dims = static_cast<uint32_t>(pick(rng, 2) ? pick(rng, 6) : interesting(rng));
+      break;
     case 1:
       if (!tensor.dims.empty()) {
         int64_t& dim = tensor.dims[pick(rng, tensor.dims.size())];
@@ -95,8 +136,12 @@ void mutate_tensor(RawTensor& tensor, const RawGguf& raw, Rng& rng) {
                            : static_cast<int64_t>(interesting(rng));
       }
       break;
-    case 2: tensor.type = static_cast<uint32_t>(pick(rng, 4) ? pick(rng, 42) : interesting(rng)); break;
-    case 3: tensor.offset = pick(rng, 2) ? tensor.offset + pick(rng, 65) - 32 : interesting(rng); break;
+    case 2:
+      tensor.type = static_cast<uint32_t>(pick(rng, 4) ? pick(rng, 42) : interesting(rng));
+      break;
+    case 3:
+      tensor.offset = pick(rng, 2) ? tensor.offset + pick(rng, 65) - 32 : interesting(rng);
+      break;
     case 4:
       if (!raw.tensors.empty()) tensor.offset = raw.tensors[pick(rng, raw.tensors.size())].offset;
       break;
@@ -122,7 +167,8 @@ void mutate_structure(RawGguf& raw, Rng& rng) {
       if (!raw.metadata.empty()) raw.metadata.push_back(raw.metadata[pick(rng, raw.metadata.size())]);
       break;
     case 2:
-      if (!raw.metadata.empty()) raw.metadata.erase(raw.metadata.begin() + static_cast<long>(pick(rng, raw.metadata.size())));
+      if (!raw.metadata.empty())
+        raw.metadata.erase(raw.metadata.begin() + static_cast<long>(pick(rng, raw.metadata.size())));
       break;
     case 3: {
       RawValue value = pick(rng, 2) ? gguf::testing::raw_u32(static_cast<uint32_t>(interesting(rng)))
@@ -148,7 +194,8 @@ void mutate_structure(RawGguf& raw, Rng& rng) {
       if (!raw.tensors.empty()) raw.tensors.push_back(raw.tensors[pick(rng, raw.tensors.size())]);
       break;
     case 7:
-      if (!raw.tensors.empty()) raw.tensors.erase(raw.tensors.begin() + static_cast<long>(pick(rng, raw.tensors.size())));
+      if (!raw.tensors.empty())
+        raw.tensors.erase(raw.tensors.begin() + static_cast<long>(pick(rng, raw.tensors.size())));
       break;
     case 8: {
       static const uint32_t kVersions[] = {1, 2, 3, 4, 0x01000000, 0x02000000, 0x03000000, 0xffffffff};

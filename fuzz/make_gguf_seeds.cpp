@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
         ok = false;
         continue;
       }
-      ok &= save(out, "reduced-" + entry.path().stem().string(), llama_worker::gguf::testing::to_writer(*file, 16));
+      ok &= save(out, "reduced-" + entry.path().stem().string(),
+                 llama_worker::gguf::testing::to_writer(*file, 16));
     }
   }
   return ok ? 0 : 1;

@@ -54,8 +54,20 @@ void run_one(const std::vector<uint8_t>& input) {
 
 // Byte-level mutations, in place; what libFuzzer's LLVMFuzzerMutate provides in fuzz builds.
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size) {
-  static const uint64_t kInteresting[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fffffff, 0xffffffff,
-                                          0x7fffffffffffffffull, 0xffffffffffffffffull, 32, 64, 4096};
+  static const uint64_t kInteresting[] = {0,
+                                          1,
+                                          0x7f,
+                                          0x80,
+                                          0xff,
+                                          0x7fff,
+                                          0xffff,
+                                          0x7fffffff,
+                                          0xffffffff,
+                                          0x7fffffffffffffffull,
+                                          0xffffffffffffffffull,
+                                          32,
+                                          64,
+                                          4096};
   switch (pick(6)) {
     case 0:  // flip a bit
       if (size > 0) data[pick(size)] ^= static_cast<uint8_t>(1u << pick(8));

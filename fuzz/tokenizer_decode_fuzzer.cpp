@@ -21,8 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t flags = data[0];
   const tokenizer::Tokenizer& t = *tokenizers[flags & 3];
   const tokenizer::DecodeOptions options{(flags & 4) != 0, true};
-  const auto boundary =
-      (flags & 8) ? tokenizer::StreamingDecoder::Boundary::kCharacter : tokenizer::StreamingDecoder::Boundary::kGraphemeCluster;
+  const auto boundary = (flags & 8) ? tokenizer::StreamingDecoder::Boundary::kCharacter
+                                    : tokenizer::StreamingDecoder::Boundary::kGraphemeCluster;
 
   std::vector<int32_t> ids;
   bool out_of_range = false;
@@ -44,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string joined;
   for (const int32_t id : ids) {
     Result<std::string> piece = decoder.push(id);
-    fuzz::fuzz_check(piece.is_ok() == (id >= 0 && id < t.size()), "push status does not match the id's range");
+    fuzz::fuzz_check(piece.is_ok() == (id >= 0 && id < t.size()),
+                     "push status does not match the id's range");
     if (!piece) continue;
     fuzz::fuzz_check(tokenizer::validate_utf8(*piece).is_ok(), "streamed piece is not valid UTF-8");
     joined += *piece;

@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<std::vector<int32_t>> ids = t.encode(text, options);
   if (!valid) {
     fuzz::fuzz_check(!ids, "invalid UTF-8 was accepted");
-    fuzz::fuzz_check(ids.error().message.find("byte offset") != std::string::npos, "error does not name the offset");
+    fuzz::fuzz_check(ids.error().message.find("byte offset") != std::string::npos,
+                     "error does not name the offset");
     return 0;
   }
   fuzz::fuzz_check(ids.is_ok(), "valid UTF-8 failed to encode");

@@ -15,8 +15,8 @@
 
 namespace llama_worker::fuzz {
 
-inline constexpr const char* kTokenizerVocabularies[] = {"qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct", "gpt-2",
-                                                         "llama-spm"};
+inline constexpr const char* kTokenizerVocabularies[] = {"qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct",
+                                                         "gpt-2", "llama-spm"};
 
 inline const std::vector<std::unique_ptr<tokenizer::Tokenizer>>& fuzz_tokenizers() {
   static const std::vector<std::unique_ptr<tokenizer::Tokenizer>> tokenizers = [] {
@@ -27,8 +27,8 @@ inline const std::vector<std::unique_ptr<tokenizer::Tokenizer>>& fuzz_tokenizers
       const std::string path = dir + "/" + name + ".vocab.gguf";
       Result<gguf::File> file = gguf::File::open(path);
       if (!file) {
-        std::fprintf(stderr, "tokenizer fuzzer: cannot open %s (set LLAMA_WORKER_VOCAB_DIR): %s\n", path.c_str(),
-                     file.error().message.c_str());
+        std::fprintf(stderr, "tokenizer fuzzer: cannot open %s (set LLAMA_WORKER_VOCAB_DIR): %s\n",
+                     path.c_str(), file.error().message.c_str());
         std::abort();
       }
       Result<tokenizer::Tokenizer> built = tokenizer::tokenizer_from_gguf(*file);

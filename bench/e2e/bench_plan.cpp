@@ -19,11 +19,13 @@ Result<std::vector<int64_t>> parse_count_list(std::string_view text, std::string
   size_t start = 0;
   while (true) {
     const size_t comma = text.find(',', start);
-    const std::string_view item = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     int64_t value = -1;
     const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
     if (item.empty() || error != std::errc() || end != item.data() + item.size() || value < 0) {
-      return make_error(ErrorCode::kInvalidArgument, prefix + "'" + std::string(item) + "' is not a token count");
+      return make_error(ErrorCode::kInvalidArgument,
+                        prefix + "'" + std::string(item) + "' is not a token count");
     }
     if (value > kMaxCount) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -38,7 +40,8 @@ Result<std::vector<int64_t>> parse_count_list(std::string_view text, std::string
 
 Result<std::vector<TestCase>> make_test_cases(const BenchSettings& settings) {
   if (settings.repetitions < 1) {
-    return make_error(ErrorCode::kInvalidArgument, "repetitions must be at least 1, got " + std::to_string(settings.repetitions));
+    return make_error(ErrorCode::kInvalidArgument,
+                      "repetitions must be at least 1, got " + std::to_string(settings.repetitions));
   }
   if (settings.prompt_counts.empty() || settings.generate_counts.empty() || settings.depths.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "-p, -n and -d each need at least one value");
@@ -52,7 +55,8 @@ Result<std::vector<TestCase>> make_test_cases(const BenchSettings& settings) {
       if (n > 0) cases.push_back({TestKind::kGenerate, n, depth});
     }
   }
-  if (cases.empty()) return make_error(ErrorCode::kInvalidArgument, "nothing to measure: every -p and -n value is 0");
+  if (cases.empty())
+    return make_error(ErrorCode::kInvalidArgument, "nothing to measure: every -p and -n value is 0");
   return cases;
 }
 

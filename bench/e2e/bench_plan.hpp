@@ -29,12 +29,12 @@ struct TestCase {
 };
 
 struct BenchSettings {
-  std::vector<int64_t> prompt_counts{512};     // -p
-  std::vector<int64_t> generate_counts{128};   // -n
-  std::vector<int64_t> depths{0};              // -d
-  int repetitions = 5;                         // -r, timed runs per case
-  bool warmup = true;                          // one untimed run per case first
-  uint64_t seed = 1;                           // random token ids
+  std::vector<int64_t> prompt_counts{512};    // -p
+  std::vector<int64_t> generate_counts{128};  // -n
+  std::vector<int64_t> depths{0};             // -d
+  int repetitions = 5;                        // -r, timed runs per case
+  bool warmup = true;                         // one untimed run per case first
+  uint64_t seed = 1;                          // random token ids
 };
 
 // "512" or "0,2048" -> counts (each >= 0). `flag` names the option in the error ("-p").

@@ -77,7 +77,9 @@ std::string markdown_table(const std::vector<std::string>& header, const std::ve
   return out;
 }
 
-std::string mib_text(int64_t bytes) { return printf_string("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+std::string mib_text(int64_t bytes) {
+  return printf_string("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
 
 }  // namespace
 
@@ -85,30 +87,36 @@ std::string format_markdown(const BenchReport& report) {
   std::vector<std::vector<std::string>> rows;
   const std::string model = report.model.architecture + " " + report.model.file_type;
   for (const TestResult& result : report.results) {
-    rows.push_back({model, size_text(report.model.file_bytes), parameter_text(report.model.parameter_count),
-                    upper(report.backend), test_name(result.test),
-                    printf_string("%.2f", result.rate.mean) + " ± " + printf_string("%.2f", result.rate.stddev)});
+    rows.push_back(
+        {model, size_text(report.model.file_bytes), parameter_text(report.model.parameter_count),
+         upper(report.backend), test_name(result.test),
+         printf_string("%.2f", result.rate.mean) + " ± " + printf_string("%.2f", result.rate.stddev)});
   }
   std::string out = markdown_table({"model", "size", "params", "backend", "test", "t/s"},
                                    {false, true, true, false, true, true}, rows);
   out += "\n";
   out += "device: " + report.device_name + ", KV cache " + std::to_string(report.context) + " positions, " +
-         std::to_string(report.settings.repetitions) + " repetitions" + (report.settings.warmup ? " after a warm-up" : "") +
-         "\n";
+         std::to_string(report.settings.repetitions) + " repetitions" +
+         (report.settings.warmup ? " after a warm-up" : "") + "\n";
   out += "load: " + printf_string("%.3f s", report.load_seconds) + " (file in page cache -> ready)";
-  if (report.backend == "cuda") out += ", CUDA context creation " + printf_string("%.3f s", report.device_init_seconds) + " not included";
+  if (report.backend == "cuda")
+    out += ", CUDA context creation " + printf_string("%.3f s", report.device_init_seconds) + " not included";
   out += "\n";
   if (report.peak_memory_bytes) {
-    out += "device memory: " + (report.memory_after_load_bytes ? mib_text(*report.memory_after_load_bytes) : "?") +
+    out += "device memory: " +
+           (report.memory_after_load_bytes ? mib_text(*report.memory_after_load_bytes) : "?") +
            " after load, peak " + mib_text(*report.peak_memory_bytes) +
            " (cudaMemGetInfo, over the baseline after context creation)\n";
   }
   return out;
 }
 
-std::string format_json(const BenchReport& report, const std::string& engine_version, const std::string& date) {
+std::string format_json(const BenchReport& report, const std::string& engine_version,
+                        const std::string& date) {
   using nlohmann::json;
-  const auto optional_bytes = [](const std::optional<int64_t>& value) { return value ? json(*value) : json(nullptr); };
+  const auto optional_bytes = [](const std::optional<int64_t>& value) {
+    return value ? json(*value) : json(nullptr);
+  };
   json tests = json::array();
   for (const TestResult& result : report.results) {
     std::vector<int64_t> samples_ns;

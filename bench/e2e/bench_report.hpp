@@ -13,7 +13,8 @@ namespace llama_worker::bench {
 std::string format_markdown(const BenchReport& report);
 
 // `engine_version` goes into the record ("0.1.0"); `date` is an ISO-8601 UTC timestamp.
-std::string format_json(const BenchReport& report, const std::string& engine_version, const std::string& date);
+std::string format_json(const BenchReport& report, const std::string& engine_version,
+                        const std::string& date);
 
 // "2026-11-26T20:55:03Z" for the current time.
 std::string utc_timestamp_now();

@@ -20,8 +20,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kFillChunk = 512;        // depth is filled in prompt batches of this many tokens
-constexpr int64_t kGenerateWarmup = 16;    // decode steps of a tg warm-up (graph capture + replays)
+constexpr int64_t kFillChunk = 512;      // depth is filled in prompt batches of this many tokens
+constexpr int64_t kGenerateWarmup = 16;  // decode steps of a tg warm-up (graph capture + replays)
 constexpr size_t kReadChunk = size_t{16} << 20;
 
 double seconds_since(Clock::time_point start) {
@@ -36,7 +36,8 @@ std::vector<int32_t> random_tokens(int64_t count, int64_t vocab, std::mt19937_64
 }
 
 // Empties the cache and fills `depth` positions with random tokens (untimed).
-Status fill_depth(runtime::InferenceBackend& backend, int64_t depth, std::mt19937_64& rng, std::vector<float>& logits) {
+Status fill_depth(runtime::InferenceBackend& backend, int64_t depth, std::mt19937_64& rng,
+                  std::vector<float>& logits) {
   backend.reset();
   const int64_t vocab = backend.config().vocab_size;
   for (int64_t done = 0; done < depth; done += kFillChunk) {
@@ -47,8 +48,8 @@ Status fill_depth(runtime::InferenceBackend& backend, int64_t depth, std::mt1993
 }
 
 // One run of `tokens` tokens of the test's kind after filling the depth; returns the timed seconds.
-Result<double> run_once(runtime::InferenceBackend& backend, DeviceProbe& probe, const TestCase& test, int64_t tokens,
-                        std::mt19937_64& rng, MemoryTracker& memory) {
+Result<double> run_once(runtime::InferenceBackend& backend, DeviceProbe& probe, const TestCase& test,
+                        int64_t tokens, std::mt19937_64& rng, MemoryTracker& memory) {
   std::vector<float> logits;
   LW_TRY(fill_depth(backend, test.depth, rng, logits));
   const std::vector<int32_t> ids = random_tokens(tokens, backend.config().vocab_size, rng);
@@ -92,7 +93,8 @@ ModelSummary summarize_model(const gguf::File& file, const model::ModelConfig& c
   return summary;
 }
 
-Result<std::unique_ptr<runtime::InferenceBackend>> create_backend(const gguf::File& file, const BenchRunOptions& options,
+Result<std::unique_ptr<runtime::InferenceBackend>> create_backend(const gguf::File& file,
+                                                                  const BenchRunOptions& options,
                                                                   int64_t context) {
   if (options.backend == "cuda") {
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
@@ -102,8 +104,9 @@ Result<std::unique_ptr<runtime::InferenceBackend>> create_backend(const gguf::Fi
     LW_ASSIGN_OR_RETURN(auto backend, runtime::cuda::CudaBackend::create(file, cuda));
     return std::unique_ptr<runtime::InferenceBackend>(std::move(backend));
 #else
-    return make_error(ErrorCode::kUnsupported,
-                      "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
+    return make_error(
+        ErrorCode::kUnsupported,
+        "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
 #endif
   }
   if (options.backend != "cpu") {
@@ -135,13 +138,15 @@ Result<TestResult> run_test_case(runtime::InferenceBackend& backend, DeviceProbe
   if (needed > backend.context_capacity()) {
     return make_error(ErrorCode::kOutOfRange, test_name(test) + " needs " + std::to_string(needed) +
                                                   " KV positions; the backend holds " +
-                                                  std::to_string(backend.context_capacity()) + " (see --ctx)");
+                                                  std::to_string(backend.context_capacity()) +
+                                                  " (see --ctx)");
   }
   if (test.tokens <= 0 || settings.repetitions < 1) {
     return make_error(ErrorCode::kInvalidArgument, "a test needs at least one token and one repetition");
   }
   if (settings.warmup) {
-    const int64_t warmup_tokens = test.kind == TestKind::kPrompt ? test.tokens : std::min(test.tokens, kGenerateWarmup);
+    const int64_t warmup_tokens =
+        test.kind == TestKind::kPrompt ? test.tokens : std::min(test.tokens, kGenerateWarmup);
     LW_TRY(run_once(backend, probe, test, warmup_tokens, rng, memory).status());
   }
   TestResult result;
@@ -157,25 +162,44 @@ Result<TestResult> run_test_case(runtime::InferenceBackend& backend, DeviceProbe
 
 std::string file_type_name(uint32_t file_type) {
   switch (file_type) {
-    case 0: return "all F32";
-    case 1: return "F16";
-    case 2: return "Q4_0";
-    case 3: return "Q4_1";
-    case 7: return "Q8_0";
-    case 8: return "Q5_0";
-    case 9: return "Q5_1";
-    case 10: return "Q2_K - Medium";
-    case 11: return "Q3_K - Small";
-    case 12: return "Q3_K - Medium";
-    case 13: return "Q3_K - Large";
-    case 14: return "Q4_K - Small";
-    case 15: return "Q4_K - Medium";
-    case 16: return "Q5_K - Small";
-    case 17: return "Q5_K - Medium";
-    case 18: return "Q6_K";
-    case 21: return "Q2_K - Small";
-    case 32: return "BF16";
-    default: return "type " + std::to_string(file_type);
+    case 0:
+      return "all F32";
+    case 1:
+      return "F16";
+    case 2:
+      return "Q4_0";
+    case 3:
+      return "Q4_1";
+    case 7:
+      return "Q8_0";
+    case 8:
+      return "Q5_0";
+    case 9:
+      return "Q5_1";
+    case 10:
+      return "Q2_K - Medium";
+    case 11:
+      return "Q3_K - Small";
+    case 12:
+      return "Q3_K - Medium";
+    case 13:
+      return "Q3_K - Large";
+    case 14:
+      return "Q4_K - Small";
+    case 15:
+      return "Q4_K - Medium";
+    case 16:
+      return "Q5_K - Small";
+    case 17:
+      return "Q5_K - Medium";
+    case 18:
+      return "Q6_K";
+    case 21:
+      return "Q2_K - Small";
+    case 32:
+      return "BF16";
+    default:
+      return "type " + std::to_string(file_type);
   }
 }
 
@@ -212,11 +236,13 @@ Result<BenchReport> run_bench(const BenchRunOptions& options) {
   const int64_t context = options.context > 0
                               ? options.context
                               : std::min(required_context(options.settings), config.context_length);
-  LW_ASSIGN_OR_RETURN(std::unique_ptr<runtime::InferenceBackend> backend, create_backend(file, options, context));
+  LW_ASSIGN_OR_RETURN(std::unique_ptr<runtime::InferenceBackend> backend,
+                      create_backend(file, options, context));
   LW_TRY(probe->synchronize());
   report.load_seconds = seconds_since(load_start);
   memory.sample(*probe);
-  if (memory.baseline() && memory.peak_used()) report.memory_after_load_bytes = *memory.peak_used() - *memory.baseline();
+  if (memory.baseline() && memory.peak_used())
+    report.memory_after_load_bytes = *memory.peak_used() - *memory.baseline();
   report.model = summarize_model(file, config);
   report.context = backend->context_capacity();
 

@@ -53,32 +53,32 @@ Result<TestResult> run_test_case(runtime::InferenceBackend& backend, DeviceProbe
 
 struct BenchRunOptions {
   std::string model_path;
-  std::string backend = "cpu";   // cpu | cuda
-  int threads = 0;               // CPU backend workers; 0 = all cores
-  int device = 0;                // CUDA device index
-  int64_t context = 0;           // KV positions; 0 = required_context(settings), capped at the model's
+  std::string backend = "cpu";  // cpu | cuda
+  int threads = 0;              // CPU backend workers; 0 = all cores
+  int device = 0;               // CUDA device index
+  int64_t context = 0;          // KV positions; 0 = required_context(settings), capped at the model's
   BenchSettings settings;
   std::function<void(const std::string&)> progress;  // one line per step, may be empty
 };
 
 struct ModelSummary {
   std::string path;
-  std::string architecture;       // general.architecture
-  std::string name;               // general.name or the file name
-  std::string file_type;          // "Q4_K - Medium" (llama.cpp's name for general.file_type)
+  std::string architecture;  // general.architecture
+  std::string name;          // general.name or the file name
+  std::string file_type;     // "Q4_K - Medium" (llama.cpp's name for general.file_type)
   int64_t file_bytes = 0;
-  int64_t parameter_count = 0;    // sum of tensor element counts
+  int64_t parameter_count = 0;  // sum of tensor element counts
 };
 
 struct BenchReport {
   ModelSummary model;
-  std::string backend;            // cpu | cuda
+  std::string backend;  // cpu | cuda
   std::string device_name;
-  int threads = 0;                // CPU backend only
-  int64_t context = 0;            // KV positions the backend holds
+  int threads = 0;      // CPU backend only
+  int64_t context = 0;  // KV positions the backend holds
   BenchSettings settings;
-  double device_init_seconds = 0; // CUDA context creation (0 on the CPU)
-  double load_seconds = 0;        // file in page cache -> ready to run
+  double device_init_seconds = 0;  // CUDA context creation (0 on the CPU)
+  double load_seconds = 0;         // file in page cache -> ready to run
   std::optional<int64_t> device_total_bytes;
   std::optional<int64_t> memory_after_load_bytes;  // delta over the baseline
   std::optional<int64_t> peak_memory_bytes;        // delta over the baseline, over the whole run

@@ -16,7 +16,8 @@ namespace {
 
 class CpuProbe final : public DeviceProbe {
  public:
-  explicit CpuProbe(int threads) : threads_(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency())) {}
+  explicit CpuProbe(int threads)
+      : threads_(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency())) {}
   Status initialize() override { return Status::ok(); }
   std::string name() const override { return "CPU (" + std::to_string(threads_) + " threads)"; }
   Status synchronize() override { return Status::ok(); }
@@ -29,8 +30,9 @@ class CpuProbe final : public DeviceProbe {
 
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
 Error cuda_failure(const char* what, int device, cudaError_t result) {
-  return make_error(ErrorCode::kDeviceError, std::string(what) + " failed on CUDA device " + std::to_string(device) + ": " +
-                                                 cudaGetErrorString(result) + " (" + cudaGetErrorName(result) + ")");
+  return make_error(ErrorCode::kDeviceError, std::string(what) + " failed on CUDA device " +
+                                                 std::to_string(device) + ": " + cudaGetErrorString(result) +
+                                                 " (" + cudaGetErrorName(result) + ")");
 }
 
 class CudaProbe final : public DeviceProbe {
@@ -47,8 +49,10 @@ class CudaProbe final : public DeviceProbe {
                                                   std::to_string(count) + " visible)");
     }
     kernels::cuda::preload_tensor_core_library();  // as cuda_init does: overlaps the context creation
-    if (const cudaError_t result = cudaSetDevice(device_); result != cudaSuccess) return cuda_failure("cudaSetDevice", device_, result);
-    if (const cudaError_t result = cudaFree(nullptr); result != cudaSuccess) return cuda_failure("context creation", device_, result);
+    if (const cudaError_t result = cudaSetDevice(device_); result != cudaSuccess)
+      return cuda_failure("cudaSetDevice", device_, result);
+    if (const cudaError_t result = cudaFree(nullptr); result != cudaSuccess)
+      return cuda_failure("context creation", device_, result);
     cudaDeviceProp properties{};
     if (const cudaError_t result = cudaGetDeviceProperties(&properties, device_); result != cudaSuccess) {
       return cuda_failure("cudaGetDeviceProperties", device_, result);
@@ -56,7 +60,9 @@ class CudaProbe final : public DeviceProbe {
     name_ = properties.name;
     return Status::ok();
   }
-  std::string name() const override { return name_.empty() ? "CUDA device " + std::to_string(device_) : name_; }
+  std::string name() const override {
+    return name_.empty() ? "CUDA device " + std::to_string(device_) : name_;
+  }
   Status synchronize() override {
     if (const cudaError_t result = cudaDeviceSynchronize(); result != cudaSuccess) {
       return cuda_failure("cudaDeviceSynchronize", device_, result);
@@ -88,8 +94,9 @@ Result<std::unique_ptr<DeviceProbe>> make_cuda_probe([[maybe_unused]] int device
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
   return std::unique_ptr<DeviceProbe>(std::make_unique<CudaProbe>(device));
 #else
-  return make_error(ErrorCode::kUnsupported,
-                    "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
+  return make_error(
+      ErrorCode::kUnsupported,
+      "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
 #endif
 }
 

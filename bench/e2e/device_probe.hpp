@@ -21,7 +21,7 @@ class DeviceProbe {
  public:
   virtual ~DeviceProbe() = default;
   virtual Status initialize() = 0;
-  virtual std::string name() const = 0;            // "NVIDIA H100 80GB HBM3", "CPU (16 threads)"
+  virtual std::string name() const = 0;  // "NVIDIA H100 80GB HBM3", "CPU (16 threads)"
   virtual Status synchronize() = 0;
   virtual std::optional<int64_t> used_bytes() = 0;  // device-wide; nullopt where not applicable
   virtual std::optional<int64_t> total_bytes() = 0;

@@ -53,7 +53,8 @@ double measure_copy_rate() {
   return 2.0 * 10.0 * static_cast<double>(bytes) / (ms / 1e3);  // read + write
 }
 
-void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features, int64_t in_features, bool swiglu) {
+void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features, int64_t in_features,
+                  bool swiglu) {
   if (!have_device()) {
     state.SkipWithError("SKIPPED: no CUDA device");
     return;
@@ -79,13 +80,15 @@ void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features
   uint8_t* weights = nullptr;
   float* x = nullptr;
   float* y = nullptr;
-  if (cudaMalloc(reinterpret_cast<void**>(&weights), static_cast<size_t>(sets * matrix_bytes)) != cudaSuccess ||
+  if (cudaMalloc(reinterpret_cast<void**>(&weights), static_cast<size_t>(sets * matrix_bytes)) !=
+          cudaSuccess ||
       cudaMalloc(reinterpret_cast<void**>(&x), static_cast<size_t>(in_features) * 4) != cudaSuccess ||
       cudaMalloc(reinterpret_cast<void**>(&y), static_cast<size_t>(out_features) * 4) != cudaSuccess) {
     state.SkipWithError("device allocation failed");
     return;
   }
-  for (int64_t s = 0; s < sets; ++s) cudaMemcpy(weights + s * matrix_bytes, host.data(), host.size(), cudaMemcpyHostToDevice);
+  for (int64_t s = 0; s < sets; ++s)
+    cudaMemcpy(weights + s * matrix_bytes, host.data(), host.size(), cudaMemcpyHostToDevice);
   std::vector<float> xs(static_cast<size_t>(in_features), 0.01f);
   cudaMemcpy(x, xs.data(), xs.size() * 4, cudaMemcpyHostToDevice);
   kc::QuantGemvParams p;
@@ -119,13 +122,14 @@ void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features
     state.SetIterationTime(ms / 1e3);
   }
   state.SetBytesProcessed(state.iterations() * kLaunches * matrix_bytes);
-  state.counters["us_per_launch"] = benchmark::Counter(static_cast<double>(kLaunches) * 1e6,
-                                                       benchmark::Counter::kIsIterationInvariantRate |
-                                                           benchmark::Counter::kInvert);
+  state.counters["us_per_launch"] =
+      benchmark::Counter(static_cast<double>(kLaunches) * 1e6,
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["matrix_MB"] = static_cast<double>(matrix_bytes) / 1e6;
   state.counters["copy_GBps"] = g_copy_bytes_per_second / 1e9;
-  state.counters["fraction_of_copy"] = benchmark::Counter(
-      static_cast<double>(kLaunches * matrix_bytes) / g_copy_bytes_per_second, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["fraction_of_copy"] =
+      benchmark::Counter(static_cast<double>(kLaunches * matrix_bytes) / g_copy_bytes_per_second,
+                         benchmark::Counter::kIsIterationInvariantRate);
   cudaFree(weights);
   cudaFree(x);
   cudaFree(y);
@@ -140,7 +144,12 @@ int main(int argc, char** argv) {
   } else {
     std::printf("SKIPPED: no CUDA device\n");
   }
-  struct Case { const char* name; TensorType type; int64_t out, in; bool swiglu; };
+  struct Case {
+    const char* name;
+    TensorType type;
+    int64_t out, in;
+    bool swiglu;
+  };
   const Case cases[] = {
       {"phi3_qkv_Q4_K", TensorType::kQ4_K, 9216, 3072, false},
       {"phi3_gate_up_swiglu_Q4_K", TensorType::kQ4_K, 8192, 3072, true},
@@ -153,7 +162,9 @@ int main(int argc, char** argv) {
       {"qwen_output_Q8_0", TensorType::kQ8_0, 151936, 896, false},
   };
   for (const Case& c : cases) {
-    benchmark::RegisterBenchmark(c.name, BM_QuantGemv, c.type, c.out, c.in, c.swiglu)->UseManualTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(c.name, BM_QuantGemv, c.type, c.out, c.in, c.swiglu)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
   }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

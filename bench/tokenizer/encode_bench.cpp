@@ -59,8 +59,8 @@ const tokenizer::Tokenizer& load(const std::string& name) {
   Result<gguf::File> file = gguf::File::open(path);
   Result<tokenizer::Vocabulary> vocabulary =
       file ? tokenizer::vocabulary_from_gguf(*file) : Result<tokenizer::Vocabulary>(file.error());
-  Result<tokenizer::Tokenizer> built =
-      vocabulary ? tokenizer::Tokenizer::create(std::move(*vocabulary)) : Result<tokenizer::Tokenizer>(vocabulary.error());
+  Result<tokenizer::Tokenizer> built = vocabulary ? tokenizer::Tokenizer::create(std::move(*vocabulary))
+                                                  : Result<tokenizer::Tokenizer>(vocabulary.error());
   if (!built) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), built.error().message.c_str());
     std::exit(1);

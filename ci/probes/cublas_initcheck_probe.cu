@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   float *y = nullptr, *sum = nullptr;
   if (!ok(cudaMalloc(&w, sizeof(__half) * rows * in), "cudaMalloc") ||
       !ok(cudaMalloc(&x, sizeof(__half) * tokens * in), "cudaMalloc") ||
-      !ok(cudaMalloc(&y, sizeof(float) * rows * tokens), "cudaMalloc") || !ok(cudaMalloc(&sum, sizeof(float)), "cudaMalloc")) {
+      !ok(cudaMalloc(&y, sizeof(float) * rows * tokens), "cudaMalloc") ||
+      !ok(cudaMalloc(&sum, sizeof(float)), "cudaMalloc")) {
     return 1;
   }
   fill_half<<<(rows * in + 255) / 256, 256>>>(w, static_cast<long>(rows) * in, 0.01f);
@@ -37,8 +38,9 @@ int main(int argc, char** argv) {
   cublasHandle_t handle = nullptr;
   if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return 1;
   const float alpha = 1.0f, beta = preinit ? 1.0f : 0.0f;
-  if (cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, in, &alpha, w, CUDA_R_16F, in, x, CUDA_R_16F, in, &beta,
-                   y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
+  if (cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, in, &alpha, w, CUDA_R_16F, in, x,
+                   CUDA_R_16F, in, &beta, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
+                   CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
     std::fprintf(stderr, "cublasGemmEx failed\n");
     return 1;
   }

@@ -41,8 +41,10 @@ int main(int argc, char** argv) {
   cudaStream_t stream = nullptr;
   if (!ok(cudaMalloc(&w, sizeof(__half) * rows * in), "cudaMalloc") ||
       !ok(cudaMalloc(&x, sizeof(__half) * tokens * in), "cudaMalloc") ||
-      !ok(cudaMalloc(&y, sizeof(float) * y_elements), "cudaMalloc") || !ok(cudaMalloc(&sum, sizeof(float)), "cudaMalloc") ||
-      !ok(cudaMalloc(&workspace, 4 << 20), "cudaMalloc") || !ok(cudaStreamCreate(&stream), "cudaStreamCreate")) {
+      !ok(cudaMalloc(&y, sizeof(float) * y_elements), "cudaMalloc") ||
+      !ok(cudaMalloc(&sum, sizeof(float)), "cudaMalloc") ||
+      !ok(cudaMalloc(&workspace, 4 << 20), "cudaMalloc") ||
+      !ok(cudaStreamCreate(&stream), "cudaStreamCreate")) {
     return 1;
   }
   fill_half<<<(rows * in + 255) / 256, 256, 0, stream>>>(w, static_cast<long>(rows) * in, 0.01f);
@@ -50,15 +52,16 @@ int main(int argc, char** argv) {
   fill_float<<<1, 1, 0, stream>>>(sum, 1, 0.0f);
   fill_float<<<(y_elements + 255) / 256, 256, 0, stream>>>(y, y_elements, 0.5f);
   cublasHandle_t handle = nullptr;
-  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS || cublasSetStream(handle, stream) != CUBLAS_STATUS_SUCCESS ||
+  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS ||
+      cublasSetStream(handle, stream) != CUBLAS_STATUS_SUCCESS ||
       cublasSetWorkspace(handle, workspace, 4 << 20) != CUBLAS_STATUS_SUCCESS) {
     std::fprintf(stderr, "cuBLAS setup failed\n");
     return 1;
   }
   const float alpha = 1.0f, beta = 1.0f;
-  const cublasStatus_t status = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, in, &alpha, w, CUDA_R_16F, in,
-                                             x, CUDA_R_16F, in, &beta, y, CUDA_R_32F, y_stride, CUBLAS_COMPUTE_32F,
-                                             CUBLAS_GEMM_DEFAULT);
+  const cublasStatus_t status =
+      cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, in, &alpha, w, CUDA_R_16F, in, x,
+                   CUDA_R_16F, in, &beta, y, CUDA_R_32F, y_stride, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   if (status != CUBLAS_STATUS_SUCCESS) {
     std::fprintf(stderr, "cublasGemmEx failed with status %d\n", static_cast<int>(status));
     return 1;

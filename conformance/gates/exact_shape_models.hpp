@@ -29,9 +29,10 @@ inline std::string exact_shape_model(const std::string& vocab_file, const std::s
   const std::string path = dir + "/" + name + "-Q4_K_M-seed1" + (tied ? "-tied" : "") + ".gguf";
   if (!std::filesystem::exists(path)) {
     const std::string command = shell_quote(env("LLAMA_WORKER_CLI")) + " mkmodel --vocab " +
-                                shell_quote(env("LLAMA_WORKER_VOCAB_DIR") + "/" + vocab_file) + " --quant Q4_K_M --seed 1" +
-                                (tied ? " --tied" : "") + " -o " + shell_quote(path + ".partial") + " && mv " +
-                                shell_quote(path + ".partial") + " " + shell_quote(path);
+                                shell_quote(env("LLAMA_WORKER_VOCAB_DIR") + "/" + vocab_file) +
+                                " --quant Q4_K_M --seed 1" + (tied ? " --tied" : "") + " -o " +
+                                shell_quote(path + ".partial") + " && mv " + shell_quote(path + ".partial") +
+                                " " + shell_quote(path);
     std::printf("generating: %s\n", command.c_str());
     EXPECT_EQ(std::system(command.c_str()), 0) << command;
   }

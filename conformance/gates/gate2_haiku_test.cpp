@@ -77,7 +77,8 @@ Haiku& haiku() {
   return h;
 }
 
-Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const gguf::File& file, const std::string& backend) {
+Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const gguf::File& file,
+                                                                const std::string& backend) {
   if (backend == "cuda") {
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
     runtime::cuda::CudaBackendOptions options;
@@ -147,7 +148,8 @@ TEST_F(HaikuTest, ChatPromptTokensEqualTheOracles) {
   const Haiku& h = haiku();
   auto chat = runtime::format_chat_prompt(h.chat_template, h.golden["user_message"].get<std::string>());
   ASSERT_TRUE(chat) << chat.error().message;
-  EXPECT_EQ(chat->text, h.golden["chat_text"].get<std::string>()) << "our ChatML text differs from the model's Jinja template";
+  EXPECT_EQ(chat->text, h.golden["chat_text"].get<std::string>())
+      << "our ChatML text differs from the model's Jinja template";
   runtime::Session session(*backend_, *h.tokenizer);
   auto tokens = session.encode_prompt(h.golden["user_message"].get<std::string>(), greedy_chat());
   ASSERT_TRUE(tokens) << tokens.error().message;
@@ -193,9 +195,11 @@ TEST_F(HaikuTest, FirstSixteenGreedyTokensEqualTheOracleAndTheTextIsValidUtf8) {
   while (equal < compare && result.generated_tokens[equal] == expected[equal]) ++equal;
   std::printf("first %zu generated tokens equal the oracle's (of %zu compared)\n", equal, compare);
   if (equal < compare) {
-    ADD_FAILURE() << "token " << equal << ": ours " << result.generated_tokens[equal] << ", oracle " << expected[equal]
-                  << " (oracle runner-up " << h.golden["greedy"]["runner_up"][equal] << ", oracle top1 - top2 margin "
-                  << margins[equal] << (margins[equal] < h.golden["min_margin"].get<double>() ? ": a near tie in the oracle)" : ")");
+    ADD_FAILURE() << "token " << equal << ": ours " << result.generated_tokens[equal] << ", oracle "
+                  << expected[equal] << " (oracle runner-up " << h.golden["greedy"]["runner_up"][equal]
+                  << ", oracle top1 - top2 margin " << margins[equal]
+                  << (margins[equal] < h.golden["min_margin"].get<double>() ? ": a near tie in the oracle)"
+                                                                            : ")");
   }
   expect_resident(*backend_, "after generation");
 }
@@ -222,9 +226,10 @@ void prepare() {
   Haiku& h = haiku();
   h.path = model_path();
   if (!std::filesystem::exists(h.path)) {
-    std::printf("SKIPPED: the haiku model file '%s' is missing: run ci/fetch-qwen2.5-coder-0.5b-instruct.sh or set "
-                "LLAMA_WORKER_HAIKU_MODEL to a Qwen2.5-0.5B-Instruct (or other ChatML instruct) GGUF\n",
-                h.path.c_str());
+    std::printf(
+        "SKIPPED: the haiku model file '%s' is missing: run ci/fetch-qwen2.5-coder-0.5b-instruct.sh or set "
+        "LLAMA_WORKER_HAIKU_MODEL to a Qwen2.5-0.5B-Instruct (or other ChatML instruct) GGUF\n",
+        h.path.c_str());
     std::exit(77);
   }
   auto digest = synthetic::sha256_file_hex(h.path);
@@ -274,12 +279,13 @@ void prepare() {
   h.chat_template = *chat_template;
   h.backend = chosen_backend();
   const auto& oracle = h.golden["oracle"];
-  std::printf("model: %s\n  general.name '%s', sha256 %s\n  golden: %s (oracle %s %s, torch %s, gguf %s, %s %s)\n"
-              "  backend: %s\n",
-              h.path.c_str(), h.golden["model"].value("general_name", "").c_str(), h.sha256.c_str(), h.golden_path.c_str(),
-              oracle.value("name", "").c_str(), oracle.value("transformers", "").c_str(), oracle.value("torch", "").c_str(),
-              oracle.value("gguf", "").c_str(), oracle.value("dtype", "").c_str(), oracle.value("device", "").c_str(),
-              h.backend.c_str());
+  std::printf(
+      "model: %s\n  general.name '%s', sha256 %s\n  golden: %s (oracle %s %s, torch %s, gguf %s, %s %s)\n"
+      "  backend: %s\n",
+      h.path.c_str(), h.golden["model"].value("general_name", "").c_str(), h.sha256.c_str(),
+      h.golden_path.c_str(), oracle.value("name", "").c_str(), oracle.value("transformers", "").c_str(),
+      oracle.value("torch", "").c_str(), oracle.value("gguf", "").c_str(), oracle.value("dtype", "").c_str(),
+      oracle.value("device", "").c_str(), h.backend.c_str());
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ void check_round_trip(const std::string& path) {
       tokens += ids->size();
     }
   }
-  std::printf("%s: %zu round trips (%zu tokens), vocabulary of %d tokens\n", path.c_str(), checked, tokens, tok->size());
+  std::printf("%s: %zu round trips (%zu tokens), vocabulary of %d tokens\n", path.c_str(), checked, tokens,
+              tok->size());
 }
 
 TEST(Gate2TokenizerRoundTrip, Qwen25HalfBillionInstructVocabulary) {

@@ -23,15 +23,17 @@ namespace llama_worker::gates {
 namespace {
 
 struct Allowed {
-  const char* path;    // relative to the repository root; a folder ends with '/'
+  const char* path;  // relative to the repository root; a folder ends with '/'
   const char* reason;
 };
 
 const Allowed kAllowed[] = {
     {"engine/model/architecture.cpp", "the architecture table itself"},
     {"engine/tokenizer/",
-     "tokenizer.ggml.model is \"llama\" (SentencePiece) or \"gpt2\" and tokenizer.ggml.pre names a pre-tokenizer "
-     "(\"qwen2\"): tokenizer kinds, not general.architecture; vocabulary_from_gguf restores Phi-3's add_bos quirk from "
+     "tokenizer.ggml.model is \"llama\" (SentencePiece) or \"gpt2\" and tokenizer.ggml.pre names a "
+     "pre-tokenizer "
+     "(\"qwen2\"): tokenizer kinds, not general.architecture; vocabulary_from_gguf restores Phi-3's add_bos "
+     "quirk from "
      "the vocabulary's own general.name, as llama.cpp does"},
     {"engine/model/synthetic/", "the synthetic-model generator writes models of each architecture"},
     {"engine/model/testing/", "tiny test models of each architecture"},
@@ -49,19 +51,21 @@ TEST(Gate3ArchitectureBranches, OnlyTheArchitectureTableNamesAnArchitecture) {
   const std::filesystem::path root = env("LLAMA_WORKER_SOURCE_DIR");
   ASSERT_TRUE(std::filesystem::exists(root / "engine/model/architecture.cpp")) << root;
   const std::regex name_literal(R"re("(llama|qwen2|phi3|phi-3|Phi3|Qwen2)")re");
-  const std::regex comparison(R"re(architecture(\(\))?\s*[!=]=|[!=]=\s*[a-z_.>-]*architecture\b|architecture(\(\))?\s*\.compare\()re");
+  const std::regex comparison(
+      R"re(architecture(\(\))?\s*[!=]=|[!=]=\s*[a-z_.>-]*architecture\b|architecture(\(\))?\s*\.compare\()re");
   std::vector<std::string> findings;
   size_t files = 0;
   for (const char* top : {"engine", "kernels"}) {
     for (const auto& entry : std::filesystem::recursive_directory_iterator(root / top)) {
       if (!entry.is_regular_file()) continue;
       const std::string extension = entry.path().extension().string();
-      if (extension != ".cpp" && extension != ".hpp" && extension != ".cu" && extension != ".cuh" && extension != ".h" &&
-          extension != ".c") {
+      if (extension != ".cpp" && extension != ".hpp" && extension != ".cu" && extension != ".cuh" &&
+          extension != ".h" && extension != ".c") {
         continue;
       }
       const std::string relative = std::filesystem::relative(entry.path(), root).string();
-      if (relative.find("/tests/") != std::string::npos || relative.find("/testing/") != std::string::npos) continue;
+      if (relative.find("/tests/") != std::string::npos || relative.find("/testing/") != std::string::npos)
+        continue;
       ++files;
       if (allowed(relative)) continue;
       std::istringstream lines(read_file(entry.path().string()).value_or(""));
@@ -79,9 +83,10 @@ TEST(Gate3ArchitectureBranches, OnlyTheArchitectureTableNamesAnArchitecture) {
   EXPECT_GT(files, 50u);
   std::string report;
   for (const std::string& finding : findings) report += "\n  " + finding;
-  EXPECT_TRUE(findings.empty()) << "architecture-specific code outside engine/model/architecture.cpp (move it into the "
-                                   "traits table):"
-                                << report;
+  EXPECT_TRUE(findings.empty())
+      << "architecture-specific code outside engine/model/architecture.cpp (move it into the "
+         "traits table):"
+      << report;
 }
 
 // The check must be able to fail: it finds the table's own entries when not allowed.

@@ -84,7 +84,8 @@ class CapiArchitectures : public ::testing::TestWithParam<ModelCase> {
     params.max_tokens = max_tokens;
     cuda_inference* inference = nullptr;
     std::vector<int32_t> tokens;
-    EXPECT_EQ(cuda_inference_start_tokens(model_, prompt.data(), prompt.size(), &params, &inference), LW_STATUS_OK)
+    EXPECT_EQ(cuda_inference_start_tokens(model_, prompt.data(), prompt.size(), &params, &inference),
+              LW_STATUS_OK)
         << cuda_last_error();
     if (inference == nullptr) return tokens;
     for (int32_t finished = 0; !finished;) {
@@ -130,8 +131,9 @@ TEST_P(CapiArchitectures, FirstGreedyTokenAfterEveryPrefixIsTheOraclesTopOne) {
     const std::vector<int32_t> ours = greedy(prefix, 1);
     ASSERT_EQ(ours.size(), 1u);
     if (margin <= kTieMargin) {
-      std::printf("position %zu: oracle margin %.4g is a tie at this backend's tolerance; ours %d, oracle %d\n", p, margin,
-                  ours[0], oracle);
+      std::printf(
+          "position %zu: oracle margin %.4g is a tie at this backend's tolerance; ours %d, oracle %d\n", p,
+          margin, ours[0], oracle);
       continue;
     }
     EXPECT_EQ(ours[0], oracle) << "position " << p << ", oracle margin " << margin;
@@ -151,8 +153,8 @@ TEST_P(CapiArchitectures, GreedyContinuationEqualsTheOracles) {
   for (; step < expected.size() && step < ours.size(); ++step) {
     if (ours[step] == expected[step]) continue;
     if (margins[step] <= kTieMargin) break;  // a tie in the oracle: the continuations may part here
-    ADD_FAILURE() << "greedy step " << step << ": ours " << ours[step] << ", oracle " << expected[step] << " (margin "
-                  << margins[step] << ")";
+    ADD_FAILURE() << "greedy step " << step << ": ours " << ours[step] << ", oracle " << expected[step]
+                  << " (margin " << margins[step] << ")";
     break;
   }
   std::printf("greedy: %zu of %zu steps equal the oracle's%s\n", step, expected.size(),
@@ -165,14 +167,16 @@ TEST_P(CapiArchitectures, ChatGenerationGivesValidUtf8AndConsistentStats) {
   params.max_tokens = 16;
   params.chat = 1;
   cuda_inference* inference = nullptr;
-  ASSERT_EQ(cuda_inference_start(model_, GetParam().chat_prompt, &params, &inference), LW_STATUS_OK) << cuda_last_error();
+  ASSERT_EQ(cuda_inference_start(model_, GetParam().chat_prompt, &params, &inference), LW_STATUS_OK)
+      << cuda_last_error();
   std::string text;
   int64_t generated = 0;
   for (int32_t finished = 0; !finished;) {
     int32_t token = -1;
     const char* piece = nullptr;
     size_t length = 0;
-    ASSERT_EQ(cuda_inference_next_token(inference, &token, &piece, &length, &finished), LW_STATUS_OK) << cuda_last_error();
+    ASSERT_EQ(cuda_inference_next_token(inference, &token, &piece, &length, &finished), LW_STATUS_OK)
+        << cuda_last_error();
     EXPECT_TRUE(tokenizer::validate_utf8(std::string_view(piece, length))) << "step " << generated;
     text.append(piece, length);
     ++generated;
@@ -195,7 +199,9 @@ TEST_P(CapiArchitectures, ChatGenerationGivesValidUtf8AndConsistentStats) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothArchitectures, CapiArchitectures, ::testing::ValuesIn(kModels),
-                         [](const ::testing::TestParamInfo<ModelCase>& model) { return std::string(model.param.architecture); });
+                         [](const ::testing::TestParamInfo<ModelCase>& model) {
+                           return std::string(model.param.architecture);
+                         });
 
 }  // namespace
 }  // namespace llama_worker::gates

@@ -63,7 +63,8 @@ std::vector<int32_t> tokens_for(int64_t count, int64_t vocab, uint32_t seed) {
 
 // Prefills `tokens` from an empty cache in chunks of at most 512; returns the logits of the
 // positions in `keep` (rows in position order), computing the others' last row only.
-std::vector<float> prefill_keeping(InferenceBackend& backend, const std::vector<int32_t>& tokens, const std::vector<Range>& keep) {
+std::vector<float> prefill_keeping(InferenceBackend& backend, const std::vector<int32_t>& tokens,
+                                   const std::vector<Range>& keep) {
   backend.reset();
   std::vector<float> kept, logits;
   int64_t p = 0;
@@ -80,7 +81,8 @@ std::vector<float> prefill_keeping(InferenceBackend& backend, const std::vector<
       }
     }
     const std::span<const int32_t> chunk(tokens.data() + p, static_cast<size_t>(end - p));
-    const Status status = backend.forward(chunk, inside ? LogitsMode::kAllPositions : LogitsMode::kLastPosition, logits);
+    const Status status =
+        backend.forward(chunk, inside ? LogitsMode::kAllPositions : LogitsMode::kLastPosition, logits);
     EXPECT_TRUE(status) << status.message() << " at position " << p;
     if (!status) return {};
     if (inside) kept.insert(kept.end(), logits.begin(), logits.end());
@@ -147,7 +149,8 @@ void fill_to_context(InferenceBackend& backend, const std::string& what) {
   ASSERT_FALSE(past) << what << ": a token past the context was accepted";
   EXPECT_EQ(past.code(), ErrorCode::kOutOfRange);
   EXPECT_NE(past.message().find(std::to_string(context)), std::string::npos) << past.message();
-  std::printf("%s: filled %lld positions; one more: %s\n", what.c_str(), static_cast<long long>(context), past.message().c_str());
+  std::printf("%s: filled %lld positions; one more: %s\n", what.c_str(), static_cast<long long>(context),
+              past.message().c_str());
 }
 
 // The window-independence check on one backend factory.
@@ -159,7 +162,8 @@ void check_window_semantics(Make make, const std::string& what, double same_tole
   auto on = make(true);
   auto off = make(false);
   ASSERT_TRUE(on && off);
-  ASSERT_EQ(on->config().sliding_window_in_file, kWindow) << "phi3-window.gguf must declare the real model's window";
+  ASSERT_EQ(on->config().sliding_window_in_file, kWindow)
+      << "phi3-window.gguf must declare the real model's window";
   const int64_t vocab = on->config().vocab_size;
   std::vector<int32_t> tokens = tokens_for(context, vocab, 11);
   std::vector<int32_t> changed = tokens;
@@ -173,12 +177,15 @@ void check_window_semantics(Make make, const std::string& what, double same_tole
   for (int row = 0; row < 16; ++row) {
     const int64_t position = kWindow - 7 + row;
     const double diff = max_abs_diff(a.data() + row * vocab, b.data() + row * vocab, vocab);
-    std::printf("%s: position %lld, window on vs off: max |diff| %.3g\n", what.c_str(), static_cast<long long>(position), diff);
+    std::printf("%s: position %lld, window on vs off: max |diff| %.3g\n", what.c_str(),
+                static_cast<long long>(position), diff);
     if (position < kWindow) {
-      EXPECT_LE(diff, same_tolerance) << what << ": position " << position << " is inside the window, yet the window changed it";
+      EXPECT_LE(diff, same_tolerance)
+          << what << ": position " << position << " is inside the window, yet the window changed it";
     } else {
-      EXPECT_GT(diff, 10 * same_tolerance) << what << ": position " << position << " lost key " << position - kWindow
-                            << " to the window, yet its logits did not change";
+      EXPECT_GT(diff, 10 * same_tolerance)
+          << what << ": position " << position << " lost key " << position - kWindow
+          << " to the window, yet its logits did not change";
     }
   }
   const int64_t last = 23;  // row of position 4095
@@ -215,7 +222,8 @@ TEST(Gate4ContextLength, Phi3GeneratesToItsFullFourThousandNinetySixWithTheWindo
 TEST(Gate4ContextLength, SlidingWindowBehavesAsTheReference) {
   Loaded phi3 = load(gate_model("phi3-window.gguf"));
   ASSERT_TRUE(phi3.file);
-  check_window_semantics([&](bool window) { return cpu_backend(*phi3.file, 4096, window); }, "phi3 (cpu)", 1e-5);
+  check_window_semantics([&](bool window) { return cpu_backend(*phi3.file, 4096, window); }, "phi3 (cpu)",
+                         1e-5);
 }
 
 TEST(Gate4ContextLength, ARequestPastTheContextIsRefusedNamingTheNumbers) {
@@ -231,7 +239,8 @@ TEST(Gate4ContextLength, ARequestPastTheContextIsRefusedNamingTheNumbers) {
   const Status refused = generation.start_tokens(prompt, options);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.code(), ErrorCode::kOutOfRange);
-  EXPECT_EQ(refused.message(), "the prompt (2033 tokens) plus 16 tokens to generate exceed the context of 2048 positions");
+  EXPECT_EQ(refused.message(),
+            "the prompt (2033 tokens) plus 16 tokens to generate exceed the context of 2048 positions");
   EXPECT_EQ(backend->position(), 0) << "nothing may run before the request is refused";
   // Exactly at the context: accepted, and generation stops at the token limit with the cache full
   // (or earlier at an end-of-generation token).
@@ -270,8 +279,8 @@ double nmse(const float* actual, const float* expected, int64_t count) {
 
 // Same rule as gpu_exact_shape_tests: NMSE <= 1e-4 per row, and the same top-1 unless the CPU's
 // own top two are within 2e-3 (relative) of each other.
-void expect_rows_agree(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab, int64_t first_position,
-                       const std::string& what) {
+void expect_rows_agree(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab,
+                       int64_t first_position, const std::string& what) {
   ASSERT_EQ(gpu.size(), cpu.size()) << what;
   double worst = 0;
   for (size_t row = 0; row * vocab < cpu.size(); ++row) {
@@ -306,7 +315,8 @@ TEST(Gate4ContextLengthGpu, Phi3LogitsPastTheWindowMatchTheCpuReference) {
     ASSERT_EQ(on_cpu.size(), static_cast<size_t>(24 * vocab));
     const std::string what = std::string("phi3 window ") + (window ? "on" : "off");
     expect_rows_agree(std::vector<float>(on_gpu.begin(), on_gpu.begin() + 16 * vocab),
-                      std::vector<float>(on_cpu.begin(), on_cpu.begin() + 16 * vocab), vocab, kWindow - 7, what);
+                      std::vector<float>(on_cpu.begin(), on_cpu.begin() + 16 * vocab), vocab, kWindow - 7,
+                      what);
     expect_rows_agree(std::vector<float>(on_gpu.begin() + 16 * vocab, on_gpu.end()),
                       std::vector<float>(on_cpu.begin() + 16 * vocab, on_cpu.end()), vocab, 4088, what);
     // Decode steps past the window: one token at a time at positions 4093..4095.
@@ -326,7 +336,8 @@ TEST(Gate4ContextLengthGpu, Phi3LogitsPastTheWindowMatchTheCpuReference) {
 TEST(Gate4ContextLengthGpu, SlidingWindowBehavesAsTheReferenceOnTheGpu) {
   Loaded phi3 = load(gate_model("phi3-window.gguf"));
   ASSERT_TRUE(phi3.file);
-  check_window_semantics([&](bool window) { return cuda_backend(*phi3.file, 4096, window); }, "phi3 (cuda)", 1e-3);
+  check_window_semantics([&](bool window) { return cuda_backend(*phi3.file, 4096, window); }, "phi3 (cuda)",
+                         1e-3);
 }
 
 TEST(Gate4ContextLengthGpu, QwenLogitsAtTheEndOfTwoThousandFortyEightMatchTheCpuReference) {

@@ -23,8 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kRequiredPages[] = {"docs/README.md", "docs/gguf.md", "docs/tokenizers.md",
-                                      "docs/architecture-detection.md", "docs/c-api.md", "docs/goldens.md"};
+const char* const kRequiredPages[] = {"docs/README.md",     "docs/gguf.md",
+                                      "docs/tokenizers.md", "docs/architecture-detection.md",
+                                      "docs/c-api.md",      "docs/goldens.md"};
 
 fs::path root() { return fs::path(env("LLAMA_WORKER_SOURCE_DIR")); }
 
@@ -46,8 +47,8 @@ std::vector<std::string> repository_files() {
 bool is_code(const std::string& path) {
   const std::string extension = fs::path(path).extension().string();
   const std::string name = fs::path(path).filename().string();
-  return extension == ".py" || extension == ".cpp" || extension == ".hpp" || extension == ".h" || extension == ".cmake" ||
-         name == "CMakeLists.txt" || name == "README.md";
+  return extension == ".py" || extension == ".cpp" || extension == ".hpp" || extension == ".h" ||
+         extension == ".cmake" || name == "CMakeLists.txt" || name == "README.md";
 }
 
 bool in_golden_folder(const std::string& path) {
@@ -66,7 +67,8 @@ TEST(Gate4Docs, RequiredPagesExistAndSaySomething) {
 TEST(Gate4Docs, TheTopLevelReadmeLinksTheDocs) {
   auto readme = read_file((root() / "README.md").string());
   ASSERT_TRUE(readme.has_value());
-  EXPECT_NE(readme->find("](docs/"), std::string::npos) << "README.md must link to docs/ (e.g. [docs](docs/README.md))";
+  EXPECT_NE(readme->find("](docs/"), std::string::npos)
+      << "README.md must link to docs/ (e.g. [docs](docs/README.md))";
   auto index = read_file((root() / "docs/README.md").string());
   ASSERT_TRUE(index.has_value());
   for (const char* page : kRequiredPages) {
@@ -95,7 +97,8 @@ TEST(Gate4Docs, EveryRelativeLinkInReadmesAndDocsResolves) {
   size_t pages = 0, links = 0;
   std::vector<std::string> broken;
   for (const std::string& file : repository_files()) {
-    const bool is_doc = fs::path(file).filename() == "README.md" || (file.starts_with("docs/") && file.ends_with(".md"));
+    const bool is_doc =
+        fs::path(file).filename() == "README.md" || (file.starts_with("docs/") && file.ends_with(".md"));
     if (!is_doc) continue;
     ++pages;
     const std::string text = read_file((root() / file).string()).value_or("");
@@ -107,7 +110,9 @@ TEST(Gate4Docs, EveryRelativeLinkInReadmesAndDocsResolves) {
       if (in_fence) continue;
       for (auto m = std::sregex_iterator(line.begin(), line.end(), link); m != std::sregex_iterator(); ++m) {
         std::string target = (*m)[1].str();
-        if (target.find("://") != std::string::npos || target.starts_with("mailto:") || target.starts_with("#")) continue;
+        if (target.find("://") != std::string::npos || target.starts_with("mailto:") ||
+            target.starts_with("#"))
+          continue;
         target = target.substr(0, target.find('#'));
         ++links;
         const fs::path resolved = (root() / file).parent_path() / target;

@@ -37,11 +37,15 @@ struct ModelCase {
 
 std::vector<ModelCase> models() {
   if (kBackend == "cuda") {
-    return {{"qwen2.5-0.5b exact shape", exact_shape_qwen(), "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
-            {"phi-3-mini exact shape", exact_shape_phi3(), "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};
+    return {{"qwen2.5-0.5b exact shape", exact_shape_qwen(),
+             "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
+            {"phi-3-mini exact shape", exact_shape_phi3(),
+             "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};
   }
-  return {{"qwen2 synthetic", gate_model("qwen2.gguf"), "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
-          {"phi3 synthetic", gate_model("phi3.gguf"), "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};
+  return {{"qwen2 synthetic", gate_model("qwen2.gguf"),
+           "151644 872 198 7985 264 6386 38242 911 264 22670 13 151645"},
+          {"phi3 synthetic", gate_model("phi3.gguf"),
+           "1 32010 14350 263 298 1335 29884 1048 263 22796 29889 32007"}};
 }
 
 std::string cli() { return shell_quote(env("LLAMA_WORKER_CLI")); }
@@ -70,11 +74,12 @@ TEST_P(Reproducibility, GreedyGenerationIsByteIdenticalOverTenProcesses) {
   ASSERT_TRUE(std::filesystem::exists(model.path)) << model.path;
   const std::string n = kBackend == "cuda" ? "64" : "12";
   // Plain and chat prompts on CUDA; the chat prompt only on the CPU (CI time).
-  const std::vector<bool> chats = kBackend == "cuda" ? std::vector<bool>{false, true} : std::vector<bool>{true};
+  const std::vector<bool> chats =
+      kBackend == "cuda" ? std::vector<bool>{false, true} : std::vector<bool>{true};
   for (const bool chat : chats) {
     const std::string command = cli() + " generate --backend " + kBackend + " -m " + shell_quote(model.path) +
-                                " -p 'Write a haiku about a GPU.' -n " + n + " --temp 0" + (chat ? " --chat" : "") +
-                                " 2>/dev/null";
+                                " -p 'Write a haiku about a GPU.' -n " + n + " --temp 0" +
+                                (chat ? " --chat" : "") + " 2>/dev/null";
     const std::string out = expect_identical_runs(model.name + (chat ? " greedy chat" : " greedy"), command);
     std::printf("  output: %s\n", out.c_str());
   }
@@ -85,8 +90,10 @@ TEST_P(Reproducibility, SeededSamplingIsByteIdenticalOverTenProcesses) {
   ASSERT_TRUE(std::filesystem::exists(model.path)) << model.path;
   const std::string n = kBackend == "cuda" ? "64" : "12";
   const auto command = [&](const char* seed) {
-    return cli() + " generate --backend " + kBackend + " -m " + shell_quote(model.path) + " -p 'Once upon a time' -n " + n +
-           " --temp 0.9 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed " + seed + " 2>/dev/null";
+    return cli() + " generate --backend " + kBackend + " -m " + shell_quote(model.path) +
+           " -p 'Once upon a time' -n " + n +
+           " --temp 0.9 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed " + seed +
+           " 2>/dev/null";
   };
   const std::string out = expect_identical_runs(model.name + " sampled, seed 1234", command("1234"));
   std::printf("  output: %s\n", out.c_str());
@@ -103,16 +110,18 @@ TEST_P(Reproducibility, LogitsAreBitIdenticalOverTenProcesses) {
     GTEST_SKIP() << "CI time: the qwen2 model's logits are covered by its greedy and sampled runs";
   }
   const std::string out = ::testing::TempDir() + "gate4_logits_" + std::to_string(GetParam()) + ".bin";
-  const std::string command = cli() + " logits --backend " + kBackend + " -m " + shell_quote(model.path) + " --tokens '" +
-                              model.logits_tokens + "' --out " + shell_quote(out) + " >/dev/null 2>&1 && cat " +
-                              shell_quote(out);
+  const std::string command = cli() + " logits --backend " + kBackend + " -m " + shell_quote(model.path) +
+                              " --tokens '" + model.logits_tokens + "' --out " + shell_quote(out) +
+                              " >/dev/null 2>&1 && cat " + shell_quote(out);
   const std::string first = expect_identical_runs(model.name + " logits", command);
   EXPECT_GT(first.size(), 12u * 4u * 1000u) << "the logits file is too small";
   std::filesystem::remove(out);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Reproducibility, ::testing::Values(0, 1),
-                         [](const ::testing::TestParamInfo<int>& model) { return model.param == 0 ? "Qwen2" : "Phi3"; });
+                         [](const ::testing::TestParamInfo<int>& model) {
+                           return model.param == 0 ? "Qwen2" : "Phi3";
+                         });
 
 }  // namespace
 }  // namespace llama_worker::gates

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +17,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 #include <vector>
 
 namespace llama_worker::gates {
@@ -27,7 +27,9 @@ inline std::string env(const char* name) {
 }
 
 // A path under gates_make_models' folder ("qwen2.gguf", "phi3.gguf", "phi3-window.gguf").
-inline std::string gate_model(const std::string& file) { return env("LLAMA_WORKER_GATES_MODELS") + "/" + file; }
+inline std::string gate_model(const std::string& file) {
+  return env("LLAMA_WORKER_GATES_MODELS") + "/" + file;
+}
 
 inline std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -101,12 +101,14 @@ TEST_P(GpuGoldenLogits, CudaBackendMatchesTheOracle) {
     EXPECT_LE(nmse, kMaxNmse) << name << " position " << p;
     if (expected["margin"].get<double>() > kTieMargin) {
       const int64_t ours = std::max_element(row, row + vocab) - row;
-      EXPECT_EQ(ours, top_ids[0]) << name << " top-1 at position " << p << " (oracle margin " << expected["margin"] << ")";
+      EXPECT_EQ(ours, top_ids[0]) << name << " top-1 at position " << p << " (oracle margin "
+                                  << expected["margin"] << ")";
       ++top1_compared;
     }
   }
-  std::printf("%s: prefill of %zu positions, worst NMSE %.3g, worst |gpu - oracle| %.3g, top-1 compared at %d\n",
-              name.c_str(), tokens.size(), worst_nmse, worst_abs, top1_compared);
+  std::printf(
+      "%s: prefill of %zu positions, worst NMSE %.3g, worst |gpu - oracle| %.3g, top-1 compared at %d\n",
+      name.c_str(), tokens.size(), worst_nmse, worst_abs, top1_compared);
 
   const auto expected = golden["greedy"]["tokens"].get<std::vector<int32_t>>();
   const auto margins = golden["greedy"]["margins"].get<std::vector<double>>();
@@ -114,13 +116,14 @@ TEST_P(GpuGoldenLogits, CudaBackendMatchesTheOracle) {
   ASSERT_TRUE((*backend)->forward(tokens, LogitsMode::kLastPosition, logits));
   size_t step = 0;
   for (; step < expected.size() && margins[step] > kTieMargin; ++step) {
-    const int32_t ours = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t ours =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     ASSERT_EQ(ours, expected[step]) << name << " greedy step " << step;
     const int32_t ids[1] = {ours};
     ASSERT_TRUE((*backend)->forward(ids, LogitsMode::kLastPosition, logits));
   }
-  std::printf("%s: greedy continuation equal for %zu of %zu steps (then %s)\n", name.c_str(), step, expected.size(),
-              step == expected.size() ? "the end" : "a tie in the oracle");
+  std::printf("%s: greedy continuation equal for %zu of %zu steps (then %s)\n", name.c_str(), step,
+              expected.size(), step == expected.size() ? "the end" : "a tie in the oracle");
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, GpuGoldenLogits, ::testing::ValuesIn(golden_names()),

@@ -54,7 +54,8 @@ std::vector<int32_t> greedy(CudaBackend& backend, std::vector<int32_t> prompt, i
   EXPECT_TRUE(backend.forward(prompt, LogitsMode::kLastPosition, logits));
   std::vector<int32_t> out;
   for (int step = 0; step < steps; ++step) {
-    const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t next =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.push_back(next);
     const int32_t ids[1] = {next};
     const Status status = backend.forward(ids, LogitsMode::kLastPosition, logits);
@@ -100,8 +101,8 @@ TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestCont
   ASSERT_FALSE(probe);
   std::smatch planned;
   const std::string probe_message = probe.error().message;
-  ASSERT_TRUE(std::regex_search(probe_message, planned,
-                                std::regex(R"(needs ([0-9.]+) MiB \(.*KV cache for 4096 positions ([0-9.]+))")))
+  ASSERT_TRUE(std::regex_search(
+      probe_message, planned, std::regex(R"(needs ([0-9.]+) MiB \(.*KV cache for 4096 positions ([0-9.]+))")))
       << probe_message;
   const double needs_mib = std::stod(planned[1].str()), kv_mib = std::stod(planned[2].str());
   // Leave room for everything but half of the KV cache: the largest context is then about 2,048.
@@ -109,8 +110,10 @@ TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestCont
   Ballast ballast(start - leave);
   ASSERT_NE(ballast.data, nullptr);
   const int64_t with_ballast = free_device_bytes();
-  std::printf("free %.1f MiB; a 4096-position load used %.1f MiB, its plan needs %.1f MiB (KV %.1f); ballast leaves %.1f MiB\n",
-              start / kMiB, used_at_4096 / kMiB, needs_mib, kv_mib, with_ballast / kMiB);
+  std::printf(
+      "free %.1f MiB; a 4096-position load used %.1f MiB, its plan needs %.1f MiB (KV %.1f); ballast leaves "
+      "%.1f MiB\n",
+      start / kMiB, used_at_4096 / kMiB, needs_mib, kv_mib, with_ballast / kMiB);
 
   auto refused = load(*file, 4096);
   ASSERT_FALSE(refused) << "the load fit in " << with_ballast / kMiB << " MiB";
@@ -120,7 +123,8 @@ TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestCont
   std::smatch needs, free_match, largest;
   EXPECT_TRUE(std::regex_search(message, needs, std::regex(R"(needs ([0-9.]+) MiB)"))) << message;
   EXPECT_TRUE(std::regex_search(message, free_match, std::regex(R"(free ([0-9.]+) MiB)"))) << message;
-  ASSERT_TRUE(std::regex_search(message, largest, std::regex(R"(largest context that fits is ([0-9]+))"))) << message;
+  ASSERT_TRUE(std::regex_search(message, largest, std::regex(R"(largest context that fits is ([0-9]+))")))
+      << message;
   EXPECT_NEAR(std::stod(free_match[1].str()), with_ballast / kMiB, 2.0) << "the message's free memory";
   EXPECT_GT(std::stod(needs[1].str()), with_ballast / kMiB) << "it needs more than is free";
   const int64_t context = std::stoll(largest[1].str());
@@ -131,7 +135,8 @@ TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestCont
 
   {
     auto fits = load(*file, context);
-    ASSERT_TRUE(fits) << "the largest context that fits (" << context << ") did not load: " << fits.error().message;
+    ASSERT_TRUE(fits) << "the largest context that fits (" << context
+                      << ") did not load: " << fits.error().message;
     auto residency = (*fits)->check_vram_residency();
     ASSERT_TRUE(residency) << residency.error().message;
     EXPECT_TRUE(residency->non_device.empty());
@@ -146,7 +151,8 @@ TEST(Gate4VramPressure, TooLittleMemoryFailsClearlyLeaksNothingAndTheLargestCont
     EXPECT_TRUE((*fits)->forward(last, LogitsMode::kLastPosition, logits));
     EXPECT_EQ((*fits)->position(), context);
     EXPECT_FALSE((*fits)->forward(last, LogitsMode::kLastPosition, logits)) << "past the context";
-    std::printf("loaded and filled the largest context that fits: %lld positions\n", static_cast<long long>(context));
+    std::printf("loaded and filled the largest context that fits: %lld positions\n",
+                static_cast<long long>(context));
   }
   EXPECT_NEAR(static_cast<double>(free_device_bytes()), static_cast<double>(with_ballast), kLeakTolerance);
 }
@@ -156,7 +162,8 @@ TEST(Gate4VramPressure, TwoModelsLoadedAtOnceGiveTheirAloneTokens) {
   auto phi3_file = gguf::File::open(exact_shape_phi3());
   ASSERT_TRUE(qwen_file && phi3_file);
   const std::vector<int32_t> qwen_prompt = {151644, 872, 198, 7985, 264, 6386, 38242, 911, 264, 22670, 13};
-  const std::vector<int32_t> phi3_prompt = {1, 32010, 14350, 263, 298, 1335, 29884, 1048, 263, 22796, 29889, 32007};
+  const std::vector<int32_t> phi3_prompt = {1,     32010, 14350, 263,   298,   1335,
+                                            29884, 1048,  263,   22796, 29889, 32007};
   std::vector<int32_t> qwen_alone, phi3_alone;
   {
     auto qwen = load(*qwen_file, 1024);
@@ -174,7 +181,8 @@ TEST(Gate4VramPressure, TwoModelsLoadedAtOnceGiveTheirAloneTokens) {
     auto phi3 = load(*phi3_file, 1024);
     ASSERT_TRUE(qwen) << qwen.error().message;
     ASSERT_TRUE(phi3) << phi3.error().message;
-    std::printf("both loaded: %.1f MiB of device memory in use by them\n", (before - free_device_bytes()) / kMiB);
+    std::printf("both loaded: %.1f MiB of device memory in use by them\n",
+                (before - free_device_bytes()) / kMiB);
     for (CudaBackend* backend : {qwen->get(), phi3->get()}) {
       auto residency = backend->check_vram_residency();
       ASSERT_TRUE(residency) << residency.error().message;
@@ -188,7 +196,8 @@ TEST(Gate4VramPressure, TwoModelsLoadedAtOnceGiveTheirAloneTokens) {
     for (int step = 0; step < 32; ++step) {
       for (auto [backend, logits, tokens] : {std::tuple{qwen->get(), &qwen_logits, &qwen_tokens},
                                              std::tuple{phi3->get(), &phi3_logits, &phi3_tokens}}) {
-        const int32_t next = static_cast<int32_t>(std::max_element(logits->begin(), logits->end()) - logits->begin());
+        const int32_t next =
+            static_cast<int32_t>(std::max_element(logits->begin(), logits->end()) - logits->begin());
         tokens->push_back(next);
         const int32_t ids[1] = {next};
         ASSERT_TRUE(backend->forward(ids, LogitsMode::kLastPosition, *logits));
@@ -243,10 +252,11 @@ TEST(Gate4VramPressure, HundredLoadUnloadCyclesReturnFreeMemoryToItsStartingLeve
     highest = std::max(highest, now);
   }
   const int64_t end = free_device_bytes();
-  std::printf("100 cycles: free memory start %.1f MiB, end %.1f MiB, range after unloads [%.1f, %.1f] MiB\n", start / kMiB,
-              end / kMiB, lowest / kMiB, highest / kMiB);
+  std::printf("100 cycles: free memory start %.1f MiB, end %.1f MiB, range after unloads [%.1f, %.1f] MiB\n",
+              start / kMiB, end / kMiB, lowest / kMiB, highest / kMiB);
   EXPECT_NEAR(static_cast<double>(end), static_cast<double>(start), kLeakTolerance);
-  EXPECT_GE(static_cast<double>(lowest), static_cast<double>(start) - kLeakTolerance) << "memory drifted during the cycles";
+  EXPECT_GE(static_cast<double>(lowest), static_cast<double>(start) - kLeakTolerance)
+      << "memory drifted during the cycles";
 }
 
 }  // namespace

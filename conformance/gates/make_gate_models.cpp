@@ -50,7 +50,8 @@ int write_model(const std::string& vocab_dir, const std::string& out_dir, const 
     return 1;
   }
   if (entry.sliding_window > 0) {
-    writer.set(summary->shape.architecture + ".attention.sliding_window", static_cast<uint32_t>(entry.sliding_window));
+    writer.set(summary->shape.architecture + ".attention.sliding_window",
+               static_cast<uint32_t>(entry.sliding_window));
   }
   const std::string path = out_dir + "/" + entry.file;
   const std::string partial = path + ".partial";

@@ -35,7 +35,8 @@ struct AttentionCase {
     const auto q = random_floats(static_cast<size_t>(q_tokens * heads * head_dim));
     auto k = random_floats(static_cast<size_t>(kv_tokens * kv_heads * head_dim));
     auto v = random_floats(static_cast<size_t>(kv_tokens * kv_heads * head_dim));
-    std::vector<uint16_t> k_half(static_cast<size_t>(capacity * kv_heads * head_dim), 0x7E00);  // NaN past the end
+    std::vector<uint16_t> k_half(static_cast<size_t>(capacity * kv_heads * head_dim),
+                                 0x7E00);  // NaN past the end
     std::vector<uint16_t> v_half(k_half.size(), 0x7E00);
     for (size_t i = 0; i < k.size(); ++i) {
       k_half[i] = quant::f32_to_f16(k[i]);
@@ -59,9 +60,10 @@ struct AttentionCase {
     kernels::cpu::attention_f32(cpu);
 
     std::vector<int32_t> positions(static_cast<size_t>(q_tokens));
-    for (int64_t t = 0; t < q_tokens; ++t) positions[static_cast<size_t>(t)] = static_cast<int32_t>(offset + t);
-    const bool uploaded = d_q.upload(q) && d_k.upload(k_half) && d_v.upload(v_half) && d_positions.upload(positions) &&
-                          d_out.allocate(q.size());
+    for (int64_t t = 0; t < q_tokens; ++t)
+      positions[static_cast<size_t>(t)] = static_cast<int32_t>(offset + t);
+    const bool uploaded = d_q.upload(q) && d_k.upload(k_half) && d_v.upload(v_half) &&
+                          d_positions.upload(positions) && d_out.allocate(q.size());
     EXPECT_TRUE(uploaded) << "device buffers";
     if (!uploaded) return false;
     gpu = {};
@@ -80,8 +82,9 @@ struct AttentionCase {
   }
 
   std::string describe() const {
-    return "heads " + std::to_string(heads) + "/" + std::to_string(kv_heads) + " dim " + std::to_string(head_dim) +
-           " q " + std::to_string(q_tokens) + " offset " + std::to_string(offset) + " window " + std::to_string(window);
+    return "heads " + std::to_string(heads) + "/" + std::to_string(kv_heads) + " dim " +
+           std::to_string(head_dim) + " q " + std::to_string(q_tokens) + " offset " + std::to_string(offset) +
+           " window " + std::to_string(window);
   }
 };
 

@@ -17,8 +17,8 @@ namespace {
 // path of the same cases stays within 1e-10. Measured on the H100: see the test log's NMSE lines.
 constexpr double kTensorCoreAttentionBudget = 2e-6;
 
-void check_tensor_core_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t q_tokens, int64_t offset,
-                                 int64_t window) {
+void check_tensor_core_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t q_tokens,
+                                 int64_t offset, int64_t window) {
   AttentionCase c;
   ASSERT_TRUE(c.prepare(heads, kv_heads, head_dim, q_tokens, offset, window));
   c.gpu.tensor_cores = true;
@@ -38,11 +38,15 @@ void check_tensor_core_attention(int64_t heads, int64_t kv_heads, int64_t head_d
   EXPECT_EQ(*c.d_out.download(), first_run) << "second launch, " << c.describe();
 }
 
-TEST(TensorCoreAttentionConformance, PrefillCausalGqaQwenHeads) { check_tensor_core_attention(14, 2, 64, 37, 0, 0); }
+TEST(TensorCoreAttentionConformance, PrefillCausalGqaQwenHeads) {
+  check_tensor_core_attention(14, 2, 64, 37, 0, 0);
+}
 TEST(TensorCoreAttentionConformance, PrefillAfterCachedTokensPhi3Heads) {
   check_tensor_core_attention(6, 3, 96, 11, 29, 0);
 }
-TEST(TensorCoreAttentionConformance, PrefillManyTilesLlamaHeads) { check_tensor_core_attention(8, 2, 128, 70, 100, 0); }
+TEST(TensorCoreAttentionConformance, PrefillManyTilesLlamaHeads) {
+  check_tensor_core_attention(8, 2, 128, 70, 100, 0);
+}
 TEST(TensorCoreAttentionConformance, PrefillManyTilesSlidingWindow) {
   check_tensor_core_attention(4, 1, 64, 100, 37, 20);
   check_tensor_core_attention(4, 2, 96, 150, 400, 300);

@@ -18,9 +18,11 @@ namespace llama_worker::conformance {
 
 inline uint64_t test_seed() {
   static const uint64_t seed = [] {
-    if (const char* fixed = std::getenv("LLAMA_WORKER_TEST_SEED")) return static_cast<uint64_t>(std::strtoull(fixed, nullptr, 10));
+    if (const char* fixed = std::getenv("LLAMA_WORKER_TEST_SEED"))
+      return static_cast<uint64_t>(std::strtoull(fixed, nullptr, 10));
     const uint64_t drawn = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
-    std::printf("conformance seed: %llu (replay with LLAMA_WORKER_TEST_SEED)\n", static_cast<unsigned long long>(drawn));
+    std::printf("conformance seed: %llu (replay with LLAMA_WORKER_TEST_SEED)\n",
+                static_cast<unsigned long long>(drawn));
     return drawn;
   }();
   return seed;

@@ -22,7 +22,8 @@ namespace llama_worker::conformance {
 
 // Random weights encoded in `type`: rows x width, as a file would hold them; row_bytes is set
 // to the bytes of one encoded row.
-inline std::vector<uint8_t> random_weights(gguf::TensorType type, int64_t rows, int64_t width, int64_t& row_bytes) {
+inline std::vector<uint8_t> random_weights(gguf::TensorType type, int64_t rows, int64_t width,
+                                           int64_t& row_bytes) {
   row_bytes = static_cast<int64_t>(*gguf::row_bytes(type, width));
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
   for (int64_t r = 0; r < rows; ++r) {
@@ -38,7 +39,7 @@ struct CpuProduct {
   const uint8_t* weight = nullptr;  // out_features rows of weight_row_bytes bytes of weight_type
   gguf::TensorType weight_type = gguf::TensorType::kF32;
   int64_t weight_row_bytes = 0;
-  const float* x = nullptr;         // (tokens, in_features)
+  const float* x = nullptr;  // (tokens, in_features)
   int64_t tokens = 1;
   int64_t in_features = 0;
   int64_t out_features = 0;

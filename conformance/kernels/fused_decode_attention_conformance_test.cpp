@@ -35,7 +35,8 @@ void run_case(const FusedCase& c) {
   const int64_t qw = c.heads * c.head_dim, kvw = c.kv_heads * c.head_dim, qkv = qw + 2 * kvw;
   const auto raw = random_floats(static_cast<size_t>(qkv));
   std::vector<uint16_t> cache(static_cast<size_t>(capacity * kvw), 0x7E00);  // NaN from the query's row on
-  for (int64_t i = 0; i < c.position * kvw; ++i) cache[static_cast<size_t>(i)] = quant::f32_to_f16(random_floats(1)[0]);
+  for (int64_t i = 0; i < c.position * kvw; ++i)
+    cache[static_cast<size_t>(i)] = quant::f32_to_f16(random_floats(1)[0]);
   const std::vector<int32_t> positions = {static_cast<int32_t>(c.position)};
   const float base = 10000.0f;
 
@@ -51,7 +52,8 @@ void run_case(const FusedCase& c) {
     EXPECT_TRUE(d_out.allocate(static_cast<size_t>(qw)));
     const int64_t floats = kernels::cuda::attention_split_workspace_floats(c.heads, c.head_dim, capacity);
     EXPECT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));
-    EXPECT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), c.heads, c.head_dim, capacity, nullptr));
+    EXPECT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), c.heads, c.head_dim,
+                                                               capacity, nullptr));
     auto* k_cache = reinterpret_cast<__half*>(d_k.get());
     auto* v_cache = reinterpret_cast<__half*>(d_v.get());
     kernels::cuda::AttentionParams a;
@@ -102,8 +104,8 @@ void run_case(const FusedCase& c) {
 
   const StepResult unfused = step(false);
   const StepResult fused = step(true);
-  EXPECT_EQ(fused.out, unfused.out) << "heads " << c.heads << "/" << c.kv_heads << " dim " << c.head_dim << " position "
-                                    << c.position;
+  EXPECT_EQ(fused.out, unfused.out) << "heads " << c.heads << "/" << c.kv_heads << " dim " << c.head_dim
+                                    << " position " << c.position;
   EXPECT_EQ(fused.k_cache, unfused.k_cache) << "K cache, position " << c.position;
   EXPECT_EQ(fused.v_cache, unfused.v_cache) << "V cache, position " << c.position;
   for (float value : fused.out) ASSERT_TRUE(std::isfinite(value)) << "a stale cache row was read";
@@ -112,10 +114,10 @@ void run_case(const FusedCase& c) {
 TEST(FusedDecodeAttention, SameBitsAsRopeThenAttention) {
   using kernels::cuda::RopeStyle;
   const FusedCase cases[] = {
-      {14, 2, 64, 64, RopeStyle::kNeox, 0},     {14, 2, 64, 64, RopeStyle::kNeox, 255},
-      {14, 2, 64, 64, RopeStyle::kNeox, 256},   {14, 2, 64, 64, RopeStyle::kNeox, 2100},
-      {32, 32, 96, 96, RopeStyle::kNeox, 777},  {8, 2, 128, 128, RopeStyle::kNormal, 300},
-      {4, 2, 36, 18, RopeStyle::kNormal, 513},  {6, 3, 96, 32, RopeStyle::kNeox, 40},
+      {14, 2, 64, 64, RopeStyle::kNeox, 0},    {14, 2, 64, 64, RopeStyle::kNeox, 255},
+      {14, 2, 64, 64, RopeStyle::kNeox, 256},  {14, 2, 64, 64, RopeStyle::kNeox, 2100},
+      {32, 32, 96, 96, RopeStyle::kNeox, 777}, {8, 2, 128, 128, RopeStyle::kNormal, 300},
+      {4, 2, 36, 18, RopeStyle::kNormal, 513}, {6, 3, 96, 32, RopeStyle::kNeox, 40},
   };
   for (const FusedCase& c : cases) run_case(c);
 }

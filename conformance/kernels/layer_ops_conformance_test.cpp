@@ -42,11 +42,17 @@ TEST(RmsnormConformance, MatchesCpuAtOddWidths) {
 }
 
 TEST(RopeConformance, MatchesCpuForBothStylesAndPartialRotation) {
-  struct Case { kernels::cpu::RopeStyle cpu; kernels::cuda::RopeStyle gpu; int64_t head_dim, rotary; float base; };
-  const Case cases[] = {{kernels::cpu::RopeStyle::kNeox, kernels::cuda::RopeStyle::kNeox, 64, 64, 1000000.0f},
-                        {kernels::cpu::RopeStyle::kNormal, kernels::cuda::RopeStyle::kNormal, 96, 96, 10000.0f},
-                        {kernels::cpu::RopeStyle::kNeox, kernels::cuda::RopeStyle::kNeox, 96, 32, 10000.0f},
-                        {kernels::cpu::RopeStyle::kNormal, kernels::cuda::RopeStyle::kNormal, 30, 18, 500000.0f}};
+  struct Case {
+    kernels::cpu::RopeStyle cpu;
+    kernels::cuda::RopeStyle gpu;
+    int64_t head_dim, rotary;
+    float base;
+  };
+  const Case cases[] = {
+      {kernels::cpu::RopeStyle::kNeox, kernels::cuda::RopeStyle::kNeox, 64, 64, 1000000.0f},
+      {kernels::cpu::RopeStyle::kNormal, kernels::cuda::RopeStyle::kNormal, 96, 96, 10000.0f},
+      {kernels::cpu::RopeStyle::kNeox, kernels::cuda::RopeStyle::kNeox, 96, 32, 10000.0f},
+      {kernels::cpu::RopeStyle::kNormal, kernels::cuda::RopeStyle::kNormal, 30, 18, 500000.0f}};
   for (const Case& c : cases) {
     const int64_t tokens = 7, heads = 3, offset = 2041;
     const auto x = random_floats(static_cast<size_t>(tokens * heads * c.head_dim));
@@ -77,7 +83,8 @@ TEST(RopeConformance, MatchesCpuForBothStylesAndPartialRotation) {
     gpu.freq_base = c.base;
     gpu.style = c.gpu;
     ASSERT_TRUE(kernels::cuda::rope_f32(gpu, nullptr));
-    EXPECT_NMSE_BELOW(*d_x.download(), expected, 1e-12) << "head_dim " << c.head_dim << " rotary " << c.rotary;
+    EXPECT_NMSE_BELOW(*d_x.download(), expected, 1e-12)
+        << "head_dim " << c.head_dim << " rotary " << c.rotary;
   }
 }
 
@@ -115,7 +122,8 @@ TEST(SwigluConformance, MatchesCpuPlainAndFused) {
   const std::vector<float> in_place = *d_in.download();
   std::vector<float> gate_half;
   for (int64_t r = 0; r < rows; ++r) {
-    gate_half.insert(gate_half.end(), in_place.begin() + r * 2 * width, in_place.begin() + r * 2 * width + width);
+    gate_half.insert(gate_half.end(), in_place.begin() + r * 2 * width,
+                     in_place.begin() + r * 2 * width + width);
   }
   EXPECT_NMSE_BELOW(gate_half, expected, 1e-12) << "in place";
 }
@@ -138,7 +146,8 @@ void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t 
     DeviceBuffer<float> d_workspace;
     const int64_t floats = kernels::cuda::attention_split_workspace_floats(heads, head_dim, capacity);
     ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));  // poisoned
-    ASSERT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), heads, head_dim, capacity, nullptr));
+    ASSERT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), heads, head_dim, capacity,
+                                                               nullptr));
     ASSERT_TRUE(d_out.poison());
     gpu.workspace = d_workspace.get();
     gpu.workspace_floats = floats;

@@ -31,8 +31,12 @@ void check_tail_norm(TensorType type, int64_t out, bool norm_over_input) {
   const auto norm_weight = random_floats(static_cast<size_t>(out));
   const float eps = 1e-6f;
 
-  auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
-                              .x = x.data(), .in_features = in, .out_features = out});
+  auto product = cpu_product({.weight = weights.data(),
+                              .weight_type = type,
+                              .weight_row_bytes = row_bytes,
+                              .x = x.data(),
+                              .in_features = in,
+                              .out_features = out});
   ASSERT_TRUE(product);
   std::vector<float> expected_y(*product);
   for (size_t i = 0; i < expected_y.size(); ++i) expected_y[i] += residual[i];
@@ -90,7 +94,8 @@ void check_tail_norm(TensorType type, int64_t out, bool norm_over_input) {
 
 TEST(QuantGemvTailNormConformance, SameBitsAsProductThenRmsnorm) {
   for (const TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0, TensorType::kQ8_0}) {
-    for (const int64_t out : {int64_t{896}, int64_t{1000}, int64_t{3072}, int64_t{5}}) check_tail_norm(type, out, false);
+    for (const int64_t out : {int64_t{896}, int64_t{1000}, int64_t{3072}, int64_t{5}})
+      check_tail_norm(type, out, false);
   }
 }
 

@@ -15,8 +15,8 @@
 #include "cpu_products.hpp"
 #include "cuda/embedding.cuh"
 #include "cuda/quant_gemv.cuh"
-#include "cuda/tensor_core_matmul.cuh"
 #include "cuda/quant_matmul.cuh"
+#include "cuda/tensor_core_matmul.cuh"
 #include "testing/device_buffer.hpp"
 
 namespace llama_worker::conformance {
@@ -36,10 +36,13 @@ TEST_P(QuantMatmulConformance, MatchesCpuMatmul) {
   const TensorType type = GetParam();
   const int64_t block = gguf::traits(type).block_size;
   const int64_t granule = block > 8 ? block : 8;
-  struct Shape { int64_t in_blocks, out_features, tokens; bool bias, residual; };
+  struct Shape {
+    int64_t in_blocks, out_features, tokens;
+    bool bias, residual;
+  };
   // One-token shapes take the decode kernel (quant_gemv) for its types: widths below and above
   // one unit per lane, row counts that leave a warp's second row empty.
-  const Shape shapes[] = {{3, 37, 1, false, false}, {7, 129, 1, true, true}, {41, 19, 1, true, true},
+  const Shape shapes[] = {{3, 37, 1, false, false}, {7, 129, 1, true, true},  {41, 19, 1, true, true},
                           {4, 65, 5, false, true},  {2, 33, 13, true, false}, {11, 17, 9, true, true}};
   for (const Shape& shape : shapes) {
     const int64_t in = shape.in_blocks * granule;
@@ -49,9 +52,14 @@ TEST_P(QuantMatmulConformance, MatchesCpuMatmul) {
     const auto bias = random_floats(static_cast<size_t>(shape.out_features));
     const auto residual = random_floats(static_cast<size_t>(shape.tokens * shape.out_features));
 
-    auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
-                                .x = x.data(), .tokens = shape.tokens, .in_features = in,
-                                .out_features = shape.out_features, .bias = shape.bias ? bias.data() : nullptr,
+    auto product = cpu_product({.weight = weights.data(),
+                                .weight_type = type,
+                                .weight_row_bytes = row_bytes,
+                                .x = x.data(),
+                                .tokens = shape.tokens,
+                                .in_features = in,
+                                .out_features = shape.out_features,
+                                .bias = shape.bias ? bias.data() : nullptr,
                                 .residual = shape.residual ? residual.data() : nullptr});
     ASSERT_TRUE(product);
     const std::vector<float>& expected = *product;
@@ -150,8 +158,12 @@ TEST(QuantGemvConformance, FusedSwigluMatchesMatmulThenSwiglu) {
     const auto x = random_floats(static_cast<size_t>(in));
     std::vector<float> gate_up_out[2];
     for (int pass = 0; pass < 2; ++pass) {
-      auto product = cpu_product({.weight = pass == 0 ? gate.data() : up.data(), .weight_type = type,
-                                  .weight_row_bytes = row_bytes, .x = x.data(), .in_features = in, .out_features = out});
+      auto product = cpu_product({.weight = pass == 0 ? gate.data() : up.data(),
+                                  .weight_type = type,
+                                  .weight_row_bytes = row_bytes,
+                                  .x = x.data(),
+                                  .in_features = in,
+                                  .out_features = out});
       ASSERT_TRUE(product);
       gate_up_out[pass] = std::move(*product);
     }
@@ -198,10 +210,15 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
   ASSERT_TRUE(d_x.upload(x));
   ASSERT_TRUE(d_norm.upload(norm_weight));
 
-  auto normed_product = [&](const std::vector<uint8_t>& weights, TensorType type, int64_t row_bytes, int64_t out,
-                            const float* bias) {
-    auto y = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
-                          .x = normed.data(), .in_features = in, .out_features = out, .bias = bias});
+  auto normed_product = [&](const std::vector<uint8_t>& weights, TensorType type, int64_t row_bytes,
+                            int64_t out, const float* bias) {
+    auto y = cpu_product({.weight = weights.data(),
+                          .weight_type = type,
+                          .weight_row_bytes = row_bytes,
+                          .x = normed.data(),
+                          .in_features = in,
+                          .out_features = out,
+                          .bias = bias});
     EXPECT_TRUE(y);
     return y ? std::move(*y) : std::vector<float>(static_cast<size_t>(out));
   };
@@ -236,7 +253,8 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
   Status status = kernels::cuda::quant_gemv_multi(multi, nullptr);
   ASSERT_TRUE(status) << status.message();
   for (int s = 0; s < 3; ++s) {
-    EXPECT_NMSE_BELOW(*d_y[s].download(), expected[s], 1e-10) << "segment " << s << " " << gguf::tensor_type_name(types[s]);
+    EXPECT_NMSE_BELOW(*d_y[s].download(), expected[s], 1e-10)
+        << "segment " << s << " " << gguf::tensor_type_name(types[s]);
   }
 
   // Norm + gate/up/SwiGLU, Q6_K.
@@ -275,7 +293,8 @@ TEST(QuantGemvConformance, FusedNormAndSegmentsMatchNormThenMatmul) {
 TEST(TensorCoreMatmulConformance, MatchesCpuMatmulWithinFp16Rounding) {
   auto session = kernels::cuda::TensorCoreSession::create(nullptr);
   if (!session) GTEST_SKIP() << session.error().message;
-  const TensorType types[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0, TensorType::kQ8_0, TensorType::kF16};
+  const TensorType types[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0, TensorType::kQ8_0,
+                              TensorType::kF16};
   for (const TensorType type : types) {
     for (const bool accumulate : {true, false}) {
       const int64_t in = 2 * 256, out = 37, tokens = 19;
@@ -284,9 +303,15 @@ TEST(TensorCoreMatmulConformance, MatchesCpuMatmulWithinFp16Rounding) {
       const auto x = random_floats(static_cast<size_t>(tokens * in));
       const auto bias = random_floats(static_cast<size_t>(out));
       const auto residual = random_floats(static_cast<size_t>(tokens * out));
-      auto product = cpu_product({.weight = weights.data(), .weight_type = type, .weight_row_bytes = row_bytes,
-                                  .x = x.data(), .tokens = tokens, .in_features = in, .out_features = out,
-                                  .bias = bias.data(), .residual = accumulate ? residual.data() : nullptr});
+      auto product = cpu_product({.weight = weights.data(),
+                                  .weight_type = type,
+                                  .weight_row_bytes = row_bytes,
+                                  .x = x.data(),
+                                  .tokens = tokens,
+                                  .in_features = in,
+                                  .out_features = out,
+                                  .bias = bias.data(),
+                                  .residual = accumulate ? residual.data() : nullptr});
       ASSERT_TRUE(product);
       const std::vector<float>& expected = *product;
 
@@ -316,7 +341,8 @@ TEST(TensorCoreMatmulConformance, MatchesCpuMatmulWithinFp16Rounding) {
       gpu.x_half = reinterpret_cast<__half*>(d_x_half.get());
       const Status status = kernels::cuda::tensor_core_matmul(**session, gpu, nullptr);
       ASSERT_TRUE(status) << status.message();
-      EXPECT_NMSE_BELOW(*d_y.download(), expected, 1e-6) << gguf::tensor_type_name(type) << (accumulate ? " accumulate" : "");
+      EXPECT_NMSE_BELOW(*d_y.download(), expected, 1e-6)
+          << gguf::tensor_type_name(type) << (accumulate ? " accumulate" : "");
     }
   }
 }

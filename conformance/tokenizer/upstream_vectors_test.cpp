@@ -89,7 +89,8 @@ TEST_P(UpstreamVectors, EveryCaseMatchesTheOutFile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVocabularies, UpstreamVectors,
-                         ::testing::Values("qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct", "gpt-2", "llama-spm"),
+                         ::testing::Values("qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct", "gpt-2",
+                                           "llama-spm"),
                          [](const ::testing::TestParamInfo<const char*>& param_info) {
                            std::string name = param_info.param;
                            for (char& c : name) {

@@ -65,14 +65,16 @@ lw_status validate_model_options(const char* function, const lw_model_options& o
   }
   if (options.max_inferences < 0 || options.max_inferences > kMaxInferences) {
     return fail(function, LW_STATUS_INVALID_ARGUMENT,
-                "options.max_inferences is " + std::to_string(options.max_inferences) + ": it must be in [0, " +
-                    std::to_string(kMaxInferences) + "] (0 or 1 = one inference at a time)");
+                "options.max_inferences is " + std::to_string(options.max_inferences) +
+                    ": it must be in [0, " + std::to_string(kMaxInferences) +
+                    "] (0 or 1 = one inference at a time)");
   }
   if (options.max_inferences >= 2 && options.backend == LW_BACKEND_CUDA) {
-    return fail(function, LW_STATUS_UNSUPPORTED,
-                "options.max_inferences is " + std::to_string(options.max_inferences) +
-                    ": several inferences per model need the batched forward, which only LW_BACKEND_CPU has so "
-                    "far; use max_inferences 1 on LW_BACKEND_CUDA (or load the model once per stream)");
+    return fail(
+        function, LW_STATUS_UNSUPPORTED,
+        "options.max_inferences is " + std::to_string(options.max_inferences) +
+            ": several inferences per model need the batched forward, which only LW_BACKEND_CPU has so "
+            "far; use max_inferences 1 on LW_BACKEND_CUDA (or load the model once per stream)");
   }
   return LW_STATUS_OK;
 }
@@ -81,11 +83,16 @@ lw_status validate_model_options(const char* function, const lw_model_options& o
 // out-of-range value all mean the file is not a model this engine can read.
 lw_status file_status(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kIoError: return LW_STATUS_IO_ERROR;
-    case ErrorCode::kUnsupported: return LW_STATUS_UNSUPPORTED;
-    case ErrorCode::kOutOfMemory: return LW_STATUS_OUT_OF_HOST_MEMORY;
-    case ErrorCode::kInternal: return LW_STATUS_INTERNAL;
-    default: return LW_STATUS_MALFORMED_FILE;
+    case ErrorCode::kIoError:
+      return LW_STATUS_IO_ERROR;
+    case ErrorCode::kUnsupported:
+      return LW_STATUS_UNSUPPORTED;
+    case ErrorCode::kOutOfMemory:
+      return LW_STATUS_OUT_OF_HOST_MEMORY;
+    case ErrorCode::kInternal:
+      return LW_STATUS_INTERNAL;
+    default:
+      return LW_STATUS_MALFORMED_FILE;
   }
 }
 
@@ -95,10 +102,14 @@ lw_status backend_status(ErrorCode code, lw_backend kind) {
   switch (code) {
     case ErrorCode::kOutOfMemory:
       return kind == LW_BACKEND_CUDA ? LW_STATUS_OUT_OF_DEVICE_MEMORY : LW_STATUS_OUT_OF_HOST_MEMORY;
-    case ErrorCode::kOutOfRange: return LW_STATUS_INVALID_ARGUMENT;
-    case ErrorCode::kDeviceError: return LW_STATUS_DEVICE_ERROR;
-    case ErrorCode::kCancelled: return LW_STATUS_CANCELLED;
-    default: return file_status(code);
+    case ErrorCode::kOutOfRange:
+      return LW_STATUS_INVALID_ARGUMENT;
+    case ErrorCode::kDeviceError:
+      return LW_STATUS_DEVICE_ERROR;
+    case ErrorCode::kCancelled:
+      return LW_STATUS_CANCELLED;
+    default:
+      return file_status(code);
   }
 }
 
@@ -113,7 +124,8 @@ lw_status check_path(const char* function, const std::string& path) {
     return fail(function, LW_STATUS_IO_ERROR, "cannot examine model file '" + path + "': " + error.message());
   }
   if (status.type() == std::filesystem::file_type::directory) {
-    return fail(function, LW_STATUS_IS_DIRECTORY, "model path '" + path + "' is a directory, not a GGUF file");
+    return fail(function, LW_STATUS_IS_DIRECTORY,
+                "model path '" + path + "' is a directory, not a GGUF file");
   }
   if (status.type() != std::filesystem::file_type::regular) {
     // A FIFO would block the open, a device has no size to map.
@@ -128,7 +140,8 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
   Registry& registry = Registry::instance();
   auto context = registry.find(kFunction, context_handle);
   if (context.status != LW_STATUS_OK) return context.status;
-  if (lw_status usable = check_context_usable(kFunction, *context.state); usable != LW_STATUS_OK) return usable;
+  if (lw_status usable = check_context_usable(kFunction, *context.state); usable != LW_STATUS_OK)
+    return usable;
   if (out_model == nullptr) return fail(kFunction, LW_STATUS_INVALID_ARGUMENT, "out_model is NULL");
   if (path_text == nullptr) return fail(kFunction, LW_STATUS_INVALID_ARGUMENT, "path is NULL");
   const lw_model_options options = options_in != nullptr ? *options_in : cuda_default_model_options();
@@ -150,8 +163,8 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
   if (lw_status found = check_path(kFunction, path); found != LW_STATUS_OK) return found;
   auto file = gguf::File::open(path);
   if (!file) {
-    const lw_status status = file.error().code == ErrorCode::kNotFound ? LW_STATUS_FILE_NOT_FOUND
-                                                                       : file_status(file.error().code);
+    const lw_status status =
+        file.error().code == ErrorCode::kNotFound ? LW_STATUS_FILE_NOT_FOUND : file_status(file.error().code);
     return fail(kFunction, status, file.error().message);
   }
   auto state = std::make_shared<ModelState>();
@@ -159,7 +172,8 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
   const gguf::File& gguf_file = *state->file;
 
   auto architecture = gguf_file.architecture();
-  if (!architecture) return fail(kFunction, LW_STATUS_MALFORMED_FILE, path + ": " + architecture.error().message);
+  if (!architecture)
+    return fail(kFunction, LW_STATUS_MALFORMED_FILE, path + ": " + architecture.error().message);
   if (auto traits = model::find_architecture(*architecture); !traits) {
     return fail(kFunction, LW_STATUS_UNSUPPORTED_ARCHITECTURE, path + ": " + traits.error().message);
   }
@@ -167,8 +181,9 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
   if (!config) return fail(kFunction, file_status(config.error().code), path + ": " + config.error().message);
   if (options.context_length > config->context_length) {
     return fail(kFunction, LW_STATUS_INVALID_ARGUMENT,
-                "options.context_length " + std::to_string(options.context_length) + " exceeds the context of " +
-                    std::to_string(config->context_length) + " positions the model '" + path + "' was trained for");
+                "options.context_length " + std::to_string(options.context_length) +
+                    " exceeds the context of " + std::to_string(config->context_length) +
+                    " positions the model '" + path + "' was trained for");
   }
   auto tokenizer = tokenizer::tokenizer_from_gguf(gguf_file);
   if (!tokenizer) {
@@ -178,20 +193,24 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
   state->tokenizer.emplace(std::move(*tokenizer));
   if (gguf_file.has("tokenizer.chat_template")) {
     auto chat_template = gguf_file.get<std::string>("tokenizer.chat_template");
-    if (!chat_template) return fail(kFunction, LW_STATUS_MALFORMED_FILE, path + ": " + chat_template.error().message);
+    if (!chat_template)
+      return fail(kFunction, LW_STATUS_MALFORMED_FILE, path + ": " + chat_template.error().message);
     state->chat_template = std::move(*chat_template);
   }
 
   if (kind == LW_BACKEND_CUDA) {
-    if (lw_status selected = select_context_device(kFunction, *context.state); selected != LW_STATUS_OK) return selected;
+    if (lw_status selected = select_context_device(kFunction, *context.state); selected != LW_STATUS_OK)
+      return selected;
     CudaLoadOptions cuda;
     cuda.device = context.state->device;
     cuda.context = options.context_length;
     cuda.vram_budget_bytes = options.vram_budget_bytes;
-    cuda.upload_chunk_bytes = options.upload_chunk_bytes != 0 ? options.upload_chunk_bytes : kDefaultUploadChunk;
+    cuda.upload_chunk_bytes =
+        options.upload_chunk_bytes != 0 ? options.upload_chunk_bytes : kDefaultUploadChunk;
     auto backend = create_cuda_backend(gguf_file, cuda);
     if (!backend) {
-      return device_work_failed(kFunction, *context.state, backend.error(), backend_status(backend.error().code, kind));
+      return device_work_failed(kFunction, *context.state, backend.error(),
+                                backend_status(backend.error().code, kind));
     }
     state->backend = std::move(*backend);
   } else {
@@ -284,8 +303,9 @@ lw_status cuda_init(int32_t device, cuda_context** out_context) {
       return LW_STATUS_OK;
     }
     if (device < 0) {
-      return fail(kFunction, LW_STATUS_INVALID_ARGUMENT,
-                  "device " + std::to_string(device) + " is not a device index (>= 0) nor LW_DEVICE_CPU (-1)");
+      return fail(
+          kFunction, LW_STATUS_INVALID_ARGUMENT,
+          "device " + std::to_string(device) + " is not a device index (>= 0) nor LW_DEVICE_CPU (-1)");
     }
     if (!built_with_cuda()) {
       return fail(kFunction, LW_STATUS_NOT_BUILT_WITH_CUDA,
@@ -300,7 +320,8 @@ lw_status cuda_init(int32_t device, cuda_context** out_context) {
       }
       return fail(kFunction, LW_STATUS_DEVICE_ERROR, count.error().message);
     }
-    if (*count == 0) return fail(kFunction, LW_STATUS_NO_DEVICE, "no CUDA device is available (" + why_none + ")");
+    if (*count == 0)
+      return fail(kFunction, LW_STATUS_NO_DEVICE, "no CUDA device is available (" + why_none + ")");
     if (device >= *count) {
       return fail(kFunction, LW_STATUS_NO_DEVICE,
                   "device " + std::to_string(device) + " does not exist: " + std::to_string(*count) +
@@ -353,7 +374,8 @@ lw_status cuda_model_get_info(cuda_model* model_handle, lw_model_info* out_info)
     constexpr const char* kFunction = "cuda_model_get_info";
     auto model = Registry::instance().find(kFunction, model_handle);
     if (model.status != LW_STATUS_OK) return model.status;
-    if (lw_status usable = check_context_usable(kFunction, *model.state->context); usable != LW_STATUS_OK) return usable;
+    if (lw_status usable = check_context_usable(kFunction, *model.state->context); usable != LW_STATUS_OK)
+      return usable;
     if (out_info == nullptr) return fail(kFunction, LW_STATUS_INVALID_ARGUMENT, "out_info is NULL");
     ModelState& state = *model.state;
     const model::ModelConfig& config = state.backend->config();  // immutable after load: no lock
@@ -384,7 +406,8 @@ lw_status cuda_check_vram_residency(cuda_model* model_handle, lw_residency_repor
                   "the model runs on the CPU backend: it has no device memory to check");
     }
     std::lock_guard lock(model.state->mutex);
-    if (lw_status selected = select_context_device(kFunction, context); selected != LW_STATUS_OK) return selected;
+    if (lw_status selected = select_context_device(kFunction, context); selected != LW_STATUS_OK)
+      return selected;
     auto residency = check_cuda_residency(*model.state->backend);
     if (!residency) return device_work_failed(kFunction, context, residency.error(), LW_STATUS_DEVICE_ERROR);
     lw_residency_report report;

@@ -32,7 +32,8 @@ lw_status validate_params(const char* function, const lw_sampling_params& params
                     std::to_string(context) + "] (the model's context)");
   }
   if (params.chat != 0 && params.chat != 1) {
-    return fail(function, LW_STATUS_INVALID_ARGUMENT, "chat is " + std::to_string(params.chat) + ": it must be 0 or 1");
+    return fail(function, LW_STATUS_INVALID_ARGUMENT,
+                "chat is " + std::to_string(params.chat) + ": it must be 0 or 1");
   }
   sampling::SamplingParams sampling;
   sampling.temperature = params.temperature;
@@ -70,8 +71,8 @@ std::string hex(const void* handle) {
 
 // What a prompt is, for the shared part of the two start functions.
 struct Prompt {
-  const char* text = nullptr;            // start: NUL-terminated UTF-8
-  std::span<const int32_t> tokens;       // start_tokens
+  const char* text = nullptr;       // start: NUL-terminated UTF-8
+  std::span<const int32_t> tokens;  // start_tokens
   bool is_tokens = false;
 };
 
@@ -96,8 +97,9 @@ lw_status start_scheduled(const char* function, const Lookup<ModelState>& model,
   if (prompt_size == 0) return fail(function, LW_STATUS_EMPTY_PROMPT, "the prompt encodes to no tokens");
   if (options.max_tokens > capacity - prompt_size) {
     return fail(function, LW_STATUS_PROMPT_TOO_LONG,
-                "the prompt (" + std::to_string(prompt_size) + " tokens) plus " + std::to_string(options.max_tokens) +
-                    " tokens to generate exceed the context of " + std::to_string(capacity) + " positions");
+                "the prompt (" + std::to_string(prompt_size) + " tokens) plus " +
+                    std::to_string(options.max_tokens) + " tokens to generate exceed the context of " +
+                    std::to_string(capacity) + " positions");
   }
   runtime::scheduler::SequenceOptions sequence_options;
   sequence_options.sampling = options.sampling;
@@ -121,8 +123,10 @@ lw_status start_scheduled(const char* function, const Lookup<ModelState>& model,
   if (!sequence) {
     const Error& error = sequence.error();
     lw_status status = status_from_code(error.code);
-    if (runtime::kv_pool::is_kv_pool_exhausted(error)) status = LW_STATUS_KV_CACHE_FULL;
-    else if (error.code == ErrorCode::kOutOfRange) status = LW_STATUS_PROMPT_TOO_LONG;
+    if (runtime::kv_pool::is_kv_pool_exhausted(error))
+      status = LW_STATUS_KV_CACHE_FULL;
+    else if (error.code == ErrorCode::kOutOfRange)
+      status = LW_STATUS_PROMPT_TOO_LONG;
     return fail(function, status, error.message);
   }
   inference->sequence = *sequence;
@@ -143,7 +147,8 @@ lw_status start_inference(const char* function, cuda_model* model_handle, const 
   auto model = registry.find(function, model_handle);
   if (model.status != LW_STATUS_OK) return model.status;
   ModelState& state = *model.state;
-  if (lw_status usable = check_context_usable(function, *state.context); usable != LW_STATUS_OK) return usable;
+  if (lw_status usable = check_context_usable(function, *state.context); usable != LW_STATUS_OK)
+    return usable;
   if (out_inference == nullptr) return fail(function, LW_STATUS_INVALID_ARGUMENT, "out_inference is NULL");
   const lw_sampling_params params = params_in != nullptr ? *params_in : cuda_default_sampling_params();
   const int64_t context = state.backend->context_capacity();
@@ -153,7 +158,8 @@ lw_status start_inference(const char* function, cuda_model* model_handle, const 
     if (prompt.tokens.data() == nullptr && !prompt.tokens.empty()) {
       return fail(function, LW_STATUS_INVALID_ARGUMENT, "tokens is NULL");
     }
-    if (prompt.tokens.empty()) return fail(function, LW_STATUS_EMPTY_PROMPT, "the prompt has no tokens (token_count 0)");
+    if (prompt.tokens.empty())
+      return fail(function, LW_STATUS_EMPTY_PROMPT, "the prompt has no tokens (token_count 0)");
     if (params.chat != 0) {
       return fail(function, LW_STATUS_INVALID_ARGUMENT,
                   "chat must be 0 for a prompt given as token ids (format the chat before tokenizing)");
@@ -164,22 +170,24 @@ lw_status start_inference(const char* function, cuda_model* model_handle, const 
     const auto capacity = static_cast<uint64_t>(context);
     if (count > capacity || static_cast<uint64_t>(params.max_tokens) > capacity - count) {
       return fail(function, LW_STATUS_PROMPT_TOO_LONG,
-                  "the prompt (token_count " + std::to_string(count) + ") plus " + std::to_string(params.max_tokens) +
-                      " tokens to generate exceed the context of " + std::to_string(context) + " positions");
+                  "the prompt (token_count " + std::to_string(count) + ") plus " +
+                      std::to_string(params.max_tokens) + " tokens to generate exceed the context of " +
+                      std::to_string(context) + " positions");
     }
     for (size_t i = 0; i < prompt.tokens.size(); ++i) {
       const int32_t id = prompt.tokens[i];
       if (id < 0 || id >= state.vocabulary) {
         return fail(function, LW_STATUS_TOKEN_OUT_OF_RANGE,
-                    "token " + std::to_string(i) + " has id " + std::to_string(id) + ", outside the vocabulary [0, " +
-                        std::to_string(state.vocabulary) + ")");
+                    "token " + std::to_string(i) + " has id " + std::to_string(id) +
+                        ", outside the vocabulary [0, " + std::to_string(state.vocabulary) + ")");
       }
     }
   } else {
     if (prompt.text == nullptr) return fail(function, LW_STATUS_INVALID_ARGUMENT, "prompt is NULL");
     if (prompt.text[0] == '\0') return fail(function, LW_STATUS_EMPTY_PROMPT, "the prompt is empty");
     const Status utf8 = tokenizer::validate_utf8(prompt.text);
-    if (!utf8) return fail(function, LW_STATUS_INVALID_UTF8, "the prompt is not valid UTF-8: " + utf8.message());
+    if (!utf8)
+      return fail(function, LW_STATUS_INVALID_UTF8, "the prompt is not valid UTF-8: " + utf8.message());
     if (params.chat == 1 && state.chat_template.empty()) {
       return fail(function, LW_STATUS_UNSUPPORTED,
                   "chat = 1, but the model has no tokenizer.chat_template to take the chat format from");
@@ -226,9 +234,10 @@ lw_status step_failed(const char* function, InferenceState& inference, const Err
   } else if (inference.generation->failed_on_non_finite_logits()) {
     status = fail(function, LW_STATUS_NUMERIC_ERROR, error.message);
   } else if (error.code == ErrorCode::kOutOfMemory) {
-    status = fail(function,
-                  model.backend_kind == LW_BACKEND_CUDA ? LW_STATUS_OUT_OF_DEVICE_MEMORY : LW_STATUS_OUT_OF_HOST_MEMORY,
-                  error.message);
+    status = fail(
+        function,
+        model.backend_kind == LW_BACKEND_CUDA ? LW_STATUS_OUT_OF_DEVICE_MEMORY : LW_STATUS_OUT_OF_HOST_MEMORY,
+        error.message);
   } else {
     status = device_work_failed(function, *model.context, error, status_from_code(error.code));
   }
@@ -247,12 +256,14 @@ lw_status next_scheduled(const Lookup<InferenceState>& inference, int32_t* out_t
   std::lock_guard lock(state.mutex);
   if (state.failure != LW_STATUS_OK) {
     return fail(kFunction, state.failure,
-                state.failure == LW_STATUS_CANCELLED ? "the inference was cancelled; free it"
-                                                     : "the inference failed earlier; free it: " + state.failure_message);
+                state.failure == LW_STATUS_CANCELLED
+                    ? "the inference was cancelled; free it"
+                    : "the inference failed earlier; free it: " + state.failure_message);
   }
   if (state.stop_reason != runtime::StopReason::kNone) {
     return fail(kFunction, LW_STATUS_WRONG_ORDER,
-                std::string("the generation has already finished (") + runtime::stop_reason_name(state.stop_reason) +
+                std::string("the generation has already finished (") +
+                    runtime::stop_reason_name(state.stop_reason) +
                     "); free the inference and start a new one");
   }
   if (state.cancel.load()) (void)model.scheduler->cancel(*state.sequence);
@@ -276,8 +287,8 @@ lw_status next_scheduled(const Lookup<InferenceState>& inference, int32_t* out_t
     const Error& error = !token ? token.error() : text.error();
     lw_status status = status_from_code(error.code);
     if (runtime::kv_pool::is_kv_pool_exhausted(error)) status = LW_STATUS_KV_CACHE_FULL;
-    state.stop_reason = error.code == ErrorCode::kCancelled ? runtime::StopReason::kCancelled
-                                                           : runtime::StopReason::kFailed;
+    state.stop_reason =
+        error.code == ErrorCode::kCancelled ? runtime::StopReason::kCancelled : runtime::StopReason::kFailed;
     state.failure = status;
     state.failure_message = error.message;
     return fail(kFunction, status, error.message);
@@ -295,14 +306,15 @@ lw_status next_scheduled(const Lookup<InferenceState>& inference, int32_t* out_t
   });
 }
 
-lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** out_text, size_t* out_text_length,
-                     int32_t* out_finished) {
+lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** out_text,
+                     size_t* out_text_length, int32_t* out_finished) {
   constexpr const char* kFunction = "cuda_inference_next_token";
   auto inference = Registry::instance().find(kFunction, handle);
   if (inference.status != LW_STATUS_OK) return inference.status;
   InferenceState& state = *inference.state;
   ModelState& model = *state.model;
-  if (lw_status usable = check_context_usable(kFunction, *model.context); usable != LW_STATUS_OK) return usable;
+  if (lw_status usable = check_context_usable(kFunction, *model.context); usable != LW_STATUS_OK)
+    return usable;
   if (out_token == nullptr || out_text == nullptr || out_text_length == nullptr || out_finished == nullptr) {
     return fail(kFunction, LW_STATUS_INVALID_ARGUMENT,
                 "out_token, out_text, out_text_length and out_finished must all be non-NULL");
@@ -311,16 +323,19 @@ lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** ou
   std::lock_guard lock(model.mutex);
   if (state.failure != LW_STATUS_OK) {
     return fail(kFunction, state.failure,
-                state.failure == LW_STATUS_CANCELLED ? "the inference was cancelled; free it"
-                                                     : "the inference failed earlier; free it: " + state.failure_message);
+                state.failure == LW_STATUS_CANCELLED
+                    ? "the inference was cancelled; free it"
+                    : "the inference failed earlier; free it: " + state.failure_message);
   }
   runtime::Generation& generation = *state.generation;
   if (generation.finished()) {
     return fail(kFunction, LW_STATUS_WRONG_ORDER,
-                std::string("the generation has already finished (") + runtime::stop_reason_name(generation.stop_reason()) +
+                std::string("the generation has already finished (") +
+                    runtime::stop_reason_name(generation.stop_reason()) +
                     "); free the inference and start a new one");
   }
-  if (lw_status selected = select_context_device(kFunction, *model.context); selected != LW_STATUS_OK) return selected;
+  if (lw_status selected = select_context_device(kFunction, *model.context); selected != LW_STATUS_OK)
+    return selected;
   auto step = generation.next();
   run_testing_hook(TestingPoint::kNextTokenAfterStep);
   if (!step) {
@@ -343,11 +358,16 @@ lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** ou
 
 lw_stop_reason to_c(runtime::StopReason reason) {
   switch (reason) {
-    case runtime::StopReason::kNone: return LW_STOP_NONE;
-    case runtime::StopReason::kEndOfGeneration: return LW_STOP_END_OF_GENERATION;
-    case runtime::StopReason::kTokenLimit: return LW_STOP_TOKEN_LIMIT;
-    case runtime::StopReason::kCancelled: return LW_STOP_CANCELLED;
-    case runtime::StopReason::kFailed: return LW_STOP_FAILED;
+    case runtime::StopReason::kNone:
+      return LW_STOP_NONE;
+    case runtime::StopReason::kEndOfGeneration:
+      return LW_STOP_END_OF_GENERATION;
+    case runtime::StopReason::kTokenLimit:
+      return LW_STOP_TOKEN_LIMIT;
+    case runtime::StopReason::kCancelled:
+      return LW_STOP_CANCELLED;
+    case runtime::StopReason::kFailed:
+      return LW_STOP_FAILED;
   }
   return LW_STOP_FAILED;
 }
@@ -411,7 +431,8 @@ lw_status cuda_inference_cancel(cuda_inference* inference_handle) {
     inference.state->cancel.store(true);
     // A scheduler inference stops at once: its buffered tokens are dropped and its blocks go back
     // (after the running step, if it is in one). The scheduler's lock is never held across a step.
-    if (inference.state->sequence) (void)inference.state->model->scheduler->cancel(*inference.state->sequence);
+    if (inference.state->sequence)
+      (void)inference.state->model->scheduler->cancel(*inference.state->sequence);
     return LW_STATUS_OK;
   });
 }
@@ -422,7 +443,8 @@ lw_status cuda_inference_get_stats(cuda_inference* inference_handle, lw_inferenc
     auto inference = Registry::instance().find(kFunction, inference_handle);
     if (inference.status != LW_STATUS_OK) return inference.status;
     ModelState& model = *inference.state->model;
-    if (lw_status usable = check_context_usable(kFunction, *model.context); usable != LW_STATUS_OK) return usable;
+    if (lw_status usable = check_context_usable(kFunction, *model.context); usable != LW_STATUS_OK)
+      return usable;
     if (out_stats == nullptr) return fail(kFunction, LW_STATUS_INVALID_ARGUMENT, "out_stats is NULL");
     if (inference.state->sequence) {
       InferenceState& state = *inference.state;

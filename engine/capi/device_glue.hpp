@@ -32,8 +32,8 @@ Status select_device(int device);
 
 struct CudaLoadOptions {
   int device = 0;
-  int64_t context = 0;             // KV positions; 0 = backend default
-  int64_t vram_budget_bytes = 0;   // 0 = free memory only
+  int64_t context = 0;            // KV positions; 0 = backend default
+  int64_t vram_budget_bytes = 0;  // 0 = free memory only
   int64_t upload_chunk_bytes = 1 << 20;
 };
 

@@ -15,7 +15,8 @@ Result<int> device_count(std::string* why_none) {
   const cudaError_t result = cudaGetDeviceCount(&count);
   if (result == cudaErrorNoDevice || result == cudaErrorInsufficientDriver) {
     // No driver or no device: not a failure of the call, just nothing to use.
-    if (why_none != nullptr) *why_none = std::string(cudaGetErrorName(result)) + ": " + cudaGetErrorString(result);
+    if (why_none != nullptr)
+      *why_none = std::string(cudaGetErrorName(result)) + ": " + cudaGetErrorString(result);
     cudaGetLastError();
     return 0;
   }

@@ -17,7 +17,8 @@ bool built_with_cuda() { return false; }
 Result<int> device_count(std::string*) { return not_built(); }
 Status init_device(int) { return not_built(); }
 Status select_device(int) { return not_built(); }
-Result<std::unique_ptr<runtime::InferenceBackend>> create_cuda_backend(const gguf::File&, const CudaLoadOptions&) {
+Result<std::unique_ptr<runtime::InferenceBackend>> create_cuda_backend(const gguf::File&,
+                                                                       const CudaLoadOptions&) {
   return not_built();
 }
 Result<Residency> check_cuda_residency(const runtime::InferenceBackend&) { return not_built(); }

@@ -19,12 +19,14 @@ lw_status check_context_usable(const char* function, ContextState& context);
 // For an engine error on a context's device work: a kDeviceError whose error turns out sticky
 // marks every context on the device failed and answers LW_STATUS_DEVICE_FAILED; any other error
 // is `mapped` (the call site's status for it) with the engine's message.
-lw_status device_work_failed(const char* function, ContextState& context, const Error& error, lw_status mapped);
+lw_status device_work_failed(const char* function, ContextState& context, const Error& error,
+                             lw_status mapped);
 
 // Writes a call's out-parameters (`publish`) only while its handle is still registered (see
 // handle_registry.hpp, "Lifetime"); LW_STATUS_INVALID_HANDLE, with nothing written, when the handle
 // or a parent was freed while the call ran.
-lw_status publish_or_freed(const char* function, HandleKind kind, uint64_t id, const std::function<void()>& publish);
+lw_status publish_or_freed(const char* function, HandleKind kind, uint64_t id,
+                           const std::function<void()>& publish);
 
 // LW_STATUS_INVALID_HANDLE for a free that found its handle but lost the race to remove it to
 // another free (of it or of a parent): exactly one of two racing frees answers OK.

@@ -14,10 +14,14 @@ static_assert(sizeof(void*) == sizeof(uint64_t), "handle values are 64-bit ids")
 
 const char* kind_name(uint64_t kind) {
   switch (kind) {
-    case static_cast<uint64_t>(HandleKind::kContext): return "context";
-    case static_cast<uint64_t>(HandleKind::kModel): return "model";
-    case static_cast<uint64_t>(HandleKind::kInference): return "inference";
-    default: return "unknown";
+    case static_cast<uint64_t>(HandleKind::kContext):
+      return "context";
+    case static_cast<uint64_t>(HandleKind::kModel):
+      return "model";
+    case static_cast<uint64_t>(HandleKind::kInference):
+      return "inference";
+    default:
+      return "unknown";
   }
 }
 
@@ -53,8 +57,9 @@ Lookup<State> find_in(std::mutex& mutex, const std::unordered_map<uint64_t, std:
       return lookup;
     }
   }
-  lookup.status = fail(function, LW_STATUS_INVALID_HANDLE,
-                       std::string(expected) + " handle " + hex(id) + " was freed (or freed with its parent) or never issued");
+  lookup.status = fail(
+      function, LW_STATUS_INVALID_HANDLE,
+      std::string(expected) + " handle " + hex(id) + " was freed (or freed with its parent) or never issued");
   return lookup;
 }
 
@@ -123,9 +128,12 @@ Lookup<InferenceState> Registry::find(const char* function, cuda_inference* hand
 
 bool Registry::contains_locked(HandleKind kind, uint64_t id) const {
   switch (kind) {
-    case HandleKind::kContext: return contexts_.find(id) != contexts_.end();
-    case HandleKind::kModel: return models_.find(id) != models_.end();
-    case HandleKind::kInference: return inferences_.find(id) != inferences_.end();
+    case HandleKind::kContext:
+      return contexts_.find(id) != contexts_.end();
+    case HandleKind::kModel:
+      return models_.find(id) != models_.end();
+    case HandleKind::kInference:
+      return inferences_.find(id) != inferences_.end();
   }
   return false;
 }

@@ -63,9 +63,9 @@ struct ModelState {
   std::unique_ptr<gguf::File> file;  // read during the load only (both backends copy what they need)
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<runtime::InferenceBackend> backend;
-  int64_t vocabulary = 0;            // valid token ids: [0, min(model rows, tokenizer size))
-  std::string chat_template;         // tokenizer.chat_template, empty when the file has none
-  uint64_t live_inference = 0;       // id of the inference using the KV cache, 0 when none
+  int64_t vocabulary = 0;       // valid token ids: [0, min(model rows, tokenizer size))
+  std::string chat_template;    // tokenizer.chat_template, empty when the file has none
+  uint64_t live_inference = 0;  // id of the inference using the KV cache, 0 when none
   // Members are destroyed in reverse order: the backend before the file it may read from.
 
   // max_inferences >= 2 (CPU backend only): every inference is a sequence of this scheduler,
@@ -81,7 +81,7 @@ struct ModelState {
 struct InferenceState {
   std::shared_ptr<ModelState> model;  // first member: outlives the generation below
   uint64_t model_id = 0;
-  std::atomic<bool> cancel{false};    // raised by cuda_inference_cancel without any lock
+  std::atomic<bool> cancel{false};  // raised by cuda_inference_cancel without any lock
 
   // A scheduler inference (model->scheduler set): its sequence, set before registration and
   // immutable afterwards; released here at the latest (cuda_inference_free releases it first).
@@ -99,8 +99,8 @@ struct InferenceState {
 
   // Guarded by model->mutex.
   std::optional<runtime::Generation> generation;
-  std::string text;                   // the last step's text (what out_text points into)
-  lw_status failure = LW_STATUS_OK;   // the first failure, answered again by later calls
+  std::string text;                  // the last step's text (what out_text points into)
+  lw_status failure = LW_STATUS_OK;  // the first failure, answered again by later calls
   std::string failure_message;
 };
 

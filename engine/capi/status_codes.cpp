@@ -64,17 +64,28 @@ lw_status fail(const char* function, lw_status status, const std::string& messag
 
 lw_status status_from_code(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return LW_STATUS_OK;
-    case ErrorCode::kInvalidArgument: return LW_STATUS_INVALID_ARGUMENT;
-    case ErrorCode::kNotFound: return LW_STATUS_MALFORMED_FILE;  // a key or tensor the file lacks
-    case ErrorCode::kIoError: return LW_STATUS_IO_ERROR;
-    case ErrorCode::kMalformedFile: return LW_STATUS_MALFORMED_FILE;
-    case ErrorCode::kUnsupported: return LW_STATUS_UNSUPPORTED;
-    case ErrorCode::kOutOfMemory: return LW_STATUS_OUT_OF_HOST_MEMORY;
-    case ErrorCode::kDeviceError: return LW_STATUS_DEVICE_ERROR;
-    case ErrorCode::kOutOfRange: return LW_STATUS_INVALID_ARGUMENT;
-    case ErrorCode::kCancelled: return LW_STATUS_CANCELLED;
-    case ErrorCode::kInternal: return LW_STATUS_INTERNAL;
+    case ErrorCode::kOk:
+      return LW_STATUS_OK;
+    case ErrorCode::kInvalidArgument:
+      return LW_STATUS_INVALID_ARGUMENT;
+    case ErrorCode::kNotFound:
+      return LW_STATUS_MALFORMED_FILE;  // a key or tensor the file lacks
+    case ErrorCode::kIoError:
+      return LW_STATUS_IO_ERROR;
+    case ErrorCode::kMalformedFile:
+      return LW_STATUS_MALFORMED_FILE;
+    case ErrorCode::kUnsupported:
+      return LW_STATUS_UNSUPPORTED;
+    case ErrorCode::kOutOfMemory:
+      return LW_STATUS_OUT_OF_HOST_MEMORY;
+    case ErrorCode::kDeviceError:
+      return LW_STATUS_DEVICE_ERROR;
+    case ErrorCode::kOutOfRange:
+      return LW_STATUS_INVALID_ARGUMENT;
+    case ErrorCode::kCancelled:
+      return LW_STATUS_CANCELLED;
+    case ErrorCode::kInternal:
+      return LW_STATUS_INTERNAL;
   }
   return LW_STATUS_INTERNAL;
 }

@@ -13,8 +13,8 @@
 namespace llama_worker::cli {
 
 struct Command {
-  CLI::App* app = nullptr;          // the subcommand, owned by the parent app
-  std::function<int()> run;         // executed when this subcommand was selected
+  CLI::App* app = nullptr;   // the subcommand, owned by the parent app
+  std::function<int()> run;  // executed when this subcommand was selected
 };
 
 Command add_inspect_command(CLI::App& parent);

@@ -49,7 +49,8 @@ int run_bench_command(const BenchArguments& arguments) {
   for (size_t i = 0; i < 3; ++i) {
     auto counts = bench::parse_count_list(*lists[i].first, flags[i]);
     if (!counts) {
-      std::fprintf(stderr, "error: %s\nRun 'llama-worker bench --help' for more information.\n", counts.error().message.c_str());
+      std::fprintf(stderr, "error: %s\nRun 'llama-worker bench --help' for more information.\n",
+                   counts.error().message.c_str());
       return kUsageError;
     }
     *lists[i].second = std::move(*counts);
@@ -63,7 +64,8 @@ int run_bench_command(const BenchArguments& arguments) {
     }
     json_file.open(arguments.json_out, std::ios::trunc);
     if (!json_file) {
-      return report_error("bench", make_error(ErrorCode::kIoError, "cannot open --json-out '" + arguments.json_out + "'"));
+      return report_error(
+          "bench", make_error(ErrorCode::kIoError, "cannot open --json-out '" + arguments.json_out + "'"));
     }
   }
   options.model_path = arguments.model;
@@ -71,7 +73,8 @@ int run_bench_command(const BenchArguments& arguments) {
   backend.backend = arguments.backend;
   options.backend = resolved_backend(backend);
   if (options.backend == "cuda") {
-    if (auto usable = check_cuda_device_usable(arguments.device); !usable) return report_error("bench", usable.error());
+    if (auto usable = check_cuda_device_usable(arguments.device); !usable)
+      return report_error("bench", usable.error());
   }
   options.threads = arguments.threads;
   options.device = arguments.device;
@@ -87,7 +90,9 @@ int run_bench_command(const BenchArguments& arguments) {
   if (json_file.is_open()) {
     json_file << json;
     json_file.close();
-    if (!json_file) return report_error("bench", make_error(ErrorCode::kIoError, "cannot write '" + arguments.json_out + "'"));
+    if (!json_file)
+      return report_error("bench",
+                          make_error(ErrorCode::kIoError, "cannot write '" + arguments.json_out + "'"));
   }
   const std::string text = arguments.json ? json : bench::format_markdown(*report);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -99,13 +104,17 @@ int run_bench_command(const BenchArguments& arguments) {
 Command add_bench_command(CLI::App& parent) {
   auto arguments = std::make_shared<BenchArguments>();
   Command command;
-  CLI::App* app = parent.add_subcommand("bench", "Measure prefill, decode and load speed (llama-bench compatible figures)");
+  CLI::App* app = parent.add_subcommand(
+      "bench", "Measure prefill, decode and load speed (llama-bench compatible figures)");
   app->add_option("-m,--model", arguments->model, "GGUF model file")->required();
-  app->add_option("-p,--n-prompt", arguments->prompt_counts, "Prompt lengths to prefill (comma list; 0 = none)")
+  app->add_option("-p,--n-prompt", arguments->prompt_counts,
+                  "Prompt lengths to prefill (comma list; 0 = none)")
       ->capture_default_str();
-  app->add_option("-n,--n-gen", arguments->generate_counts, "Tokens to generate one at a time (comma list; 0 = none)")
+  app->add_option("-n,--n-gen", arguments->generate_counts,
+                  "Tokens to generate one at a time (comma list; 0 = none)")
       ->capture_default_str();
-  app->add_option("-d,--n-depth", arguments->depths, "KV cache depths filled before each test, untimed (comma list)")
+  app->add_option("-d,--n-depth", arguments->depths,
+                  "KV cache depths filled before each test, untimed (comma list)")
       ->capture_default_str();
   add_whole_number_option(*app, "-r,--repetitions", arguments->repetitions, "Timed runs per test", 1, 1000);
   app->add_flag("--no-warmup", arguments->no_warmup, "Skip the untimed warm-up run of each test");
@@ -114,8 +123,8 @@ Command add_bench_command(CLI::App& parent) {
                   "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  add_whole_number_option(*app, "--threads", arguments->threads, "CPU backend worker threads (0 = all cores)", 0,
-                          kMaxThreads);
+  add_whole_number_option(*app, "--threads", arguments->threads, "CPU backend worker threads (0 = all cores)",
+                          0, kMaxThreads);
   add_whole_number_option(*app, "--device", arguments->device, "CUDA device index", 0);
   add_whole_number_option(*app, "--ctx", arguments->context,
                           "KV cache positions (0 = depth + prompt + generated, as llama-bench)", int64_t{0});

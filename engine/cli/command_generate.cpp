@@ -30,7 +30,8 @@ struct GenerateOptions {
 };
 
 int run_generate(const GenerateOptions& options) {
-  if (auto valid = sampling::validate(options.sampling); !valid) return report_error("generate", valid.error());
+  if (auto valid = sampling::validate(options.sampling); !valid)
+    return report_error("generate", valid.error());
   if (options.max_tokens < 1) {
     return report_error("generate", make_error(ErrorCode::kInvalidArgument,
                                                "-n/--n-predict is " + std::to_string(options.max_tokens) +
@@ -41,9 +42,10 @@ int run_generate(const GenerateOptions& options) {
   }
   std::string path = options.model;
   if (options.model_given && path.empty()) {
-    return report_error("generate", make_error(ErrorCode::kInvalidArgument,
-                                               "-m/--model is empty: give a model file, or leave -m out for the "
-                                               "default model"));
+    return report_error("generate",
+                        make_error(ErrorCode::kInvalidArgument,
+                                   "-m/--model is empty: give a model file, or leave -m out for the "
+                                   "default model"));
   }
   if (path.empty()) {
     path = default_model_path();
@@ -84,15 +86,15 @@ int run_generate(const GenerateOptions& options) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
   const size_t generated = result->generated_tokens.size();
-  std::fprintf(stderr,
-               "model %s (%s), backend %s\n"
-               "load %.0f ms | prompt %zu tokens, prefill %.0f ms (%.1f tok/s) | generated %zu tokens, %.0f ms "
-               "(%.1f tok/s) | stop: %s\n",
-               (*backend)->config().name.c_str(), (*backend)->config().architecture.c_str(),
-               resolved_backend(options.backend).c_str(), load_ms, result->prompt_tokens.size(), result->prefill_ms,
-               result->prompt_tokens.size() * 1000.0 / std::max(result->prefill_ms, 1e-3), generated,
-               result->decode_ms, generated * 1000.0 / std::max(result->decode_ms, 1e-3),
-               result->stop_reason.c_str());
+  std::fprintf(
+      stderr,
+      "model %s (%s), backend %s\n"
+      "load %.0f ms | prompt %zu tokens, prefill %.0f ms (%.1f tok/s) | generated %zu tokens, %.0f ms "
+      "(%.1f tok/s) | stop: %s\n",
+      (*backend)->config().name.c_str(), (*backend)->config().architecture.c_str(),
+      resolved_backend(options.backend).c_str(), load_ms, result->prompt_tokens.size(), result->prefill_ms,
+      result->prompt_tokens.size() * 1000.0 / std::max(result->prefill_ms, 1e-3), generated,
+      result->decode_ms, generated * 1000.0 / std::max(result->decode_ms, 1e-3), result->stop_reason.c_str());
   return 0;
 }
 
@@ -101,17 +103,23 @@ int run_generate(const GenerateOptions& options) {
 Command add_generate_command(CLI::App& parent) {
   auto options = std::make_shared<GenerateOptions>();
   Command command;
-  command.app = parent.add_subcommand("generate", "Generate text from a prompt (text to stdout, timing to stderr)");
+  command.app =
+      parent.add_subcommand("generate", "Generate text from a prompt (text to stdout, timing to stderr)");
   CLI::App& app = *command.app;
-  app.add_option("-m,--model", options->model, "GGUF model file (default: " + std::string(kDefaultModelFile) +
-                                                   " in the llama-worker cache, see " + kDefaultModelFetchScript + ")");
+  app.add_option("-m,--model", options->model,
+                 "GGUF model file (default: " + std::string(kDefaultModelFile) +
+                     " in the llama-worker cache, see " + kDefaultModelFetchScript + ")");
   app.add_option("-p,--prompt", options->prompt, "Prompt text")->required();
-  add_whole_number_option(app, "-n,--n-predict", options->max_tokens, "Tokens to generate at most", int64_t{0});
+  add_whole_number_option(app, "-n,--n-predict", options->max_tokens, "Tokens to generate at most",
+                          int64_t{0});
   add_whole_number_option(app, "--seed", options->sampling.seed, "Random seed", uint64_t{0});
   app.add_option("--temp", options->sampling.temperature, "Temperature (0 = greedy)")->capture_default_str();
-  app.add_option("--top-k", options->sampling.top_k, "Keep the k most likely tokens (0 = all)")->capture_default_str();
-  app.add_option("--top-p", options->sampling.top_p, "Nucleus mass in (0, 1] (1 = all)")->capture_default_str();
-  app.add_option("--min-p", options->sampling.min_p, "Drop tokens below min-p x the top probability (0 = none)")
+  app.add_option("--top-k", options->sampling.top_k, "Keep the k most likely tokens (0 = all)")
+      ->capture_default_str();
+  app.add_option("--top-p", options->sampling.top_p, "Nucleus mass in (0, 1] (1 = all)")
+      ->capture_default_str();
+  app.add_option("--min-p", options->sampling.min_p,
+                 "Drop tokens below min-p x the top probability (0 = none)")
       ->capture_default_str();
   app.add_option("--repeat-penalty", options->sampling.repetition_penalty, "Repetition penalty (1 = none)")
       ->capture_default_str();

@@ -38,19 +38,32 @@ std::string key_text(std::string_view key) {
 
 nlohmann::ordered_json element_json(const gguf::Value& value, uint64_t i) {
   switch (value.scalar_type()) {
-    case gguf::ValueType::kUint8: return value.raw_at<uint8_t>(i);
-    case gguf::ValueType::kInt8: return value.raw_at<int8_t>(i);
-    case gguf::ValueType::kUint16: return value.raw_at<uint16_t>(i);
-    case gguf::ValueType::kInt16: return value.raw_at<int16_t>(i);
-    case gguf::ValueType::kUint32: return value.raw_at<uint32_t>(i);
-    case gguf::ValueType::kInt32: return value.raw_at<int32_t>(i);
-    case gguf::ValueType::kUint64: return value.raw_at<uint64_t>(i);
-    case gguf::ValueType::kInt64: return value.raw_at<int64_t>(i);
-    case gguf::ValueType::kFloat32: return value.raw_at<float>(i);
-    case gguf::ValueType::kFloat64: return value.raw_at<double>(i);
-    case gguf::ValueType::kBool: return value.raw_at<uint8_t>(i) != 0;
-    case gguf::ValueType::kString: return std::string(value.string_at(i));
-    case gguf::ValueType::kArray: break;
+    case gguf::ValueType::kUint8:
+      return value.raw_at<uint8_t>(i);
+    case gguf::ValueType::kInt8:
+      return value.raw_at<int8_t>(i);
+    case gguf::ValueType::kUint16:
+      return value.raw_at<uint16_t>(i);
+    case gguf::ValueType::kInt16:
+      return value.raw_at<int16_t>(i);
+    case gguf::ValueType::kUint32:
+      return value.raw_at<uint32_t>(i);
+    case gguf::ValueType::kInt32:
+      return value.raw_at<int32_t>(i);
+    case gguf::ValueType::kUint64:
+      return value.raw_at<uint64_t>(i);
+    case gguf::ValueType::kInt64:
+      return value.raw_at<int64_t>(i);
+    case gguf::ValueType::kFloat32:
+      return value.raw_at<float>(i);
+    case gguf::ValueType::kFloat64:
+      return value.raw_at<double>(i);
+    case gguf::ValueType::kBool:
+      return value.raw_at<uint8_t>(i) != 0;
+    case gguf::ValueType::kString:
+      return std::string(value.string_at(i));
+    case gguf::ValueType::kArray:
+      break;
   }
   return nullptr;
 }
@@ -63,7 +76,8 @@ void print_json(const gguf::File& file, const InspectOptions& options) {
   out["file_size"] = file.file_size();
   out["data_offset"] = file.data_offset();
   auto architecture = file.architecture();
-  out["architecture"] = architecture ? nlohmann::ordered_json(*architecture) : nlohmann::ordered_json(nullptr);
+  out["architecture"] =
+      architecture ? nlohmann::ordered_json(*architecture) : nlohmann::ordered_json(nullptr);
   if (file.split_count() > 1) out["splits"] = file.split_paths();
   nlohmann::ordered_json metadata = nlohmann::ordered_json::array();
   for (const gguf::MetadataEntry& entry : file.metadata()) {
@@ -102,8 +116,8 @@ void print_json(const gguf::File& file, const InspectOptions& options) {
 void print_text(const gguf::File& file, const InspectOptions& options) {
   std::printf("file: %s\n", file.path().c_str());
   std::printf("GGUF version %u, alignment %llu, %zu metadata keys, %zu tensors, %llu bytes", file.version(),
-              static_cast<unsigned long long>(file.alignment()), file.metadata().size(), file.tensors().size(),
-              static_cast<unsigned long long>(file.file_size()));
+              static_cast<unsigned long long>(file.alignment()), file.metadata().size(),
+              file.tensors().size(), static_cast<unsigned long long>(file.file_size()));
   if (!file.tensors().empty()) {
     std::printf(" (data section at byte %llu)", static_cast<unsigned long long>(file.data_offset()));
   }
@@ -121,16 +135,19 @@ void print_text(const gguf::File& file, const InspectOptions& options) {
   size_t index = 0;
   for (const gguf::MetadataEntry& entry : file.metadata()) {
     std::printf("  %5zu  %-44s %-18s %s\n", ++index, key_text(entry.key).c_str(),
-                gguf::describe_value_type(entry.value).c_str(), gguf::format_value(entry.value, format).c_str());
+                gguf::describe_value_type(entry.value).c_str(),
+                gguf::format_value(entry.value, format).c_str());
   }
   std::printf("\ntensors:%s\n", file.tensors().empty() ? " (none)" : "");
   if (file.tensors().empty()) return;
-  std::printf("  %5s  %-40s %-8s %-26s %14s %14s %14s\n", "#", "name", "type", "shape", "elements", "bytes", "offset");
+  std::printf("  %5s  %-40s %-8s %-26s %14s %14s %14s\n", "#", "name", "type", "shape", "elements", "bytes",
+              "offset");
   index = 0;
   for (const gguf::TensorInfo& tensor : file.tensors()) {
     std::printf("  %5zu  %-40s %-8s %-26s %14lld %14llu %14llu%s\n", ++index, tensor.name.c_str(),
                 std::string(gguf::tensor_type_name(tensor.type)).c_str(), shape_text(tensor.shape).c_str(),
-                static_cast<long long>(tensor.element_count()), static_cast<unsigned long long>(tensor.byte_size),
+                static_cast<long long>(tensor.element_count()),
+                static_cast<unsigned long long>(tensor.byte_size),
                 static_cast<unsigned long long>(tensor.offset),
                 file.split_count() > 1 ? (" (part " + std::to_string(tensor.split + 1) + ")").c_str() : "");
   }
@@ -141,7 +158,8 @@ void print_text(const gguf::File& file, const InspectOptions& options) {
 Command add_inspect_command(CLI::App& parent) {
   auto options = std::make_shared<InspectOptions>();
   Command command;
-  command.app = parent.add_subcommand("inspect", "Print a GGUF file's architecture, metadata and tensor table");
+  command.app =
+      parent.add_subcommand("inspect", "Print a GGUF file's architecture, metadata and tensor table");
   command.app->add_option("file", options->path, "GGUF file (any part of a split model)")->required();
   command.app->add_flag("--json", options->json, "Print JSON instead of text");
   add_whole_number_option(*command.app, "--array-items", options->array_items,

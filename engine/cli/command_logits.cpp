@@ -53,7 +53,8 @@ int run_logits(const LogitsOptions& options) {
   auto ids = parse_token_ids(options.tokens);
   if (!ids) return report_error("logits", ids.error());
   if (auto usable = check_model_path(options.model); !usable) return report_error("logits", usable.error());
-  if (auto writable = check_output_file(options.out, "--out"); !writable) return report_error("logits", writable.error());
+  if (auto writable = check_output_file(options.out, "--out"); !writable)
+    return report_error("logits", writable.error());
   auto file = gguf::File::open(options.model);
   if (!file) return report_error("logits", file.error());
   const auto start = std::chrono::steady_clock::now();
@@ -70,9 +71,11 @@ int run_logits(const LogitsOptions& options) {
     return report_error("logits", make_error(ErrorCode::kUnsupported, "big-endian hosts are not supported"));
   }
   std::ofstream out(options.out, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
+  out.write(reinterpret_cast<const char*>(logits.data()),
+            static_cast<std::streamsize>(logits.size() * sizeof(float)));
   out.close();
-  if (!out) return report_error("logits", make_error(ErrorCode::kIoError, "cannot write '" + options.out + "'"));
+  if (!out)
+    return report_error("logits", make_error(ErrorCode::kIoError, "cannot write '" + options.out + "'"));
 
   const int64_t vocab = (*backend)->config().vocab_size;
   std::string top1;
@@ -84,7 +87,8 @@ int run_logits(const LogitsOptions& options) {
   }
   std::printf("positions %zu vocab %lld top1 %s\n", ids->size(), static_cast<long long>(vocab), top1.c_str());
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-  std::fprintf(stderr, "load %.1f ms, prefill %zu tokens %.1f ms\n", ms(start, loaded), ids->size(), ms(loaded, done));
+  std::fprintf(stderr, "load %.1f ms, prefill %zu tokens %.1f ms\n", ms(start, loaded), ids->size(),
+               ms(loaded, done));
   return 0;
 }
 
@@ -93,7 +97,8 @@ int run_logits(const LogitsOptions& options) {
 Command add_logits_command(CLI::App& parent) {
   auto options = std::make_shared<LogitsOptions>();
   Command command;
-  command.app = parent.add_subcommand("logits", "Write the logits of every position of a token sequence (float32 LE)");
+  command.app =
+      parent.add_subcommand("logits", "Write the logits of every position of a token sequence (float32 LE)");
   command.app->add_option("-m,--model", options->model, "GGUF model file")->required();
   command.app->add_option("--tokens", options->tokens, "Token ids, space-separated")->required();
   command.app->add_option("--out", options->out, "Output file: positions x vocabulary little-endian float32")

@@ -23,7 +23,8 @@ namespace {
 struct MkmodelArguments {
   synthetic::SyntheticOptions options;
   std::string output;
-  int64_t layers = 0, embedding = 0, feed_forward = 0, heads = 0, kv_heads = 0;  // 0: from the vocabulary file
+  int64_t layers = 0, embedding = 0, feed_forward = 0, heads = 0,
+          kv_heads = 0;  // 0: from the vocabulary file
 };
 
 // Widths and counts beyond these are no model this engine could load; the checks keep the shape
@@ -33,7 +34,8 @@ constexpr int64_t kMaxFeedForward = int64_t{1} << 18;  // the largest real model
 constexpr int64_t kMaxLayersOrHeads = int64_t{1} << 12;
 
 int run_mkmodel(const MkmodelArguments& arguments) {
-  if (auto usable = check_existing_input_file(arguments.options.vocabulary_path, "vocabulary", "a GGUF file"); !usable) {
+  if (auto usable = check_existing_input_file(arguments.options.vocabulary_path, "vocabulary", "a GGUF file");
+      !usable) {
     return report_error("mkmodel", usable.error());
   }
   if (auto writable = check_output_file(arguments.output, "-o/--output"); !writable) {
@@ -64,22 +66,26 @@ int run_mkmodel(const MkmodelArguments& arguments) {
 
   const auto& shape = summary->shape;
   std::printf("wrote %s\n", arguments.output.c_str());
-  std::printf("  architecture %s: %lld layers, embedding %lld, feed-forward %lld, heads %lld/%lld (kv), vocabulary %lld%s\n",
-              shape.architecture.c_str(), static_cast<long long>(shape.layers), static_cast<long long>(shape.embedding),
-              static_cast<long long>(shape.feed_forward), static_cast<long long>(shape.heads),
-              static_cast<long long>(shape.kv_heads), static_cast<long long>(shape.vocabulary),
-              shape.tied ? ", tied output" : "");
+  std::printf(
+      "  architecture %s: %lld layers, embedding %lld, feed-forward %lld, heads %lld/%lld (kv), vocabulary "
+      "%lld%s\n",
+      shape.architecture.c_str(), static_cast<long long>(shape.layers),
+      static_cast<long long>(shape.embedding), static_cast<long long>(shape.feed_forward),
+      static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
+      static_cast<long long>(shape.vocabulary), shape.tied ? ", tied output" : "");
   std::printf("  recipe %s (general.file_type %u), seed %llu\n", std::string(summary->recipe.name).c_str(),
               summary->recipe.file_type, static_cast<unsigned long long>(options.seed));
   std::string types;
-  for (const auto& [name, count] : summary->type_counts) types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(count);
-  std::printf("  tensors %zu (%s), parameters %llu, tensor data %llu bytes\n", summary->tensor_count, types.c_str(),
-              static_cast<unsigned long long>(summary->parameters),
+  for (const auto& [name, count] : summary->type_counts)
+    types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(count);
+  std::printf("  tensors %zu (%s), parameters %llu, tensor data %llu bytes\n", summary->tensor_count,
+              types.c_str(), static_cast<unsigned long long>(summary->parameters),
               static_cast<unsigned long long>(summary->tensor_bytes));
   std::printf("  file size %llu bytes\n", static_cast<unsigned long long>(error ? 0 : size));
   std::printf("  sha256 %s\n", digest->c_str());
   const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
-  std::fprintf(stderr, "mkmodel: generated in %.2f s, written in %.2f s\n", seconds(start, built), seconds(built, done));
+  std::fprintf(stderr, "mkmodel: generated in %.2f s, written in %.2f s\n", seconds(start, built),
+               seconds(built, done));
   return 0;
 }
 
@@ -94,16 +100,21 @@ Command add_mkmodel_command(CLI::App& parent) {
   app->add_option("--vocab", arguments->options.vocabulary_path,
                   "Weightless vocabulary GGUF: metadata, tokenizer and default hyperparameters")
       ->required();
-  app->add_option("--quant", arguments->options.recipe,
-                  "Recipe: " + synthetic::supported_recipe_names() + " (types chosen per tensor as llama.cpp does)")
+  app->add_option(
+         "--quant", arguments->options.recipe,
+         "Recipe: " + synthetic::supported_recipe_names() + " (types chosen per tensor as llama.cpp does)")
       ->required();
-  add_whole_number_option(*app, "--seed", arguments->options.seed, "Seed of the weights", uint64_t{0})->required();
-  add_whole_number_option(*app, "--layers", arguments->layers, "Blocks (default: the vocabulary file's)", int64_t{1},
-                          kMaxLayersOrHeads);
+  add_whole_number_option(*app, "--seed", arguments->options.seed, "Seed of the weights", uint64_t{0})
+      ->required();
+  add_whole_number_option(*app, "--layers", arguments->layers, "Blocks (default: the vocabulary file's)",
+                          int64_t{1}, kMaxLayersOrHeads);
   add_whole_number_option(*app, "--embd", arguments->embedding, "Embedding width", int64_t{1}, kMaxEmbedding);
-  add_whole_number_option(*app, "--ff", arguments->feed_forward, "Feed-forward width", int64_t{1}, kMaxFeedForward);
-  add_whole_number_option(*app, "--heads", arguments->heads, "Attention heads", int64_t{1}, kMaxLayersOrHeads);
-  add_whole_number_option(*app, "--kv-heads", arguments->kv_heads, "Key/value heads", int64_t{1}, kMaxLayersOrHeads);
+  add_whole_number_option(*app, "--ff", arguments->feed_forward, "Feed-forward width", int64_t{1},
+                          kMaxFeedForward);
+  add_whole_number_option(*app, "--heads", arguments->heads, "Attention heads", int64_t{1},
+                          kMaxLayersOrHeads);
+  add_whole_number_option(*app, "--kv-heads", arguments->kv_heads, "Key/value heads", int64_t{1},
+                          kMaxLayersOrHeads);
   app->add_flag("--tied", arguments->options.overrides.tied, "No output.weight: the logits use token_embd");
   add_whole_number_option(*app, "--threads", arguments->options.threads,
                           "Worker threads (default: all; the bytes do not change)", 0, kMaxThreads);

@@ -15,8 +15,8 @@
 #include "cli/file_checks.hpp"
 #include "gguf/file.hpp"
 #include "tokenizer/tokenizer.hpp"
-#include "tokenizer/upstream_cases.hpp"
 #include "tokenizer/tokenizer_from_gguf.hpp"
+#include "tokenizer/upstream_cases.hpp"
 
 namespace llama_worker::cli {
 namespace {
@@ -61,9 +61,9 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
     while (end < text.size() && std::string_view(" ,\t\n[]").find(text[end]) == std::string_view::npos) ++end;
     const std::string number = text.substr(i, end - i);
     size_t digits = number[0] == '-' ? 1 : 0;
-    if (digits == number.size() ||
-        number.find_first_not_of("0123456789", digits) != std::string::npos) {
-      return make_error(ErrorCode::kInvalidArgument, "--decode: '" + number.substr(0, 40) + "' is not a token id");
+    if (digits == number.size() || number.find_first_not_of("0123456789", digits) != std::string::npos) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--decode: '" + number.substr(0, 40) + "' is not a token id");
     }
     try {
       const long long value = std::stoll(number);
@@ -121,14 +121,18 @@ int run_tokenize(const TokenizeOptions& options) {
 
 Command add_tokenize_command(CLI::App& parent) {
   Command command;
-  command.app = parent.add_subcommand("tokenize", "Encode text to token ids or decode ids to text with a model's tokenizer");
+  command.app = parent.add_subcommand(
+      "tokenize", "Encode text to token ids or decode ids to text with a model's tokenizer");
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* app = command.app;
-  app->add_option("-m,--model", options->model, "GGUF file whose tokenizer.ggml.* metadata to use")->required();
-  auto* cases = app->add_option("--cases", options->cases,
-                                "Upstream test cases (.inp, separated by __ggml_vocab_test__ lines): print one .out line per case");
+  app->add_option("-m,--model", options->model, "GGUF file whose tokenizer.ggml.* metadata to use")
+      ->required();
+  auto* cases = app->add_option(
+      "--cases", options->cases,
+      "Upstream test cases (.inp, separated by __ggml_vocab_test__ lines): print one .out line per case");
   auto* text = app->add_option("--text", options->text, "Print the ids of this text");
-  auto* decode = app->add_option("--decode", options->decode, "Print the text of these ids (space or comma separated)");
+  auto* decode =
+      app->add_option("--decode", options->decode, "Print the text of these ids (space or comma separated)");
   cases->excludes(text)->excludes(decode);
   text->excludes(decode);
   app->add_flag("--special", options->special, "Parse control tokens (<|im_start|>, <s>) in the text");

@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
     }
     return kFailure;
   }
-  std::fprintf(stderr, "error: no subcommand given (one of: inspect, tokenize, generate, logits, mkmodel, bench)\nRun 'llama-worker --help' for more information.\n");
+  std::fprintf(stderr,
+               "error: no subcommand given (one of: inspect, tokenize, generate, logits, mkmodel, "
+               "bench)\nRun 'llama-worker --help' for more information.\n");
   return kUsageError;
 }

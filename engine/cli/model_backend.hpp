@@ -21,12 +21,13 @@
 namespace llama_worker::cli {
 
 struct BackendOptions {
-  std::string backend = "auto";  // auto (cuda when built with CUDA and a device is present, else cpu) | cpu | cuda
-  int threads = 0;              // 0 = all cores
-  int64_t context = 0;          // 0 = min(model context, runtime::kDefaultContext)
-  bool sliding_window = false;  // apply the model's declared sliding window (Phi-3)
-  int device = 0;               // CUDA device index
-  double vram_budget_mib = 0;   // 0 = no budget beyond the device's free memory
+  std::string backend =
+      "auto";           // auto (cuda when built with CUDA and a device is present, else cpu) | cpu | cuda
+  int threads = 0;      // 0 = all cores
+  int64_t context = 0;  // 0 = min(model context, runtime::kDefaultContext)
+  bool sliding_window = false;      // apply the model's declared sliding window (Phi-3)
+  int device = 0;                   // CUDA device index
+  double vram_budget_mib = 0;       // 0 = no budget beyond the device's free memory
   int64_t upload_chunk_kib = 1024;  // pinned staging buffer for the host-to-device upload
 };
 
@@ -45,23 +46,29 @@ inline std::string default_model_path() { return cache_directory() + "/" + kDefa
 
 // Checks a model path before opening it, so each mistake gets its own message: missing
 // (kNotFound), a directory or not a regular file (kInvalidArgument).
-inline Status check_model_path(const std::string& path) { return check_input_file(path, "model", "a GGUF file"); }
+inline Status check_model_path(const std::string& path) {
+  return check_input_file(path, "model", "a GGUF file");
+}
 
 inline void add_backend_options(CLI::App& app, BackendOptions& options) {
-  app.add_option("--backend", options.backend, "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")
+  app.add_option("--backend", options.backend,
+                 "Backend: auto (cuda when a device is present, else cpu), cpu (reference) or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  add_whole_number_option(app, "--threads", options.threads, "CPU worker threads (0 = all cores)", 0, kMaxThreads);
-  add_whole_number_option(app, "--ctx", options.context, "KV cache positions (0 = model context, at most 4096)",
-                          int64_t{0});
-  app.add_flag("--sliding-window", options.sliding_window,
-               "Apply the sliding attention window the model declares (Phi-3; off by default, as in llama.cpp)");
+  add_whole_number_option(app, "--threads", options.threads, "CPU worker threads (0 = all cores)", 0,
+                          kMaxThreads);
+  add_whole_number_option(app, "--ctx", options.context,
+                          "KV cache positions (0 = model context, at most 4096)", int64_t{0});
+  app.add_flag(
+      "--sliding-window", options.sliding_window,
+      "Apply the sliding attention window the model declares (Phi-3; off by default, as in llama.cpp)");
   add_whole_number_option(app, "--device", options.device, "CUDA device index (--backend cuda)", 0);
   app.add_option("--vram-budget", options.vram_budget_mib,
                  "Refuse to load when weights + KV cache + scratch exceed this many MiB (--backend cuda)")
       ->check(zero_or_more_number());
   add_whole_number_option(app, "--upload-chunk", options.upload_chunk_kib,
-                          "Host-to-device staging chunk in KiB (--backend cuda)", int64_t{4}, int64_t{1} << 20);
+                          "Host-to-device staging chunk in KiB (--backend cuda)", int64_t{4},
+                          int64_t{1} << 20);
 }
 
 // Said plainly before a CUDA backend's own message (a CUDA call, a source line, "device -1") can
@@ -76,13 +83,15 @@ inline Status check_cuda_device_usable([[maybe_unused]] int device) {
                           "); use --backend cpu");
   }
   if (device >= static_cast<int>(devices->size())) {
-    return make_error(ErrorCode::kInvalidArgument, "--device " + std::to_string(device) + ": this machine has " +
+    return make_error(ErrorCode::kInvalidArgument, "--device " + std::to_string(device) +
+                                                       ": this machine has " +
                                                        std::to_string(devices->size()) + " CUDA device(s)");
   }
   return Status::ok();
 #else
-  return make_error(ErrorCode::kUnsupported,
-                    "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
+  return make_error(
+      ErrorCode::kUnsupported,
+      "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
 #endif
 }
 
@@ -114,8 +123,9 @@ inline Result<std::unique_ptr<runtime::InferenceBackend>> open_backend(const ggu
     if (!backend) return backend.error();
     return std::unique_ptr<runtime::InferenceBackend>(std::move(*backend));
 #else
-    return make_error(ErrorCode::kUnsupported,
-                      "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
+    return make_error(
+        ErrorCode::kUnsupported,
+        "backend 'cuda' is not available: llama-worker was built without CUDA (no nvcc at configure time)");
 #endif
   }
   runtime::CpuBackendOptions cpu;

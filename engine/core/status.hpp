@@ -84,9 +84,9 @@ inline Error make_error(ErrorCode code, std::string message) { return Error{code
 }  // namespace llama_worker
 
 // Propagate a failed Status/Result from the current function.
-#define LW_TRY(expr)                                              \
-  do {                                                            \
-    auto lw_try_status_ = (expr);                                 \
+#define LW_TRY(expr)                                                            \
+  do {                                                                          \
+    auto lw_try_status_ = (expr);                                               \
     if (!lw_try_status_) return ::llama_worker::Status(lw_try_status_.error()); \
   } while (0)
 

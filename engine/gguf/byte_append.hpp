@@ -25,7 +25,8 @@ void append(std::vector<uint8_t>& out, T value) {
 }
 
 // A GGUF string: its uint64 length (the text's size unless `length` claims another) and its bytes.
-inline void append_string(std::vector<uint8_t>& out, std::string_view text, std::optional<uint64_t> length = {}) {
+inline void append_string(std::vector<uint8_t>& out, std::string_view text,
+                          std::optional<uint64_t> length = {}) {
   append<uint64_t>(out, length.value_or(text.size()));
   append_bytes(out, text.data(), text.size());
 }

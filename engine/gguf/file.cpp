@@ -92,17 +92,32 @@ Result<std::optional<int64_t>> optional_integer(const ParsedPart& part, std::str
   if (value == nullptr) return std::optional<int64_t>{};
   int64_t out = 0;
   switch (value->type) {
-    case ValueType::kUint8: out = value->raw_at<uint8_t>(0); break;
-    case ValueType::kInt8: out = value->raw_at<int8_t>(0); break;
-    case ValueType::kUint16: out = value->raw_at<uint16_t>(0); break;
-    case ValueType::kInt16: out = value->raw_at<int16_t>(0); break;
-    case ValueType::kUint32: out = value->raw_at<uint32_t>(0); break;
-    case ValueType::kInt32: out = value->raw_at<int32_t>(0); break;
-    case ValueType::kInt64: out = value->raw_at<int64_t>(0); break;
+    case ValueType::kUint8:
+      out = value->raw_at<uint8_t>(0);
+      break;
+    case ValueType::kInt8:
+      out = value->raw_at<int8_t>(0);
+      break;
+    case ValueType::kUint16:
+      out = value->raw_at<uint16_t>(0);
+      break;
+    case ValueType::kInt16:
+      out = value->raw_at<int16_t>(0);
+      break;
+    case ValueType::kUint32:
+      out = value->raw_at<uint32_t>(0);
+      break;
+    case ValueType::kInt32:
+      out = value->raw_at<int32_t>(0);
+      break;
+    case ValueType::kInt64:
+      out = value->raw_at<int64_t>(0);
+      break;
     case ValueType::kUint64: {
       const uint64_t raw = value->raw_at<uint64_t>(0);
       if (!std::in_range<int64_t>(raw)) {
-        return make_error(ErrorCode::kMalformedFile, part.name + ": " + std::string(key) + " is out of range");
+        return make_error(ErrorCode::kMalformedFile,
+                          part.name + ": " + std::string(key) + " is out of range");
       }
       out = static_cast<int64_t>(raw);
       break;
@@ -119,7 +134,8 @@ Result<std::optional<int64_t>> optional_integer(const ParsedPart& part, std::str
 bool parse_split_name(const std::string& path, std::string* prefix, int* number, int* count) {
   constexpr std::string_view kSuffix = ".gguf";
   constexpr size_t kTail = 1 + 5 + 4 + 5;  // "-KKKKK-of-NNNNN"
-  if (path.size() < kTail + kSuffix.size() || path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+  if (path.size() < kTail + kSuffix.size() ||
+      path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
     return false;
   }
   const std::string tail = path.substr(path.size() - kSuffix.size() - kTail, kTail);
@@ -142,18 +158,30 @@ std::string split_name(const std::string& prefix, int number, int count) {
 
 template <class T>
 std::string_view requested_type_name() {
-  if constexpr (std::is_same_v<T, uint8_t>) return "u8";
-  else if constexpr (std::is_same_v<T, int8_t>) return "i8";
-  else if constexpr (std::is_same_v<T, uint16_t>) return "u16";
-  else if constexpr (std::is_same_v<T, int16_t>) return "i16";
-  else if constexpr (std::is_same_v<T, uint32_t>) return "u32";
-  else if constexpr (std::is_same_v<T, int32_t>) return "i32";
-  else if constexpr (std::is_same_v<T, uint64_t>) return "u64";
-  else if constexpr (std::is_same_v<T, int64_t>) return "i64";
-  else if constexpr (std::is_same_v<T, float>) return "f32";
-  else if constexpr (std::is_same_v<T, double>) return "f64";
-  else if constexpr (std::is_same_v<T, bool>) return "bool";
-  else return "str";
+  if constexpr (std::is_same_v<T, uint8_t>)
+    return "u8";
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return "i8";
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return "u16";
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return "i16";
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return "u32";
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return "i32";
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return "u64";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "i64";
+  else if constexpr (std::is_same_v<T, float>)
+    return "f32";
+  else if constexpr (std::is_same_v<T, double>)
+    return "f64";
+  else if constexpr (std::is_same_v<T, bool>)
+    return "bool";
+  else
+    return "str";
 }
 
 std::string describe_type(const Value& value) {
@@ -187,22 +215,31 @@ Result<T> convert(const Value& value, uint64_t i, const std::string& what) {
     const auto fits = [&](auto raw) -> Result<T> {
       if (!std::in_range<T>(raw)) {
         return make_error(ErrorCode::kInvalidArgument,
-                          what + (value.is_array() ? " element " + std::to_string(i) : std::string()) + " holds " +
-                              std::to_string(raw) + " (" + std::string(value_type_name(stored)) +
+                          what + (value.is_array() ? " element " + std::to_string(i) : std::string()) +
+                              " holds " + std::to_string(raw) + " (" + std::string(value_type_name(stored)) +
                               "), which does not fit " + std::string(requested_type_name<T>()));
       }
       return static_cast<T>(raw);
     };
     switch (stored) {
-      case ValueType::kUint8: return fits(value.raw_at<uint8_t>(i));
-      case ValueType::kInt8: return fits(value.raw_at<int8_t>(i));
-      case ValueType::kUint16: return fits(value.raw_at<uint16_t>(i));
-      case ValueType::kInt16: return fits(value.raw_at<int16_t>(i));
-      case ValueType::kUint32: return fits(value.raw_at<uint32_t>(i));
-      case ValueType::kInt32: return fits(value.raw_at<int32_t>(i));
-      case ValueType::kUint64: return fits(value.raw_at<uint64_t>(i));
-      case ValueType::kInt64: return fits(value.raw_at<int64_t>(i));
-      default: return wrong();
+      case ValueType::kUint8:
+        return fits(value.raw_at<uint8_t>(i));
+      case ValueType::kInt8:
+        return fits(value.raw_at<int8_t>(i));
+      case ValueType::kUint16:
+        return fits(value.raw_at<uint16_t>(i));
+      case ValueType::kInt16:
+        return fits(value.raw_at<int16_t>(i));
+      case ValueType::kUint32:
+        return fits(value.raw_at<uint32_t>(i));
+      case ValueType::kInt32:
+        return fits(value.raw_at<int32_t>(i));
+      case ValueType::kUint64:
+        return fits(value.raw_at<uint64_t>(i));
+      case ValueType::kInt64:
+        return fits(value.raw_at<int64_t>(i));
+      default:
+        return wrong();
     }
   }
 }
@@ -254,8 +291,8 @@ Result<File> File::open(const std::string& path) {
   }
   if (name_count != *count || number < 1 || number > name_count) {
     return make_error(ErrorCode::kMalformedFile, path + ": split.count is " + std::to_string(*count) +
-                                                     " but the name says part " + std::to_string(number) + " of " +
-                                                     std::to_string(name_count));
+                                                     " but the name says part " + std::to_string(number) +
+                                                     " of " + std::to_string(name_count));
   }
   std::vector<std::unique_ptr<ParsedPart>> parts(static_cast<size_t>(name_count));
   parts[static_cast<size_t>(number - 1)] = std::move(first);
@@ -268,19 +305,20 @@ Result<File> File::open(const std::string& path) {
     LW_ASSIGN_OR_RETURN(const auto part_no, optional_integer(*part, "split.no"));
     if (part_count != count || part_no != std::optional<int64_t>(i)) {
       return make_error(ErrorCode::kMalformedFile,
-                        part->name + ": split part " + std::to_string(i + 1) + " of " + std::to_string(*count) +
-                            " has split.no " + (part_no ? std::to_string(*part_no) : "missing") +
-                            " and split.count " + (part_count ? std::to_string(*part_count) : "missing") +
-                            ", expected " + std::to_string(i) + " and " + std::to_string(*count));
+                        part->name + ": split part " + std::to_string(i + 1) + " of " +
+                            std::to_string(*count) + " has split.no " +
+                            (part_no ? std::to_string(*part_no) : "missing") + " and split.count " +
+                            (part_count ? std::to_string(*part_count) : "missing") + ", expected " +
+                            std::to_string(i) + " and " + std::to_string(*count));
     }
   }
   LW_ASSIGN_OR_RETURN(const auto total, optional_integer(*parts[0], "split.tensors.count"));
   const std::string first_path = parts[0]->name;
   LW_ASSIGN_OR_RETURN(File file, assemble(std::move(parts), first_path));
   if (total && *total != static_cast<int64_t>(file.tensors_.size())) {
-    return make_error(ErrorCode::kMalformedFile, first_path + ": split.tensors.count is " + std::to_string(*total) +
-                                                     " but the parts hold " + std::to_string(file.tensors_.size()) +
-                                                     " tensors");
+    return make_error(ErrorCode::kMalformedFile, first_path + ": split.tensors.count is " +
+                                                     std::to_string(*total) + " but the parts hold " +
+                                                     std::to_string(file.tensors_.size()) + " tensors");
   }
   return file;
 }
@@ -330,8 +368,8 @@ Result<T> File::get(std::string_view key) const {
   const Value* value = find(key);
   if (value == nullptr) return make_error(ErrorCode::kNotFound, what + " is missing");
   if (value->is_array()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      what + " is " + describe_type(*value) + ", not " + std::string(requested_type_name<T>()));
+    return make_error(ErrorCode::kInvalidArgument, what + " is " + describe_type(*value) + ", not " +
+                                                       std::string(requested_type_name<T>()));
   }
   return convert<T>(*value, 0, what);
 }
@@ -342,8 +380,9 @@ Result<std::vector<T>> File::get_array(std::string_view key) const {
   const Value* value = find(key);
   if (value == nullptr) return make_error(ErrorCode::kNotFound, what + " is missing");
   if (!value->is_array()) {
-    return make_error(ErrorCode::kInvalidArgument, what + " is " + describe_type(*value) + ", not an array of " +
-                                                       std::string(requested_type_name<T>()));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        what + " is " + describe_type(*value) + ", not an array of " + std::string(requested_type_name<T>()));
   }
   std::vector<T> out;
   out.reserve(value->count);
@@ -356,7 +395,7 @@ Result<std::vector<T>> File::get_array(std::string_view key) const {
 
 Result<std::string> File::architecture() const { return get<std::string>("general.architecture"); }
 
-#define LW_GGUF_INSTANTIATE(T)                                    \
+#define LW_GGUF_INSTANTIATE(T)                                 \
   template Result<T> File::get<T>(std::string_view key) const; \
   template Result<std::vector<T>> File::get_array<T>(std::string_view key) const;
 LW_GGUF_FOR_EACH_CPP_VALUE_TYPE(LW_GGUF_INSTANTIATE)

@@ -47,9 +47,9 @@ inline constexpr uint64_t kMaxKeyBytes = 65535;      // the GGUF spec's bound on
 struct TensorInfo {
   std::string name;
   TensorType type = TensorType::kF32;
-  std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous row length; 1..4 dims, all > 0
-  uint64_t offset = 0;         // from its file's data section start; a multiple of the alignment
-  uint64_t byte_size = 0;      // row_bytes(shape[0]) * product(shape[1..])
+  std::vector<int64_t> shape;     // ggml order: shape[0] is the contiguous row length; 1..4 dims, all > 0
+  uint64_t offset = 0;            // from its file's data section start; a multiple of the alignment
+  uint64_t byte_size = 0;         // row_bytes(shape[0]) * product(shape[1..])
   const uint8_t* data = nullptr;  // into the mapping, valid while File lives
   uint32_t split = 0;             // index of the split file holding the data (0 when not split)
   uint64_t file_offset = 0;       // absolute byte offset of the data in its file
@@ -61,8 +61,7 @@ struct TensorInfo {
 // (a u32 key may be read as int64_t, a u64 holding 7 as uint8_t); float reads f32 only, double
 // reads f32 or f64; bool and std::string need exactly that type.
 template <class T>
-concept MetadataScalar =
-    std::same_as<T, uint8_t> || std::same_as<T, int8_t> || std::same_as<T, uint16_t> ||
+concept MetadataScalar = std::same_as<T, uint8_t> || std::same_as<T, int8_t> || std::same_as<T, uint16_t> ||
     std::same_as<T, int16_t> || std::same_as<T, uint32_t> || std::same_as<T, int32_t> ||
     std::same_as<T, uint64_t> || std::same_as<T, int64_t> || std::same_as<T, float> ||
     std::same_as<T, double> || std::same_as<T, bool> || std::same_as<T, std::string>;
@@ -83,11 +82,11 @@ class File {
   File& operator=(const File&) = delete;
   ~File();
 
-  uint32_t version() const;                 // part 0's: 2 or 3
+  uint32_t version() const;  // part 0's: 2 or 3
   const std::string& path() const { return path_; }
-  uint64_t alignment() const;               // part 0's general.alignment, default 32
-  uint64_t file_size() const;               // bytes of part 0
-  uint64_t data_offset() const;             // where part 0's data section starts
+  uint64_t alignment() const;    // part 0's general.alignment, default 32
+  uint64_t file_size() const;    // bytes of part 0
+  uint64_t data_offset() const;  // where part 0's data section starts
   uint32_t split_count() const { return static_cast<uint32_t>(parts_.size()); }  // 1 when not split
   const std::vector<std::string>& split_paths() const { return split_paths_; }
 

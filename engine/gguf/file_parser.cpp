@@ -44,8 +44,8 @@ class Cursor {
   }
   Status need(uint64_t count, const std::string& what) const {
     if (count > left()) {
-      return fail_at(pos_, what + " needs " + std::to_string(count) + " bytes but only " + std::to_string(left()) +
-                               " are left in the file");
+      return fail_at(pos_, what + " needs " + std::to_string(count) + " bytes but only " +
+                               std::to_string(left()) + " are left in the file");
     }
     return Status::ok();
   }
@@ -65,8 +65,8 @@ class Cursor {
     const uint64_t at = pos_;
     LW_ASSIGN_OR_RETURN(const uint64_t length, read<uint64_t>(what + " length"));
     if (length > left()) {
-      return fail_at(at, what + " length " + std::to_string(length) + " exceeds the " + std::to_string(left()) +
-                             " bytes left in the file");
+      return fail_at(at, what + " length " + std::to_string(length) + " exceeds the " +
+                             std::to_string(left()) + " bytes left in the file");
     }
     if (length > max_bytes) {
       return fail_at(at, what + " length " + std::to_string(length) + " exceeds the limit of " +
@@ -86,8 +86,8 @@ class Cursor {
 Status check_header(Cursor& cursor, ParsedPart& part, uint64_t* n_tensors, uint64_t* n_kv) {
   const auto bytes = part.bytes;
   if (bytes.size() < 4) {
-    return make_error(ErrorCode::kMalformedFile,
-                      part.name + ": file is " + std::to_string(bytes.size()) + " bytes, too short for the GGUF magic");
+    return make_error(ErrorCode::kMalformedFile, part.name + ": file is " + std::to_string(bytes.size()) +
+                                                     " bytes, too short for the GGUF magic");
   }
   if (std::memcmp(bytes.data(), kMagic, 4) != 0) {
     return make_error(ErrorCode::kMalformedFile,
@@ -104,7 +104,8 @@ Status check_header(Cursor& cursor, ParsedPart& part, uint64_t* n_tensors, uint6
       problem = "GGUF version 1 is not supported (it used 32-bit counts); only versions 2 and 3 are read";
     } else if (swapped >= 1 && swapped <= 3) {
       problem = "byte-swapped (big-endian) GGUF file: version field reads " + std::to_string(version) +
-                " little-endian, " + std::to_string(swapped) + " big-endian; only little-endian files are read";
+                " little-endian, " + std::to_string(swapped) +
+                " big-endian; only little-endian files are read";
     } else {
       problem = "unknown GGUF version " + std::to_string(version) + "; only versions 2 and 3 are read";
     }
@@ -124,7 +125,8 @@ Status check_header(Cursor& cursor, ParsedPart& part, uint64_t* n_tensors, uint6
   }
   if (*n_tensors > cursor.left() / kMinTensorInfoBytes) {
     return cursor.fail_at(8, "tensor count " + std::to_string(*n_tensors) + " cannot fit in the " +
-                                 std::to_string(cursor.left()) + " bytes left (each tensor info takes at least " +
+                                 std::to_string(cursor.left()) +
+                                 " bytes left (each tensor info takes at least " +
                                  std::to_string(kMinTensorInfoBytes) + ")");
   }
   return Status::ok();
@@ -200,7 +202,8 @@ Status read_metadata(Cursor& cursor, ParsedPart& part, uint64_t n_kv) {
     MetadataEntry entry;
     entry.file_offset = cursor.pos();
     LW_ASSIGN_OR_RETURN(entry.key, cursor.string("metadata key " + std::to_string(i), kMaxKeyBytes));
-    if (entry.key.empty()) return cursor.fail_at(entry.file_offset, "metadata key " + std::to_string(i) + " is empty");
+    if (entry.key.empty())
+      return cursor.fail_at(entry.file_offset, "metadata key " + std::to_string(i) + " is empty");
     const std::string what = "key '" + printable(entry.key) + "'";
     const uint64_t type_at = cursor.pos();
     LW_ASSIGN_OR_RETURN(const uint32_t raw_type, cursor.read<uint32_t>(what + ": value type"));
@@ -214,9 +217,9 @@ Status read_metadata(Cursor& cursor, ParsedPart& part, uint64_t n_kv) {
   }
   if (const Value* alignment = part.find("general.alignment")) {
     if (alignment->type != ValueType::kUint32) {
-      return cursor.fail_at(alignment->file_offset, "general.alignment has type " +
-                                                        std::string(value_type_name(alignment->type)) +
-                                                        ", expected u32");
+      return cursor.fail_at(
+          alignment->file_offset,
+          "general.alignment has type " + std::string(value_type_name(alignment->type)) + ", expected u32");
     }
     const uint32_t value = alignment->raw_at<uint32_t>(0);
     if (value == 0 || !std::has_single_bit(value) || value > kMaxAlignment) {
@@ -240,8 +243,8 @@ Status read_tensor_info(Cursor& cursor, ParsedPart& part, uint64_t index, Tensor
   const uint64_t dims_at = cursor.pos();
   LW_ASSIGN_OR_RETURN(const uint32_t n_dims, cursor.read<uint32_t>(what + ": n_dims"));
   if (n_dims == 0 || n_dims > kMaxDims) {
-    return cursor.fail_at(dims_at, what + ": n_dims " + std::to_string(n_dims) + " is outside 1.." +
-                                       std::to_string(kMaxDims));
+    return cursor.fail_at(
+        dims_at, what + ": n_dims " + std::to_string(n_dims) + " is outside 1.." + std::to_string(kMaxDims));
   }
   info.shape.resize(n_dims);
   uint64_t elements = 1;
@@ -254,7 +257,8 @@ Status read_tensor_info(Cursor& cursor, ParsedPart& part, uint64_t index, Tensor
     }
     if (!checked_mul(elements, static_cast<uint64_t>(info.shape[d]), &elements) ||
         elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return cursor.fail_at(dim_at, what + ": element count overflows int64 at dimension " + std::to_string(d));
+      return cursor.fail_at(dim_at,
+                            what + ": element count overflows int64 at dimension " + std::to_string(d));
     }
   }
 
@@ -277,7 +281,8 @@ Status read_tensor_info(Cursor& cursor, ParsedPart& part, uint64_t index, Tensor
   LW_ASSIGN_OR_RETURN(info.offset, cursor.read<uint64_t>(what + ": data offset"));
   if (info.offset % part.alignment != 0) {
     return cursor.fail_at(offset_at, what + ": data offset " + std::to_string(info.offset) +
-                                         " is not a multiple of the alignment " + std::to_string(part.alignment));
+                                         " is not a multiple of the alignment " +
+                                         std::to_string(part.alignment));
   }
   return Status::ok();
 }
@@ -306,7 +311,8 @@ Status read_tensors(Cursor& cursor, ParsedPart& part, uint64_t n_tensors) {
   if (n_tensors == 0) return Status::ok();  // weightless files may end without the padding
   if (data_offset > file_size) {
     return cursor.fail_at(table_end, "data section would start at byte " + std::to_string(data_offset) +
-                                         ", past the end of the file (" + std::to_string(file_size) + " bytes)");
+                                         ", past the end of the file (" + std::to_string(file_size) +
+                                         " bytes)");
   }
   const uint64_t data_bytes = file_size - data_offset;
   for (auto& info : part.tensors) {
@@ -329,11 +335,11 @@ Status read_tensors(Cursor& cursor, ParsedPart& part, uint64_t n_tensors) {
     const TensorInfo& before = part.tensors[order[i - 1]];
     const TensorInfo& after = part.tensors[order[i]];
     if (before.offset + before.byte_size > after.offset) {
-      return make_error(ErrorCode::kMalformedFile,
-                        part.name + ": tensor '" + printable(after.name) + "' (data offset " +
-                            std::to_string(after.offset) + ") overlaps tensor '" + printable(before.name) +
-                            "' (offset " + std::to_string(before.offset) + ", " +
-                            std::to_string(before.byte_size) + " bytes)");
+      return make_error(ErrorCode::kMalformedFile, part.name + ": tensor '" + printable(after.name) +
+                                                       "' (data offset " + std::to_string(after.offset) +
+                                                       ") overlaps tensor '" + printable(before.name) +
+                                                       "' (offset " + std::to_string(before.offset) + ", " +
+                                                       std::to_string(before.byte_size) + " bytes)");
     }
   }
   return Status::ok();

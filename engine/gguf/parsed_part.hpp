@@ -40,16 +40,16 @@ class MappedFile {
 };
 
 struct ParsedPart {
-  std::string name;                 // path or caller-given name, used in every message
-  MappedFile mapping;               // empty when the bytes belong to the caller
-  std::span<const uint8_t> bytes;   // the whole file
+  std::string name;                // path or caller-given name, used in every message
+  MappedFile mapping;              // empty when the bytes belong to the caller
+  std::span<const uint8_t> bytes;  // the whole file
   uint32_t version = 0;
   uint64_t alignment = kDefaultAlignment;
-  uint64_t data_offset = 0;         // start of the data section (may equal bytes.size())
+  uint64_t data_offset = 0;  // start of the data section (may equal bytes.size())
   std::vector<MetadataEntry> metadata;
   std::unordered_map<std::string_view, size_t> key_index;
   std::vector<std::unique_ptr<std::string_view[]>> string_arrays;  // backing of Value::strings
-  std::vector<TensorInfo> tensors;  // split index left 0; File sets it
+  std::vector<TensorInfo> tensors;                                 // split index left 0; File sets it
 
   const Value* find(std::string_view key) const {
     auto it = key_index.find(key);

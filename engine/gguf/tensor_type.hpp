@@ -48,10 +48,10 @@ enum class TensorType : uint32_t {
 
 struct TensorTypeTraits {
   TensorType type;
-  std::string_view name;   // ggml's name, e.g. "Q4_K"
-  int64_t block_size;      // elements per block (1 for plain types)
-  int64_t bytes_per_block; // bytes of one block
-  bool computable;         // the engine can dequantize and multiply it (else: read and reported only)
+  std::string_view name;    // ggml's name, e.g. "Q4_K"
+  int64_t block_size;       // elements per block (1 for plain types)
+  int64_t bytes_per_block;  // bytes of one block
+  bool computable;          // the engine can dequantize and multiply it (else: read and reported only)
 };
 
 // Traits of a raw type id from a file; nullopt when the id is not a known ggml type.

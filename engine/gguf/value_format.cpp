@@ -24,11 +24,21 @@ std::string quote(std::string_view text, size_t max_bytes) {
   for (size_t i = 0; i < shown; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += "\\x";
@@ -51,19 +61,32 @@ std::string describe_value_type(const Value& value) {
 
 std::string format_element(const Value& value, uint64_t i, const ValueFormat& format) {
   switch (value.scalar_type()) {
-    case ValueType::kUint8: return number(value.raw_at<uint8_t>(i));
-    case ValueType::kInt8: return number(value.raw_at<int8_t>(i));
-    case ValueType::kUint16: return number(value.raw_at<uint16_t>(i));
-    case ValueType::kInt16: return number(value.raw_at<int16_t>(i));
-    case ValueType::kUint32: return number(value.raw_at<uint32_t>(i));
-    case ValueType::kInt32: return number(value.raw_at<int32_t>(i));
-    case ValueType::kUint64: return number(value.raw_at<uint64_t>(i));
-    case ValueType::kInt64: return number(value.raw_at<int64_t>(i));
-    case ValueType::kFloat32: return number(value.raw_at<float>(i));
-    case ValueType::kFloat64: return number(value.raw_at<double>(i));
-    case ValueType::kBool: return value.raw_at<uint8_t>(i) != 0 ? "true" : "false";
-    case ValueType::kString: return quote(value.string_at(i), format.max_string_bytes);
-    case ValueType::kArray: break;
+    case ValueType::kUint8:
+      return number(value.raw_at<uint8_t>(i));
+    case ValueType::kInt8:
+      return number(value.raw_at<int8_t>(i));
+    case ValueType::kUint16:
+      return number(value.raw_at<uint16_t>(i));
+    case ValueType::kInt16:
+      return number(value.raw_at<int16_t>(i));
+    case ValueType::kUint32:
+      return number(value.raw_at<uint32_t>(i));
+    case ValueType::kInt32:
+      return number(value.raw_at<int32_t>(i));
+    case ValueType::kUint64:
+      return number(value.raw_at<uint64_t>(i));
+    case ValueType::kInt64:
+      return number(value.raw_at<int64_t>(i));
+    case ValueType::kFloat32:
+      return number(value.raw_at<float>(i));
+    case ValueType::kFloat64:
+      return number(value.raw_at<double>(i));
+    case ValueType::kBool:
+      return value.raw_at<uint8_t>(i) != 0 ? "true" : "false";
+    case ValueType::kString:
+      return quote(value.string_at(i), format.max_string_bytes);
+    case ValueType::kArray:
+      break;
   }
   return "?";
 }
@@ -76,7 +99,8 @@ std::string format_value(const Value& value, const ValueFormat& format) {
     if (i > 0) out += ", ";
     out += format_element(value, i, format);
   }
-  if (shown < value.count) out += (shown > 0 ? ", ... (" : "... (") + std::to_string(value.count - shown) + " more)";
+  if (shown < value.count)
+    out += (shown > 0 ? ", ... (" : "... (") + std::to_string(value.count - shown) + " more)";
   out += "]";
   return out;
 }

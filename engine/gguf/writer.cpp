@@ -19,18 +19,30 @@ using bytes::append_string;
 
 template <class T>
 constexpr ValueType value_type_of() {
-  if constexpr (std::is_same_v<T, uint8_t>) return ValueType::kUint8;
-  else if constexpr (std::is_same_v<T, int8_t>) return ValueType::kInt8;
-  else if constexpr (std::is_same_v<T, uint16_t>) return ValueType::kUint16;
-  else if constexpr (std::is_same_v<T, int16_t>) return ValueType::kInt16;
-  else if constexpr (std::is_same_v<T, uint32_t>) return ValueType::kUint32;
-  else if constexpr (std::is_same_v<T, int32_t>) return ValueType::kInt32;
-  else if constexpr (std::is_same_v<T, uint64_t>) return ValueType::kUint64;
-  else if constexpr (std::is_same_v<T, int64_t>) return ValueType::kInt64;
-  else if constexpr (std::is_same_v<T, float>) return ValueType::kFloat32;
-  else if constexpr (std::is_same_v<T, double>) return ValueType::kFloat64;
-  else if constexpr (std::is_same_v<T, bool>) return ValueType::kBool;
-  else return ValueType::kString;
+  if constexpr (std::is_same_v<T, uint8_t>)
+    return ValueType::kUint8;
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return ValueType::kInt8;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return ValueType::kUint16;
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return ValueType::kInt16;
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return ValueType::kUint32;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return ValueType::kInt32;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return ValueType::kUint64;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return ValueType::kInt64;
+  else if constexpr (std::is_same_v<T, float>)
+    return ValueType::kFloat32;
+  else if constexpr (std::is_same_v<T, double>)
+    return ValueType::kFloat64;
+  else if constexpr (std::is_same_v<T, bool>)
+    return ValueType::kBool;
+  else
+    return ValueType::kString;
 }
 
 template <class T>
@@ -77,7 +89,8 @@ void Writer::put(Entry entry) {
     if (entry.type == ValueType::kUint32) std::memcpy(&value, entry.payload.data(), sizeof(value));
     if (value == 0 || !std::has_single_bit(value) || value > kMaxAlignment) {
       if (first_error_.empty()) {
-        first_error_ = "general.alignment must be a u32 power of two between 1 and " + std::to_string(kMaxAlignment);
+        first_error_ =
+            "general.alignment must be a u32 power of two between 1 and " + std::to_string(kMaxAlignment);
       }
       return;
     }
@@ -127,7 +140,8 @@ void Writer::set_version(uint32_t version) {
   version_ = version;
 }
 
-void Writer::add_tensor(std::string name, TensorType type, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
+void Writer::add_tensor(std::string name, TensorType type, std::vector<int64_t> shape,
+                        std::vector<uint8_t> bytes) {
   tensors_.push_back(PendingTensor{std::move(name), type, std::move(shape), std::move(bytes)});
 }
 
@@ -139,16 +153,19 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
   for (const PendingTensor& tensor : tensors_) {
     const std::string what = "gguf writer: tensor '" + tensor.name + "': ";
     if (tensor.name.empty() || tensor.name.size() > kMaxTensorNameBytes) {
-      return make_error(ErrorCode::kInvalidArgument, what + "name must be 1.." +
-                                                         std::to_string(kMaxTensorNameBytes) + " bytes");
+      return make_error(ErrorCode::kInvalidArgument,
+                        what + "name must be 1.." + std::to_string(kMaxTensorNameBytes) + " bytes");
     }
-    if (!names.insert(tensor.name).second) return make_error(ErrorCode::kInvalidArgument, what + "duplicate name");
+    if (!names.insert(tensor.name).second)
+      return make_error(ErrorCode::kInvalidArgument, what + "duplicate name");
     if (tensor.shape.empty() || tensor.shape.size() > kMaxDims) {
-      return make_error(ErrorCode::kInvalidArgument, what + "needs 1.." + std::to_string(kMaxDims) + " dimensions");
+      return make_error(ErrorCode::kInvalidArgument,
+                        what + "needs 1.." + std::to_string(kMaxDims) + " dimensions");
     }
     uint64_t size = 0;
     for (size_t d = 0; d < tensor.shape.size(); ++d) {
-      if (tensor.shape[d] <= 0) return make_error(ErrorCode::kInvalidArgument, what + "dimensions must be positive");
+      if (tensor.shape[d] <= 0)
+        return make_error(ErrorCode::kInvalidArgument, what + "dimensions must be positive");
       if (d == 0) {
         LW_ASSIGN_OR_RETURN(size, row_bytes(tensor.type, tensor.shape[0]));
       } else if (__builtin_mul_overflow(size, static_cast<uint64_t>(tensor.shape[d]), &size)) {

@@ -107,45 +107,46 @@
 extern "C" {
 #endif
 
-#define LW_API_VERSION 2 /* 2: lw_model_options.max_inferences, LW_STATUS_INFERENCE_LIMIT, LW_STATUS_KV_CACHE_FULL */
+#define LW_API_VERSION \
+  2 /* 2: lw_model_options.max_inferences, LW_STATUS_INFERENCE_LIMIT, LW_STATUS_KV_CACHE_FULL */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Status codes. Stable: values are never renumbered; new codes are appended.                  */
 /* ------------------------------------------------------------------------------------------ */
 typedef enum lw_status {
   LW_STATUS_OK = 0,
-  LW_STATUS_NULL_HANDLE = 1,              /* a handle argument is NULL */
-  LW_STATUS_INVALID_HANDLE = 2,           /* a handle that was freed, never issued, or of another kind */
-  LW_STATUS_WRONG_ORDER = 3,              /* a call out of sequence (next token after the end) */
-  LW_STATUS_INVALID_ARGUMENT = 4,         /* a bad value: NaN/inf/negative sampling parameter, max_tokens 0
-                                             or beyond the context, NULL out-pointer, bad option */
-  LW_STATUS_EMPTY_PROMPT = 5,             /* the prompt is empty (or encodes to no tokens) */
-  LW_STATUS_INVALID_UTF8 = 6,             /* the prompt is not valid UTF-8 (the message gives the byte offset) */
-  LW_STATUS_TOKEN_OUT_OF_RANGE = 7,       /* a token id outside the model's vocabulary */
-  LW_STATUS_PROMPT_TOO_LONG = 8,          /* prompt tokens + max_tokens exceed the context */
-  LW_STATUS_FILE_NOT_FOUND = 9,           /* the model path does not exist */
-  LW_STATUS_IS_DIRECTORY = 10,            /* the model path is a directory */
-  LW_STATUS_IO_ERROR = 11,                /* not a regular file, or it cannot be opened, mapped or read */
-  LW_STATUS_MALFORMED_FILE = 12,          /* not a valid GGUF model (bad header, sizes, missing tensor or
-                                             tokenizer metadata) */
-  LW_STATUS_UNSUPPORTED_ARCHITECTURE = 13,/* general.architecture is not llama, qwen2 or phi3 */
-  LW_STATUS_UNSUPPORTED = 14,             /* a valid request the engine cannot serve (tensor type, chat
-                                             template, residency check on the CPU backend) */
-  LW_STATUS_OUT_OF_DEVICE_MEMORY = 15,    /* the model does not fit the device (or the VRAM budget) */
-  LW_STATUS_OUT_OF_HOST_MEMORY = 16,      /* a host allocation failed */
-  LW_STATUS_NO_DEVICE = 17,               /* no CUDA device with that index */
-  LW_STATUS_DEVICE_ERROR = 18,            /* a CUDA call failed; the device is still usable */
-  LW_STATUS_DEVICE_FAILED = 19,           /* sticky: the device hit an unrecoverable error (see above) */
-  LW_STATUS_MODEL_BUSY = 20,              /* a model loaded with max_inferences 0 or 1 (one KV cache,
-                                             API 1's behaviour) already has its live inference */
-  LW_STATUS_CANCELLED = 21,               /* the inference was cancelled */
-  LW_STATUS_NOT_BUILT_WITH_CUDA = 22,     /* this library was built without CUDA */
-  LW_STATUS_NUMERIC_ERROR = 23,           /* the model produced NaN or infinite logits (corrupt weights) */
-  LW_STATUS_INTERNAL = 24,                /* a bug in llama-worker: please report the message */
-  LW_STATUS_INFERENCE_LIMIT = 25,         /* a model loaded with max_inferences >= 2 already has that
-                                             many live inferences: free one first */
-  LW_STATUS_KV_CACHE_FULL = 26            /* the model's shared KV cache has no free blocks for this
-                                             inference (the message names blocks needed and free) */
+  LW_STATUS_NULL_HANDLE = 1,        /* a handle argument is NULL */
+  LW_STATUS_INVALID_HANDLE = 2,     /* a handle that was freed, never issued, or of another kind */
+  LW_STATUS_WRONG_ORDER = 3,        /* a call out of sequence (next token after the end) */
+  LW_STATUS_INVALID_ARGUMENT = 4,   /* a bad value: NaN/inf/negative sampling parameter, max_tokens 0
+                                       or beyond the context, NULL out-pointer, bad option */
+  LW_STATUS_EMPTY_PROMPT = 5,       /* the prompt is empty (or encodes to no tokens) */
+  LW_STATUS_INVALID_UTF8 = 6,       /* the prompt is not valid UTF-8 (the message gives the byte offset) */
+  LW_STATUS_TOKEN_OUT_OF_RANGE = 7, /* a token id outside the model's vocabulary */
+  LW_STATUS_PROMPT_TOO_LONG = 8,    /* prompt tokens + max_tokens exceed the context */
+  LW_STATUS_FILE_NOT_FOUND = 9,     /* the model path does not exist */
+  LW_STATUS_IS_DIRECTORY = 10,      /* the model path is a directory */
+  LW_STATUS_IO_ERROR = 11,          /* not a regular file, or it cannot be opened, mapped or read */
+  LW_STATUS_MALFORMED_FILE = 12,    /* not a valid GGUF model (bad header, sizes, missing tensor or
+                                       tokenizer metadata) */
+  LW_STATUS_UNSUPPORTED_ARCHITECTURE = 13, /* general.architecture is not llama, qwen2 or phi3 */
+  LW_STATUS_UNSUPPORTED = 14,              /* a valid request the engine cannot serve (tensor type, chat
+                                              template, residency check on the CPU backend) */
+  LW_STATUS_OUT_OF_DEVICE_MEMORY = 15,     /* the model does not fit the device (or the VRAM budget) */
+  LW_STATUS_OUT_OF_HOST_MEMORY = 16,       /* a host allocation failed */
+  LW_STATUS_NO_DEVICE = 17,                /* no CUDA device with that index */
+  LW_STATUS_DEVICE_ERROR = 18,             /* a CUDA call failed; the device is still usable */
+  LW_STATUS_DEVICE_FAILED = 19,            /* sticky: the device hit an unrecoverable error (see above) */
+  LW_STATUS_MODEL_BUSY = 20,               /* a model loaded with max_inferences 0 or 1 (one KV cache,
+                                              API 1's behaviour) already has its live inference */
+  LW_STATUS_CANCELLED = 21,                /* the inference was cancelled */
+  LW_STATUS_NOT_BUILT_WITH_CUDA = 22,      /* this library was built without CUDA */
+  LW_STATUS_NUMERIC_ERROR = 23,            /* the model produced NaN or infinite logits (corrupt weights) */
+  LW_STATUS_INTERNAL = 24,                 /* a bug in llama-worker: please report the message */
+  LW_STATUS_INFERENCE_LIMIT = 25,          /* a model loaded with max_inferences >= 2 already has that
+                                              many live inferences: free one first */
+  LW_STATUS_KV_CACHE_FULL = 26             /* the model's shared KV cache has no free blocks for this
+                                              inference (the message names blocks needed and free) */
 } lw_status;
 
 #define LW_STATUS_COUNT 27
@@ -215,14 +216,14 @@ lw_status cuda_load_model(cuda_context* context, const char* path, const lw_mode
 lw_status cuda_model_free(cuda_model* model);
 
 typedef struct lw_model_info {
-  int64_t vocab_size;       /* token ids are in [0, vocab_size) */
-  int64_t context_length;   /* KV cache positions of this load */
+  int64_t vocab_size;     /* token ids are in [0, vocab_size) */
+  int64_t context_length; /* KV cache positions of this load */
   int64_t layers;
   int64_t embedding_width;
-  int32_t backend;          /* lw_backend */
-  int32_t eos_token;        /* end-of-sequence id, -1 when the vocabulary has none */
-  char architecture[32];    /* general.architecture, NUL-terminated */
-  char name[128];           /* general.name (truncated), NUL-terminated */
+  int32_t backend;       /* lw_backend */
+  int32_t eos_token;     /* end-of-sequence id, -1 when the vocabulary has none */
+  char architecture[32]; /* general.architecture, NUL-terminated */
+  char name[128];        /* general.name (truncated), NUL-terminated */
 } lw_model_info;
 
 lw_status cuda_model_get_info(cuda_model* model, lw_model_info* out_info);
@@ -244,15 +245,15 @@ lw_status cuda_check_vram_residency(cuda_model* model, lw_residency_report* out_
 /* Inference                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 typedef struct lw_sampling_params {
-  float temperature;      /* finite, >= 0; 0 = greedy (argmax) */
-  int32_t top_k;          /* >= 0; 0 = all tokens */
-  float top_p;            /* in (0, 1]; 1 = disabled */
-  float min_p;            /* in [0, 1]; 0 = disabled */
-  float repeat_penalty;   /* finite, > 0; 1 = disabled */
-  int32_t repeat_last_n;  /* >= -1: history the penalty looks at; -1 = all, 0 = none */
-  uint64_t seed;          /* the sampler's random seed */
-  int32_t max_tokens;     /* tokens to generate at most: 1 .. the model's context_length */
-  int32_t chat;           /* 0 or 1: wrap the prompt in the model's chat format (ChatML, Phi-3) */
+  float temperature;     /* finite, >= 0; 0 = greedy (argmax) */
+  int32_t top_k;         /* >= 0; 0 = all tokens */
+  float top_p;           /* in (0, 1]; 1 = disabled */
+  float min_p;           /* in [0, 1]; 0 = disabled */
+  float repeat_penalty;  /* finite, > 0; 1 = disabled */
+  int32_t repeat_last_n; /* >= -1: history the penalty looks at; -1 = all, 0 = none */
+  uint64_t seed;         /* the sampler's random seed */
+  int32_t max_tokens;    /* tokens to generate at most: 1 .. the model's context_length */
+  int32_t chat;          /* 0 or 1: wrap the prompt in the model's chat format (ChatML, Phi-3) */
 } lw_sampling_params;
 
 /* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, repeat_penalty 1, repeat_last_n 64,
@@ -293,12 +294,12 @@ typedef enum lw_stop_reason {
 } lw_stop_reason;
 
 typedef struct lw_inference_stats {
-  int64_t prompt_tokens;     /* after encoding (BOS and chat markers included) */
-  int64_t generated_tokens;  /* the end-of-generation token included */
-  int32_t stop_reason;       /* lw_stop_reason */
-  int32_t finished;          /* 1 once no more tokens will come */
-  double prefill_ms;         /* 0 on a max_inferences >= 2 model: its prefill runs inside the */
-  double decode_ms;          /* shared steps, and decode_ms is the time spent in next_token calls */
+  int64_t prompt_tokens;    /* after encoding (BOS and chat markers included) */
+  int64_t generated_tokens; /* the end-of-generation token included */
+  int32_t stop_reason;      /* lw_stop_reason */
+  int32_t finished;         /* 1 once no more tokens will come */
+  double prefill_ms;        /* 0 on a max_inferences >= 2 model: its prefill runs inside the */
+  double decode_ms;         /* shared steps, and decode_ms is the time spent in next_token calls */
 } lw_inference_stats;
 
 lw_status cuda_inference_get_stats(cuda_inference* inference, lw_inference_stats* out_stats);

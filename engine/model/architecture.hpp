@@ -2,11 +2,12 @@
 // in ONE table (architecture.cpp). Nothing else in the engine tests an architecture name; the
 // config, the adapter and the backends read these traits.
 //
-// | architecture | rope  | Q/K/V bias | fused attn_qkv | fused gate/up in ffn_up | tied output | sliding window key |
+// | architecture | rope  | Q/K/V bias | fused attn_qkv | fused gate/up in ffn_up | tied output | sliding
+// window key |
 // |--------------|-------|------------|----------------|-------------------------|-------------|--------------------|
-// | llama        | normal| optional   | no             | no                      | allowed     | -                  |
-// | qwen2        | NEOX  | required   | no             | no                      | allowed     | -                  |
-// | phi3         | NEOX  | none       | allowed        | yes                     | no          | read, not applied  |
+// | llama        | normal| optional   | no             | no                      | allowed     | - | | qwen2
+// | NEOX  | required   | no             | no                      | allowed     | -                  | | phi3
+// | NEOX  | none       | allowed        | yes                     | no          | read, not applied  |
 //
 // Sources: llama.cpp src/llama-model.cpp (llama_model_rope_type: LLM_ARCH_LLAMA -> NORM,
 // LLM_ARCH_QWEN2 and LLM_ARCH_PHI3 -> NEOX; tensor creation per architecture; the PHI3 hparams
@@ -34,18 +35,18 @@ enum class BiasPolicy {
 
 // What the engine does with <arch>.attention.sliding_window.
 enum class SlidingWindowPolicy {
-  kNotUsed,            // the architecture has no sliding window; the key is ignored
-  kReadNotApplied,     // read and reported; attention stays fully causal unless the caller opts in
-                       // (phi3: llama.cpp disables it, transformers-on-GGUF never reads it)
+  kNotUsed,         // the architecture has no sliding window; the key is ignored
+  kReadNotApplied,  // read and reported; attention stays fully causal unless the caller opts in
+                    // (phi3: llama.cpp disables it, transformers-on-GGUF never reads it)
 };
 
 struct ArchitectureTraits {
-  std::string_view name;                  // general.architecture
+  std::string_view name;  // general.architecture
   RopeStyle rope_style;
   BiasPolicy qkv_bias;
-  bool allows_fused_qkv;                  // attn_qkv (rows: q, then k, then v) instead of attn_q/k/v
-  bool fused_gate_up;                     // ffn_up is (2 * n_ff) rows: gate, then up; no ffn_gate
-  bool allows_tied_output;                // output.weight may be absent: the logits use token_embd
+  bool allows_fused_qkv;    // attn_qkv (rows: q, then k, then v) instead of attn_q/k/v
+  bool fused_gate_up;       // ffn_up is (2 * n_ff) rows: gate, then up; no ffn_gate
+  bool allows_tied_output;  // output.weight may be absent: the logits use token_embd
   SlidingWindowPolicy sliding_window;
 };
 

@@ -59,19 +59,21 @@ Result<ModelConfig> load_model_config(const gguf::File& file) {
   ModelConfig c;
   c.traits = traits;
   c.architecture = arch;
-  c.name = file.has("general.name") && file.get<std::string>("general.name") ? *file.get<std::string>("general.name")
-                                                                              : file.path();
+  c.name = file.has("general.name") && file.get<std::string>("general.name")
+               ? *file.get<std::string>("general.name")
+               : file.path();
   LW_ASSIGN_OR_RETURN(c.context_length, required_count(file, key_of(arch, "context_length"), kMaxCount));
   LW_ASSIGN_OR_RETURN(c.embedding_width, required_count(file, key_of(arch, "embedding_length"), kMaxCount));
   LW_ASSIGN_OR_RETURN(c.layer_count, required_count(file, key_of(arch, "block_count"), kMaxLayers));
-  LW_ASSIGN_OR_RETURN(c.feed_forward_width, required_count(file, key_of(arch, "feed_forward_length"), kMaxCount));
+  LW_ASSIGN_OR_RETURN(c.feed_forward_width,
+                      required_count(file, key_of(arch, "feed_forward_length"), kMaxCount));
   LW_ASSIGN_OR_RETURN(c.head_count, required_count(file, key_of(arch, "attention.head_count"), kMaxCount));
   LW_ASSIGN_OR_RETURN(c.kv_head_count,
                       optional_count(file, key_of(arch, "attention.head_count_kv"), c.head_count, kMaxCount));
 
   if (c.embedding_width % c.head_count != 0) {
-    return invalid("embedding width " + std::to_string(c.embedding_width) + " is not divisible by the head count " +
-                   std::to_string(c.head_count));
+    return invalid("embedding width " + std::to_string(c.embedding_width) +
+                   " is not divisible by the head count " + std::to_string(c.head_count));
   }
   if (c.head_count % c.kv_head_count != 0) {
     return invalid("head count " + std::to_string(c.head_count) + " is not divisible by the KV head count " +
@@ -83,20 +85,24 @@ Result<ModelConfig> load_model_config(const gguf::File& file) {
                       optional_count(file, key_of(arch, "attention.value_length"), c.head_dim, kMaxCount));
   if (value_length != c.head_dim) {
     return make_error(ErrorCode::kUnsupported, "key length " + std::to_string(c.head_dim) +
-                                                   " differs from value length " + std::to_string(value_length));
+                                                   " differs from value length " +
+                                                   std::to_string(value_length));
   }
-  LW_ASSIGN_OR_RETURN(c.rope_dims, optional_count(file, key_of(arch, "rope.dimension_count"), c.head_dim, kMaxCount));
+  LW_ASSIGN_OR_RETURN(c.rope_dims,
+                      optional_count(file, key_of(arch, "rope.dimension_count"), c.head_dim, kMaxCount));
   if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0) {
-    return invalid("rope dimension count " + std::to_string(c.rope_dims) + " must be even and fit the head (" +
-                   std::to_string(c.head_dim) + ")");
+    return invalid("rope dimension count " + std::to_string(c.rope_dims) +
+                   " must be even and fit the head (" + std::to_string(c.head_dim) + ")");
   }
-  LW_ASSIGN_OR_RETURN(c.rope_freq_base, optional_positive_float(file, key_of(arch, "rope.freq_base"), 10000.0f));
+  LW_ASSIGN_OR_RETURN(c.rope_freq_base,
+                      optional_positive_float(file, key_of(arch, "rope.freq_base"), 10000.0f));
 
   const std::string scaling_key = key_of(arch, "rope.scaling.type");
   if (file.has(scaling_key)) {
     LW_ASSIGN_OR_RETURN(std::string scaling, file.get<std::string>(scaling_key));
     if (scaling == "linear") {
-      LW_ASSIGN_OR_RETURN(float factor, optional_positive_float(file, key_of(arch, "rope.scaling.factor"), 1.0f));
+      LW_ASSIGN_OR_RETURN(float factor,
+                          optional_positive_float(file, key_of(arch, "rope.scaling.factor"), 1.0f));
       c.rope_freq_scale = 1.0f / factor;
     } else if (scaling != "none") {
       return make_error(ErrorCode::kUnsupported, "rope scaling '" + scaling + "' (" + scaling_key +
@@ -123,8 +129,8 @@ Result<ModelConfig> load_model_config(const gguf::File& file) {
   if (file.has(vocab_key)) {
     LW_ASSIGN_OR_RETURN(int64_t declared, file.get<int64_t>(vocab_key));
     if (declared != c.vocab_size) {
-      return invalid("metadata '" + vocab_key + "' = " + std::to_string(declared) + " but token_embd.weight has " +
-                     std::to_string(c.vocab_size) + " rows");
+      return invalid("metadata '" + vocab_key + "' = " + std::to_string(declared) +
+                     " but token_embd.weight has " + std::to_string(c.vocab_size) + " rows");
     }
   }
   return c;

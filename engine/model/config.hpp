@@ -42,10 +42,10 @@ struct ModelConfig {
   int64_t feed_forward_width = 0;              // n_ff
   int64_t rope_dims = 0;                       // leading elements of each head that RoPE rotates
   float rope_freq_base = 10000.0f;
-  float rope_freq_scale = 1.0f;                // 1 / rope.scaling.factor for linear scaling
+  float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor for linear scaling
   float rms_norm_eps = 1e-5f;
-  int64_t sliding_window_in_file = 0;          // <arch>.attention.sliding_window, 0 when absent
-  int64_t sliding_window = 0;                  // the window attention applies by default (traits decide)
+  int64_t sliding_window_in_file = 0;  // <arch>.attention.sliding_window, 0 when absent
+  int64_t sliding_window = 0;          // the window attention applies by default (traits decide)
 
   int64_t q_width() const { return head_count * head_dim; }      // rows of attn_q
   int64_t kv_width() const { return kv_head_count * head_dim; }  // rows of attn_k / attn_v

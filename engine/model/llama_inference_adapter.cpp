@@ -17,7 +17,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 // that unexplained tensors can be reported.
 class TensorBinder {
  public:
-  TensorBinder(const gguf::File& file, std::string architecture) : file_(file), architecture_(std::move(architecture)) {}
+  TensorBinder(const gguf::File& file, std::string architecture)
+      : file_(file), architecture_(std::move(architecture)) {}
 
   // A tensor of shape [row_length] (rows == 0) or [row_length, rows]; absent -> empty view when
   // !required, kNotFound otherwise.
@@ -32,12 +33,14 @@ class TensorBinder {
     std::vector<int64_t> expected = {row_length};
     if (rows > 0) expected.push_back(rows);
     if (tensor->shape != expected) {
-      return make_error(ErrorCode::kMalformedFile, "tensor '" + name + "' has shape " + shape_text(tensor->shape) +
-                                                       ", but the hyperparameters imply " + shape_text(expected));
+      return make_error(ErrorCode::kMalformedFile,
+                        "tensor '" + name + "' has shape " + shape_text(tensor->shape) +
+                            ", but the hyperparameters imply " + shape_text(expected));
     }
     const gguf::TensorTypeTraits& traits = gguf::traits(tensor->type);
     if (!traits.computable) {
-      return make_error(ErrorCode::kUnsupported, "tensor '" + name + "' has type " + std::string(traits.name) +
+      return make_error(ErrorCode::kUnsupported, "tensor '" + name + "' has type " +
+                                                     std::string(traits.name) +
                                                      ", which the engine cannot compute with");
     }
     auto row_bytes = gguf::row_bytes(tensor->type, row_length);
@@ -58,8 +61,9 @@ class TensorBinder {
   Status check_all_used() const {
     for (const gguf::TensorInfo& tensor : file_.tensors()) {
       if (used_.count(tensor.name) == 0) {
-        return make_error(ErrorCode::kUnsupported, "unexpected tensor '" + tensor.name + "' for architecture '" +
-                                                       architecture_ + "' (the engine would ignore it)");
+        return make_error(ErrorCode::kUnsupported, "unexpected tensor '" + tensor.name +
+                                                       "' for architecture '" + architecture_ +
+                                                       "' (the engine would ignore it)");
       }
     }
     return Status::ok();
@@ -71,7 +75,9 @@ class TensorBinder {
   std::set<std::string> used_;
 };
 
-std::string layer_tensor(int64_t layer, const char* suffix) { return "blk." + std::to_string(layer) + "." + suffix; }
+std::string layer_tensor(int64_t layer, const char* suffix) {
+  return "blk." + std::to_string(layer) + "." + suffix;
+}
 
 }  // namespace
 
@@ -92,8 +98,8 @@ Result<LlamaInferenceAdapter> LlamaInferenceAdapter::create(const gguf::File& fi
                   (traits.qkv_bias == BiasPolicy::kOptional && binder.has(layer_tensor(0, "attn_q.bias")));
   spec.tied_output = !binder.has("output.weight");
   if (spec.tied_output && !traits.allows_tied_output) {
-    return make_error(ErrorCode::kNotFound,
-                      "missing tensor 'output.weight' (architecture '" + c.architecture + "' has no tied output)");
+    return make_error(ErrorCode::kNotFound, "missing tensor 'output.weight' (architecture '" +
+                                                c.architecture + "' has no tied output)");
   }
 
   const int64_t embd = c.embedding_width;
@@ -137,7 +143,8 @@ Result<LlamaInferenceAdapter> LlamaInferenceAdapter::create(const gguf::File& fi
 }
 
 Status LlamaInferenceAdapter::enable_sliding_window() {
-  if (config_.traits->sliding_window == SlidingWindowPolicy::kNotUsed || config_.sliding_window_in_file == 0) {
+  if (config_.traits->sliding_window == SlidingWindowPolicy::kNotUsed ||
+      config_.sliding_window_in_file == 0) {
     return make_error(ErrorCode::kInvalidArgument, "model '" + config_.name + "' declares no sliding window");
   }
   block_.sliding_window = config_.sliding_window_in_file;

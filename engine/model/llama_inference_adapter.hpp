@@ -1,8 +1,10 @@
 // LlamaInferenceAdapter: maps one GGUF file's tensors and quirks onto the one common Llama block
 //
 //   x = embed(tokens)
-//   for each layer:   h = x + Wo * attention(rope(Wq n + bq), rope(Wk n + bk), Wv n + bv),  n = rmsnorm(x) * attn_norm
-//                     x = h + Wdown * (silu(Wgate m) * (Wup m)),                         m = rmsnorm(h) * ffn_norm
+//   for each layer:   h = x + Wo * attention(rope(Wq n + bq), rope(Wk n + bk), Wv n + bv),  n = rmsnorm(x) *
+//   attn_norm
+//                     x = h + Wdown * (silu(Wgate m) * (Wup m)),                         m = rmsnorm(h) *
+//                     ffn_norm
 //   logits = Woutput * (rmsnorm(x) * output_norm)          (Woutput = token_embd when tied)
 //
 // The adapter validates the file once: every required tensor exists, every tensor has exactly the
@@ -27,10 +29,10 @@ namespace llama_worker::model {
 struct WeightView {
   const gguf::TensorInfo* tensor = nullptr;
   gguf::TensorType type = gguf::TensorType::kF32;
-  const uint8_t* data = nullptr;   // into the File's mapping
-  int64_t row_length = 0;          // shape[0]: input features of a matrix
-  int64_t rows = 0;                // shape[1]: output features (1 for vectors)
-  int64_t row_bytes = 0;           // bytes of one encoded row
+  const uint8_t* data = nullptr;  // into the File's mapping
+  int64_t row_length = 0;         // shape[0]: input features of a matrix
+  int64_t rows = 0;               // shape[1]: output features (1 for vectors)
+  int64_t row_bytes = 0;          // bytes of one encoded row
 
   bool present() const { return tensor != nullptr; }
   const std::string& name() const { return tensor->name; }
@@ -53,17 +55,17 @@ struct LayerWeights {
 // The architecture's quirks, resolved for this file: all a backend needs beyond the shapes.
 struct BlockSpec {
   RopeStyle rope_style = RopeStyle::kNormal;
-  bool fused_qkv = false;        // attn_qkv instead of attn_q/k/v
-  bool fused_gate_up = false;    // ffn_up holds gate and up
-  bool qkv_bias = false;         // bq/bk/bv are added after the projections
-  bool tied_output = false;      // logits use token_embd (output.weight absent)
-  int64_t sliding_window = 0;    // 0 = full causal attention
+  bool fused_qkv = false;      // attn_qkv instead of attn_q/k/v
+  bool fused_gate_up = false;  // ffn_up holds gate and up
+  bool qkv_bias = false;       // bq/bk/bv are added after the projections
+  bool tied_output = false;    // logits use token_embd (output.weight absent)
+  int64_t sliding_window = 0;  // 0 = full causal attention
 };
 
 struct ModelWeights {
-  WeightView token_embd;         // (n_embd -> vocab): row t is token t's embedding
-  WeightView output_norm;        // (n_embd)
-  WeightView output;             // (n_embd -> vocab); the same view as token_embd when tied
+  WeightView token_embd;   // (n_embd -> vocab): row t is token t's embedding
+  WeightView output_norm;  // (n_embd)
+  WeightView output;       // (n_embd -> vocab); the same view as token_embd when tied
   std::vector<LayerWeights> layers;
 };
 

@@ -27,19 +27,32 @@ template <class Visitor>
 Status visit_format(gguf::TensorType type, std::string_view operation, Visitor&& visitor) {
   using gguf::TensorType;
   switch (type) {
-    case TensorType::kF32: return visitor(F32Format{});
-    case TensorType::kF16: return visitor(F16Format{});
-    case TensorType::kBF16: return visitor(BF16Format{});
-    case TensorType::kQ4_0: return visitor(Q4_0Format{});
-    case TensorType::kQ4_1: return visitor(Q4_1Format{});
-    case TensorType::kQ5_0: return visitor(Q5_0Format{});
-    case TensorType::kQ5_1: return visitor(Q5_1Format{});
-    case TensorType::kQ8_0: return visitor(Q8_0Format{});
-    case TensorType::kQ2_K: return visitor(Q2_KFormat{});
-    case TensorType::kQ3_K: return visitor(Q3_KFormat{});
-    case TensorType::kQ4_K: return visitor(Q4_KFormat{});
-    case TensorType::kQ5_K: return visitor(Q5_KFormat{});
-    case TensorType::kQ6_K: return visitor(Q6_KFormat{});
+    case TensorType::kF32:
+      return visitor(F32Format{});
+    case TensorType::kF16:
+      return visitor(F16Format{});
+    case TensorType::kBF16:
+      return visitor(BF16Format{});
+    case TensorType::kQ4_0:
+      return visitor(Q4_0Format{});
+    case TensorType::kQ4_1:
+      return visitor(Q4_1Format{});
+    case TensorType::kQ5_0:
+      return visitor(Q5_0Format{});
+    case TensorType::kQ5_1:
+      return visitor(Q5_1Format{});
+    case TensorType::kQ8_0:
+      return visitor(Q8_0Format{});
+    case TensorType::kQ2_K:
+      return visitor(Q2_KFormat{});
+    case TensorType::kQ3_K:
+      return visitor(Q3_KFormat{});
+    case TensorType::kQ4_K:
+      return visitor(Q4_KFormat{});
+    case TensorType::kQ5_K:
+      return visitor(Q5_KFormat{});
+    case TensorType::kQ6_K:
+      return visitor(Q6_KFormat{});
     default:
       break;
   }

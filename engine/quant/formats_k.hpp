@@ -98,7 +98,8 @@ struct Q2_KFormat {
         float* y = out + 128 * h + 32 * j;
         const int s = 8 * h + 2 * j;
         for (int l = 0; l < 16; ++l) y[l] = step[s] * static_cast<float>((qs[l] >> (2 * j)) & 3) - offset[s];
-        for (int l = 16; l < 32; ++l) y[l] = step[s + 1] * static_cast<float>((qs[l] >> (2 * j)) & 3) - offset[s + 1];
+        for (int l = 16; l < 32; ++l)
+          y[l] = step[s + 1] * static_cast<float>((qs[l] >> (2 * j)) & 3) - offset[s + 1];
       }
     }
   }

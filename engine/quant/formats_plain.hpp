@@ -18,8 +18,12 @@ struct F32Format {
   static constexpr int64_t kBlockElements = 1;
   static constexpr int64_t kBlockBytes = 4;
   static constexpr float kMaxMagnitude = 3.4028234663852886e38f;
-  static void dequantize_block(const uint8_t* block, float* out) { out[0] = std::bit_cast<float>(load_u32(block)); }
-  static void quantize_block(const float* in, uint8_t* block) { store_u32(block, std::bit_cast<uint32_t>(in[0])); }
+  static void dequantize_block(const uint8_t* block, float* out) {
+    out[0] = std::bit_cast<float>(load_u32(block));
+  }
+  static void quantize_block(const float* in, uint8_t* block) {
+    store_u32(block, std::bit_cast<uint32_t>(in[0]));
+  }
 };
 
 struct F16Format {

@@ -52,7 +52,7 @@ inline uint16_t f32_to_f16(float value) {
     return static_cast<uint16_t>(sign | 0x7c00u | payload);
   }
   if (magnitude >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520: Inf
-  if (magnitude >= 0x38800000u) {  // normal half (>= 2^-14)
+  if (magnitude >= 0x38800000u) {                                              // normal half (>= 2^-14)
     uint32_t result = (magnitude >> 13) - (112u << 10);
     const uint32_t rest = magnitude & 0x1fffu;
     if (rest > 0x1000u || (rest == 0x1000u && (result & 1u))) ++result;  // carry may bump the exponent

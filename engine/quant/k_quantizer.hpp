@@ -24,10 +24,10 @@ namespace llama_worker::quant {
 inline constexpr int kSuperBlockElements = 256;
 
 struct AffineSuperBlock {
-  uint16_t d = 0;                            // fp16 bits of the scale of scales
-  uint16_t dmin = 0;                         // fp16 bits of the scale of mins
-  std::array<uint8_t, 16> scales{};          // per sub-block, 0..kMaxScale
-  std::array<uint8_t, 16> mins{};            // per sub-block, 0..kMaxScale
+  uint16_t d = 0;                                    // fp16 bits of the scale of scales
+  uint16_t dmin = 0;                                 // fp16 bits of the scale of mins
+  std::array<uint8_t, 16> scales{};                  // per sub-block, 0..kMaxScale
+  std::array<uint8_t, 16> mins{};                    // per sub-block, 0..kMaxScale
   std::array<uint8_t, kSuperBlockElements> codes{};  // 0..kMaxCode
 };
 
@@ -53,21 +53,23 @@ AffineSuperBlock quantize_affine(const float* in) {
   const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
   for (int s = 0; s < kSubBlocks; ++s) {
     block.scales[s] = static_cast<uint8_t>(d > 0.0f ? round_clamp(sub_scale[s] / d, 0, kMaxScale) : 0);
-    block.mins[s] = static_cast<uint8_t>(dmin > 0.0f ? round_clamp(sub_negative_min[s] / dmin, 0, kMaxScale) : 0);
+    block.mins[s] =
+        static_cast<uint8_t>(dmin > 0.0f ? round_clamp(sub_negative_min[s] / dmin, 0, kMaxScale) : 0);
     const float step = d * static_cast<float>(block.scales[s]);
     const float offset = dmin * static_cast<float>(block.mins[s]);
     for (int i = 0; i < kSubSize; ++i) {
       const int e = s * kSubSize + i;
-      block.codes[e] = static_cast<uint8_t>(step > 0.0f ? round_clamp((in[e] + offset) / step, 0, kMaxCode) : 0);
+      block.codes[e] =
+          static_cast<uint8_t>(step > 0.0f ? round_clamp((in[e] + offset) / step, 0, kMaxCode) : 0);
     }
   }
   return block;
 }
 
 struct SymmetricSuperBlock {
-  uint16_t d = 0;                                   // fp16 bits of the scale of scales
-  std::array<int, 16> scales{};                     // -kMaxScale..kMaxScale
-  std::array<int, kSuperBlockElements> codes{};     // -kNegativeCodes..kNegativeCodes-1
+  uint16_t d = 0;                                // fp16 bits of the scale of scales
+  std::array<int, 16> scales{};                  // -kMaxScale..kMaxScale
+  std::array<int, kSuperBlockElements> codes{};  // -kNegativeCodes..kNegativeCodes-1
 };
 
 template <int kNegativeCodes, int kMaxScale>

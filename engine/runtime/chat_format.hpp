@@ -1,6 +1,7 @@
 // Chat formats, recognised from the model's tokenizer.chat_template (a Jinja template this
 // engine does not execute). Two families are recognised by their markers:
-//   ChatML (Qwen, SmolLM):  <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n
+//   ChatML (Qwen, SmolLM):
+//   <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n
 //                           {system}: the template's built-in default system message when it has
 //                           one (Qwen: "You are Qwen, created by Alibaba Cloud. ..."), else none
 //   Phi-3:                  <|user|>\n{prompt}<|end|>\n<|assistant|>\n   (BOS from the vocabulary)

@@ -25,8 +25,8 @@ Result<std::vector<float>> vector_f32(const model::WeightView& view) {
   if (!view.present()) return values;
   values.resize(static_cast<size_t>(view.row_length * view.rows));
   for (int64_t r = 0; r < view.rows; ++r) {
-    LW_TRY(quant::dequantize_row(view.type, view.data + r * view.row_bytes, values.data() + r * view.row_length,
-                                 view.row_length));
+    LW_TRY(quant::dequantize_row(view.type, view.data + r * view.row_bytes,
+                                 values.data() + r * view.row_length, view.row_length));
   }
   return values;
 }
@@ -47,7 +47,8 @@ int64_t matmul_weight_bytes_f32(const model::ModelWeights& w) {
 
 }  // namespace
 
-Result<std::unique_ptr<CpuBackend>> CpuBackend::create(const gguf::File& file, const CpuBackendOptions& options) {
+Result<std::unique_ptr<CpuBackend>> CpuBackend::create(const gguf::File& file,
+                                                       const CpuBackendOptions& options) {
   LW_ASSIGN_OR_RETURN(model::LlamaInferenceAdapter adapter, model::LlamaInferenceAdapter::create(file));
   if (options.sliding_window) LW_TRY(adapter.enable_sliding_window());
   std::unique_ptr<CpuBackend> backend(new CpuBackend(std::move(adapter)));
@@ -101,9 +102,15 @@ Status CpuBackend::prepare(const CpuBackendOptions& options) {
                                                   std::to_string(c.context_length));
   }
   switch (options.weights) {
-    case WeightStorage::kDequantizeAtLoad: dequantized_ = true; break;
-    case WeightStorage::kDecodePerRow: dequantized_ = false; break;
-    case WeightStorage::kAuto: dequantized_ = matmul_weight_bytes_f32(w) <= options.max_dequantized_bytes; break;
+    case WeightStorage::kDequantizeAtLoad:
+      dequantized_ = true;
+      break;
+    case WeightStorage::kDecodePerRow:
+      dequantized_ = false;
+      break;
+    case WeightStorage::kAuto:
+      dequantized_ = matmul_weight_bytes_f32(w) <= options.max_dequantized_bytes;
+      break;
   }
 
   token_embedding_.assign(w.token_embd.data, w.token_embd.data + w.token_embd.rows * w.token_embd.row_bytes);
@@ -133,9 +140,16 @@ Status CpuBackend::prepare(const CpuBackendOptions& options) {
 }
 
 Status CpuBackend::matmul(const Matrix& w, const float* x, int64_t rows, float* y, const float* bias) const {
-  return cpu::matmul_f32({.y = y, .x = x, .weight = w.data, .weight_type = w.type, .weight_row_bytes = w.row_bytes,
-                          .bias = bias, .rows = rows, .in_features = w.in_features,
-                          .out_features = w.out_features, .threads = threads_});
+  return cpu::matmul_f32({.y = y,
+                          .x = x,
+                          .weight = w.data,
+                          .weight_type = w.type,
+                          .weight_row_bytes = w.row_bytes,
+                          .bias = bias,
+                          .rows = rows,
+                          .in_features = w.in_features,
+                          .out_features = w.out_features,
+                          .threads = threads_});
 }
 
 Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) {
@@ -146,22 +160,27 @@ Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std
   if (n == 0) return make_error(ErrorCode::kInvalidArgument, "forward: no tokens");
   if (position_ + n > capacity_) {
     return make_error(ErrorCode::kOutOfRange, std::to_string(position_) + " cached + " + std::to_string(n) +
-                                                  " new tokens exceed the context of " + std::to_string(capacity_) +
-                                                  " positions");
+                                                  " new tokens exceed the context of " +
+                                                  std::to_string(capacity_) + " positions");
   }
   const int64_t embd = c.embedding_width, qw = c.q_width(), kvw = c.kv_width(), ff = c.feed_forward_width;
   const int64_t p0 = position_;
 
   // Activations of this batch, (n, width) each.
-  std::vector<float> x(static_cast<size_t>(n * embd)), normed(x.size()), attn_out(static_cast<size_t>(n * qw));
+  std::vector<float> x(static_cast<size_t>(n * embd)), normed(x.size()),
+      attn_out(static_cast<size_t>(n * qw));
   std::vector<float> q(static_cast<size_t>(n * qw)), k(static_cast<size_t>(n * kvw)), v(k.size());
   std::vector<float> projected(x.size());
   std::vector<float> gate_up(static_cast<size_t>(n * 2 * ff)), activated(static_cast<size_t>(n * ff));
   std::vector<float> qkv(spec.fused_qkv ? static_cast<size_t>(n * (qw + 2 * kvw)) : 0);
 
-  LW_TRY(cpu::embedding_lookup_f32({.out = x.data(), .tokens = tokens.data(), .token_count = n,
-                                    .table = token_embedding_.data(), .table_type = w.token_embd.type,
-                                    .table_row_bytes = w.token_embd.row_bytes, .vocab = c.vocab_size,
+  LW_TRY(cpu::embedding_lookup_f32({.out = x.data(),
+                                    .tokens = tokens.data(),
+                                    .token_count = n,
+                                    .table = token_embedding_.data(),
+                                    .table_type = w.token_embd.type,
+                                    .table_row_bytes = w.token_embd.row_bytes,
+                                    .vocab = c.vocab_size,
                                     .width = embd}));
 
   for (Layer& layer : layers_) {
@@ -180,8 +199,12 @@ Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std
       LW_TRY(matmul(layer.wk, normed.data(), n, k.data(), spec.qkv_bias ? layer.bk.data() : nullptr));
       LW_TRY(matmul(layer.wv, normed.data(), n, v.data(), spec.qkv_bias ? layer.bv.data() : nullptr));
     }
-    cpu::RopeParams rope{.tokens = n, .head_dim = c.head_dim, .rotary_dims = c.rope_dims, .position_offset = p0,
-                         .freq_base = c.rope_freq_base, .freq_scale = c.rope_freq_scale,
+    cpu::RopeParams rope{.tokens = n,
+                         .head_dim = c.head_dim,
+                         .rotary_dims = c.rope_dims,
+                         .position_offset = p0,
+                         .freq_base = c.rope_freq_base,
+                         .freq_scale = c.rope_freq_scale,
                          .style = kernel_rope_style(spec.rope_style)};
     rope.x = q.data();
     rope.heads = c.head_count;
@@ -191,9 +214,17 @@ Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std
     cpu::rope_f32(rope);
     std::memcpy(layer.k_cache.data() + p0 * kvw, k.data(), sizeof(float) * n * kvw);
     std::memcpy(layer.v_cache.data() + p0 * kvw, v.data(), sizeof(float) * n * kvw);
-    cpu::attention_f32({.out = attn_out.data(), .q = q.data(), .k = layer.k_cache.data(), .v = layer.v_cache.data(),
-                        .q_tokens = n, .kv_tokens = p0 + n, .heads = c.head_count, .kv_heads = c.kv_head_count,
-                        .head_dim = c.head_dim, .q_position_offset = p0, .sliding_window = spec.sliding_window,
+    cpu::attention_f32({.out = attn_out.data(),
+                        .q = q.data(),
+                        .k = layer.k_cache.data(),
+                        .v = layer.v_cache.data(),
+                        .q_tokens = n,
+                        .kv_tokens = p0 + n,
+                        .heads = c.head_count,
+                        .kv_heads = c.kv_head_count,
+                        .head_dim = c.head_dim,
+                        .q_position_offset = p0,
+                        .sliding_window = spec.sliding_window,
                         .threads = threads_});
     LW_TRY(matmul(layer.wo, attn_out.data(), n, projected.data()));
     cpu::residual_add_f32(x.data(), x.data(), projected.data(), n * embd);

@@ -31,9 +31,9 @@
 namespace llama_worker::runtime {
 
 enum class WeightStorage {
-  kAuto,               // kDequantizeAtLoad when the fp32 copies fit max_dequantized_bytes
-  kDequantizeAtLoad,   // fp32 copies of every matmul weight (fast decode, 4 bytes per weight)
-  kDecodePerRow,       // no copies: rows are decoded from the mapping inside each matmul
+  kAuto,              // kDequantizeAtLoad when the fp32 copies fit max_dequantized_bytes
+  kDequantizeAtLoad,  // fp32 copies of every matmul weight (fast decode, 4 bytes per weight)
+  kDecodePerRow,      // no copies: rows are decoded from the mapping inside each matmul
 };
 
 // KV cache positions when the caller does not choose (a 32k-context model would otherwise take
@@ -41,11 +41,11 @@ enum class WeightStorage {
 inline constexpr int64_t kDefaultContext = 4096;
 
 struct CpuBackendOptions {
-  int threads = 0;                        // workers for matmul and attention; 0 = all cores
-  int64_t context = 0;                    // KV cache positions; 0 = min(model context, kDefaultContext)
+  int threads = 0;      // workers for matmul and attention; 0 = all cores
+  int64_t context = 0;  // KV cache positions; 0 = min(model context, kDefaultContext)
   WeightStorage weights = WeightStorage::kAuto;
   int64_t max_dequantized_bytes = int64_t{6} << 30;  // kAuto's budget for the fp32 copies
-  bool sliding_window = false;            // apply the window the file declares (see architecture.hpp)
+  bool sliding_window = false;  // apply the window the file declares (see architecture.hpp)
 };
 
 class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend {
@@ -84,7 +84,7 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
     std::vector<float> attn_norm, ffn_norm;  // (n_embd)
     std::vector<float> bq, bk, bv;           // (q_width), (kv_width), (kv_width); empty without bias
     Matrix wq, wk, wv, wqkv, wo, w_gate, w_up, w_down;
-    std::vector<float> k_cache, v_cache;     // (capacity, kv_heads, head_dim)
+    std::vector<float> k_cache, v_cache;  // (capacity, kv_heads, head_dim)
   };
 
   explicit CpuBackend(model::LlamaInferenceAdapter adapter) : adapter_(std::move(adapter)) {}
@@ -98,8 +98,8 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
   model::LlamaInferenceAdapter adapter_;
   std::vector<Layer> layers_;
   std::vector<uint8_t> token_embedding_;  // (vocab, row bytes) as stored in the file
-  std::vector<float> output_norm_;  // (n_embd)
-  Matrix output_;                   // (n_embd -> vocab)
+  std::vector<float> output_norm_;        // (n_embd)
+  Matrix output_;                         // (n_embd -> vocab)
   int64_t capacity_ = 0;
   int64_t position_ = 0;
   int threads_ = 0;

@@ -21,19 +21,26 @@ Error cancelled_error() { return make_error(ErrorCode::kCancelled, "the generati
 
 const char* stop_reason_name(StopReason reason) {
   switch (reason) {
-    case StopReason::kNone: return "running";
-    case StopReason::kEndOfGeneration: return "end of generation token";
-    case StopReason::kTokenLimit: return "token limit";
-    case StopReason::kCancelled: return "cancelled";
-    case StopReason::kFailed: return "failed";
+    case StopReason::kNone:
+      return "running";
+    case StopReason::kEndOfGeneration:
+      return "end of generation token";
+    case StopReason::kTokenLimit:
+      return "token limit";
+    case StopReason::kCancelled:
+      return "cancelled";
+    case StopReason::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
 Status Generation::check_options(const GenerationOptions& options) const {
   if (started_) return make_error(ErrorCode::kInvalidArgument, "the generation was already started");
-  if (options.max_tokens < 0) return make_error(ErrorCode::kInvalidArgument, "the token limit must not be negative");
-  if (options.prefill_chunk <= 0) return make_error(ErrorCode::kInvalidArgument, "prefill chunk must be positive");
+  if (options.max_tokens < 0)
+    return make_error(ErrorCode::kInvalidArgument, "the token limit must not be negative");
+  if (options.prefill_chunk <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "prefill chunk must be positive");
   return sampling::validate(options.sampling);
 }
 
@@ -52,9 +59,9 @@ Status Generation::start_tokens(std::span<const int32_t> prompt_tokens, const Ge
   for (size_t i = 0; i < prompt_tokens.size(); ++i) {
     const int32_t id = prompt_tokens[i];
     if (id < 0 || id >= vocabulary) {
-      return make_error(ErrorCode::kInvalidArgument, "prompt token " + std::to_string(i) + " has id " +
-                                                         std::to_string(id) + ", outside the vocabulary [0, " +
-                                                         std::to_string(vocabulary) + ")");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "prompt token " + std::to_string(i) + " has id " + std::to_string(id) +
+                            ", outside the vocabulary [0, " + std::to_string(vocabulary) + ")");
     }
   }
   return accept_prompt(std::vector<int32_t>(prompt_tokens.begin(), prompt_tokens.end()), options);
@@ -64,10 +71,10 @@ Status Generation::accept_prompt(std::vector<int32_t> tokens, const GenerationOp
   const int64_t prompt_size = static_cast<int64_t>(tokens.size());
   const int64_t capacity = backend_.context_capacity();
   if (options.max_tokens > capacity - prompt_size) {  // not prompt + max: an absurd max would overflow
-    return make_error(ErrorCode::kOutOfRange,
-                      "the prompt (" + std::to_string(prompt_size) + " tokens) plus " +
-                          std::to_string(options.max_tokens) + " tokens to generate exceed the context of " +
-                          std::to_string(capacity) + " positions");
+    return make_error(ErrorCode::kOutOfRange, "the prompt (" + std::to_string(prompt_size) +
+                                                  " tokens) plus " + std::to_string(options.max_tokens) +
+                                                  " tokens to generate exceed the context of " +
+                                                  std::to_string(capacity) + " positions");
   }
   LW_ASSIGN_OR_RETURN(sampling::Sampler sampler, sampling::Sampler::create(options.sampling));
   sampler_.emplace(std::move(sampler));
@@ -95,8 +102,9 @@ Status Generation::prefill() {
   for (int64_t begin = 0; begin < prompt_size; begin += prefill_chunk_) {
     if (cancel_requested()) return cancelled_error();
     const int64_t count = std::min(prefill_chunk_, prompt_size - begin);
-    LW_TRY(backend_.forward(std::span(prompt_tokens_).subspan(static_cast<size_t>(begin), static_cast<size_t>(count)),
-                            LogitsMode::kLastPosition, logits_));
+    LW_TRY(backend_.forward(
+        std::span(prompt_tokens_).subspan(static_cast<size_t>(begin), static_cast<size_t>(count)),
+        LogitsMode::kLastPosition, logits_));
   }
   prefill_ms_ = elapsed_ms(start);
   prefilled_ = true;
@@ -118,9 +126,9 @@ Result<GenerationStep> Generation::step() {
     if (!std::isfinite(logits_[id])) {
       non_finite_logits_ = true;
       return make_error(ErrorCode::kInternal,
-                        "the model produced a non-finite logit (" + std::to_string(logits_[id]) + " for token " +
-                            std::to_string(id) + ") at position " + std::to_string(history_.size() - 1) +
-                            ": its weights are probably corrupt");
+                        "the model produced a non-finite logit (" + std::to_string(logits_[id]) +
+                            " for token " + std::to_string(id) + ") at position " +
+                            std::to_string(history_.size() - 1) + ": its weights are probably corrupt");
     }
   }
   LW_ASSIGN_OR_RETURN(int32_t token, sampler_->sample(logits_, history_));

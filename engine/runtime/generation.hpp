@@ -48,8 +48,8 @@ enum class StopReason {
 const char* stop_reason_name(StopReason reason);  // "end of generation token", "token limit", ...
 
 struct GenerationStep {
-  int32_t token = -1;   // the sampled id (the end-of-generation token included)
-  std::string text;     // settled UTF-8 text; empty while a character or cluster is held back
+  int32_t token = -1;  // the sampled id (the end-of-generation token included)
+  std::string text;    // settled UTF-8 text; empty while a character or cluster is held back
   bool finished = false;
   StopReason stop_reason = StopReason::kNone;
 };
@@ -98,13 +98,13 @@ class Generation {
   std::optional<tokenizer::StreamingDecoder> decoder_;
   std::vector<int32_t> prompt_tokens_;
   std::vector<int32_t> generated_tokens_;
-  std::vector<int32_t> history_;      // prompt + generated, for the repetition penalty
-  std::vector<float> logits_;         // (vocab) of the last position
+  std::vector<int32_t> history_;  // prompt + generated, for the repetition penalty
+  std::vector<float> logits_;     // (vocab) of the last position
   bool started_ = false;
   bool prefilled_ = false;
   bool non_finite_logits_ = false;
   StopReason stop_reason_ = StopReason::kNone;
-  std::optional<Error> failure_;      // the first failure, answered again by later next() calls
+  std::optional<Error> failure_;  // the first failure, answered again by later next() calls
   double prefill_ms_ = 0;
   double decode_ms_ = 0;
 };

@@ -21,11 +21,11 @@
 namespace llama_worker::runtime {
 
 struct GenerationOptions {
-  int64_t max_tokens = 64;             // tokens to generate at most (>= 0)
-  sampling::SamplingParams sampling;   // temperature 0 = greedy
-  bool chat = false;                   // wrap the prompt in the model's chat format
-  std::string chat_template;           // tokenizer.chat_template (needed when chat)
-  int64_t prefill_chunk = 512;         // prompt tokens per forward() call
+  int64_t max_tokens = 64;            // tokens to generate at most (>= 0)
+  sampling::SamplingParams sampling;  // temperature 0 = greedy
+  bool chat = false;                  // wrap the prompt in the model's chat format
+  std::string chat_template;          // tokenizer.chat_template (needed when chat)
+  int64_t prefill_chunk = 512;        // prompt tokens per forward() call
 };
 
 struct GenerationResult {
@@ -39,7 +39,8 @@ struct GenerationResult {
 class Session {
  public:
   // Both must outlive the session.
-  Session(InferenceBackend& backend, const tokenizer::Tokenizer& tokenizer) : backend_(backend), tokenizer_(tokenizer) {}
+  Session(InferenceBackend& backend, const tokenizer::Tokenizer& tokenizer)
+      : backend_(backend), tokenizer_(tokenizer) {}
 
   // Resets the backend's KV cache, then generates. on_text receives settled UTF-8 text as it
   // becomes available (the streaming decoder's output).

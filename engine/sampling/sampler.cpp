@@ -10,7 +10,8 @@ namespace llama_worker::sampling {
 namespace {
 
 Status check_row(std::span<const float> logits, std::span<const int32_t> history) {
-  if (logits.empty()) return make_error(ErrorCode::kInvalidArgument, "cannot sample from an empty logits row");
+  if (logits.empty())
+    return make_error(ErrorCode::kInvalidArgument, "cannot sample from an empty logits row");
   for (size_t i = 0; i < logits.size(); ++i) {
     if (!std::isfinite(logits[i])) {
       return make_error(ErrorCode::kInvalidArgument, "logit of token " + std::to_string(i) + " is " +
@@ -33,8 +34,9 @@ std::vector<double> penalised_logits(std::span<const float> logits, const Sampli
                                      std::span<const int32_t> history) {
   std::vector<double> values(logits.begin(), logits.end());
   if (params.repetition_penalty == 1.0f || params.repeat_last_n == 0) return values;
-  const size_t window = params.repeat_last_n < 0 ? history.size()
-                                                 : std::min(history.size(), static_cast<size_t>(params.repeat_last_n));
+  const size_t window = params.repeat_last_n < 0
+                            ? history.size()
+                            : std::min(history.size(), static_cast<size_t>(params.repeat_last_n));
   const double penalty = params.repetition_penalty;
   std::vector<bool> penalised(values.size(), false);
   for (const int32_t id : history.subspan(history.size() - window)) {
@@ -64,15 +66,16 @@ struct Weighted {
 std::vector<Weighted> truncated_candidates(const std::vector<double>& values, const SamplingParams& params) {
   const double temperature = params.temperature;
   std::vector<Weighted> candidates(values.size());
-  for (size_t i = 0; i < values.size(); ++i) candidates[i] = {static_cast<int32_t>(i), values[i] / temperature, 0.0};
+  for (size_t i = 0; i < values.size(); ++i)
+    candidates[i] = {static_cast<int32_t>(i), values[i] / temperature, 0.0};
   const auto more_likely = [](const Weighted& a, const Weighted& b) {
     return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;  // strict total order: one result
   };
   size_t kept = candidates.size();
   if (params.top_k > 0 && static_cast<size_t>(params.top_k) < kept) {
     kept = static_cast<size_t>(params.top_k);
-    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(kept), candidates.end(),
-                      more_likely);
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(kept),
+                      candidates.end(), more_likely);
   } else {
     std::sort(candidates.begin(), candidates.end(), more_likely);
   }
@@ -105,8 +108,9 @@ std::vector<Weighted> truncated_candidates(const std::vector<double>& values, co
 
 }  // namespace
 
-Result<std::vector<Candidate>> candidate_distribution(std::span<const float> logits, const SamplingParams& params,
-                                                     std::span<const int32_t> history) {
+Result<std::vector<Candidate>> candidate_distribution(std::span<const float> logits,
+                                                      const SamplingParams& params,
+                                                      std::span<const int32_t> history) {
   LW_TRY(validate(params));
   LW_TRY(check_row(logits, history));
   const std::vector<double> values = penalised_logits(logits, params, history);

@@ -31,8 +31,9 @@ struct Candidate {
 
 // The distribution the sampler draws from (steps 1-6), most likely first. Fails on invalid
 // params, an empty row, a non-finite logit (naming its index) or a history id outside the row.
-Result<std::vector<Candidate>> candidate_distribution(std::span<const float> logits, const SamplingParams& params,
-                                                     std::span<const int32_t> history);
+Result<std::vector<Candidate>> candidate_distribution(std::span<const float> logits,
+                                                      const SamplingParams& params,
+                                                      std::span<const int32_t> history);
 
 class Sampler {
  public:

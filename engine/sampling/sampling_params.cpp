@@ -32,10 +32,12 @@ Status validate(const SamplingParams& params) {
     return invalid("min-p", describe(params.min_p), "in [0, 1] (0 = disabled)");
   }
   if (!std::isfinite(params.repetition_penalty) || params.repetition_penalty <= 0.0f) {
-    return invalid("repetition penalty", describe(params.repetition_penalty), "a finite number > 0 (1 = disabled)");
+    return invalid("repetition penalty", describe(params.repetition_penalty),
+                   "a finite number > 0 (1 = disabled)");
   }
   if (params.repeat_last_n < -1) {
-    return invalid("repeat-last-n", std::to_string(params.repeat_last_n), ">= -1 (-1 = whole history, 0 = none)");
+    return invalid("repeat-last-n", std::to_string(params.repeat_last_n),
+                   ">= -1 (-1 = whole history, 0 = none)");
   }
   return Status::ok();
 }

@@ -33,7 +33,8 @@ AddedTokenMatcher::AddedTokenMatcher(const Vocabulary& vocabulary) : vocabulary_
   }
 }
 
-void AddedTokenMatcher::split(std::string_view text, bool parse_special, std::vector<Fragment>& fragments) const {
+void AddedTokenMatcher::split(std::string_view text, bool parse_special,
+                              std::vector<Fragment>& fragments) const {
   fragments.clear();
   const auto& starts = parse_special ? first_byte_any_ : first_byte_plain_;
   size_t text_begin = 0;

@@ -17,9 +17,9 @@ namespace llama_worker::tokenizer {
 
 // A stretch of the input: either text to tokenize or one added token.
 struct Fragment {
-  size_t begin = 0;           // byte range in the input
+  size_t begin = 0;  // byte range in the input
   size_t end = 0;
-  int32_t token = kNoToken;   // the added token, or kNoToken for text
+  int32_t token = kNoToken;  // the added token, or kNoToken for text
 };
 
 class AddedTokenMatcher {
@@ -38,9 +38,9 @@ class AddedTokenMatcher {
   };
   const Vocabulary* vocabulary_ = nullptr;
   std::array<std::vector<Candidate>, 256> by_first_byte_;  // longest first
-  std::array<bool, 256> first_byte_plain_{};                // some always-active token starts here
+  std::array<bool, 256> first_byte_plain_{};               // some always-active token starts here
   std::array<bool, 256> first_byte_any_{};
-  std::vector<bool> rstrip_;                                // (n_vocab)
+  std::vector<bool> rstrip_;  // (n_vocab)
 };
 
 // Unicode White_Space (Rust's char::is_whitespace).

@@ -8,13 +8,15 @@
 
 namespace llama_worker::tokenizer {
 
-Result<ByteLevelBpe> ByteLevelBpe::create(const Vocabulary& vocabulary, const TokenIndex& index, bool ignore_merges) {
+Result<ByteLevelBpe> ByteLevelBpe::create(const Vocabulary& vocabulary, const TokenIndex& index,
+                                          bool ignore_merges) {
   ByteLevelBpe bpe;
   bpe.index_ = &index;
   bpe.ignore_merges_ = ignore_merges;
   const ByteUnicodeTable& table = ByteUnicodeTable::instance();
   // A byte whose alphabet character is not a token keeps kNoToken: encode_piece drops it.
-  for (int byte = 0; byte < 256; ++byte) bpe.byte_token_[byte] = index.find(table.utf8(static_cast<uint8_t>(byte)));
+  for (int byte = 0; byte < 256; ++byte)
+    bpe.byte_token_[byte] = index.find(table.utf8(static_cast<uint8_t>(byte)));
   bpe.merges_.reserve(vocabulary.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank) {
@@ -28,7 +30,8 @@ Result<ByteLevelBpe> ByteLevelBpe::create(const Vocabulary& vocabulary, const To
     const int32_t right_id = index.find(right);
     const int32_t merged_id = index.find(joined);
     if (left_id < 0 || right_id < 0 || merged_id < 0) {
-      return make_error(ErrorCode::kMalformedFile, "byte-level BPE: merge " + std::to_string(rank) + " is not valid");
+      return make_error(ErrorCode::kMalformedFile,
+                        "byte-level BPE: merge " + std::to_string(rank) + " is not valid");
     }
     // A repeated pair keeps its first (lowest) rank, as Hugging Face does.
     bpe.merges_.insert(left_id, right_id, Merge{static_cast<int32_t>(rank), merged_id});
@@ -46,8 +49,8 @@ struct Symbol {
 
 struct Candidate {
   int32_t rank;
-  int32_t left;      // symbol index
-  int32_t left_id;   // ids when pushed: the entry is stale once either changed
+  int32_t left;     // symbol index
+  int32_t left_id;  // ids when pushed: the entry is stale once either changed
   int32_t right_id;
   int32_t merged;
 };

@@ -29,7 +29,8 @@ namespace llama_worker::tokenizer {
 class ByteLevelBpe {
  public:
   // `vocabulary` must be valid (validate_vocabulary); `index` views its tokens.
-  static Result<ByteLevelBpe> create(const Vocabulary& vocabulary, const TokenIndex& index, bool ignore_merges);
+  static Result<ByteLevelBpe> create(const Vocabulary& vocabulary, const TokenIndex& index,
+                                     bool ignore_merges);
 
   // Appends the ids of one piece of raw (not byte-alphabet) bytes.
   void encode_piece(std::string_view bytes, std::vector<int32_t>& out) const;

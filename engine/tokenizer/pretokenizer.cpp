@@ -8,7 +8,8 @@ namespace {
 
 // Oniguruma's \s: the Unicode White_Space property.
 constexpr std::string_view kWhiteSpace =
-    "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+    "\\t\\n\\x{0B}\\f\\r "
+    "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
 
 // Expands the placeholders {s} (one white-space character), {S} (one non-white-space
 // character) and {ws} (the bare class body, for use inside [...]) in a pattern.
@@ -67,12 +68,13 @@ Result<PretokenizerConfig> pretokenizer_config(std::string_view pre) {
   }
   if (pre == "default" || pre.empty()) {
     // llama.cpp's list for BPE vocabularies that name no pre-tokenizer.
-    return PretokenizerConfig{"default",
-                              {"[\\p{P}\\$\\+<=>\\^~\\|]+",
-                               expand("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^{ws}\\p{L}\\p{N}]+|{s}+(?!{S})"),
-                               "\\p{N}+", "[0-9][0-9][0-9]"},
-                              false,
-                              false};
+    return PretokenizerConfig{
+        "default",
+        {"[\\p{P}\\$\\+<=>\\^~\\|]+",
+         expand("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^{ws}\\p{L}\\p{N}]+|{s}+(?!{S})"), "\\p{N}+",
+         "[0-9][0-9][0-9]"},
+        false,
+        false};
   }
   return make_error(ErrorCode::kUnsupported,
                     "unsupported pre-tokenizer '" + std::string(pre) +
@@ -129,9 +131,9 @@ Result<Pretokenizer> Pretokenizer::create(PretokenizerConfig config) {
     if (!code) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error_code, message, sizeof message);
-      return make_error(ErrorCode::kInternal, "pre-tokenizer '" + config.name + "': regex does not compile at offset " +
-                                                  std::to_string(error_offset) + ": " +
-                                                  reinterpret_cast<const char*>(message));
+      return make_error(ErrorCode::kInternal,
+                        "pre-tokenizer '" + config.name + "': regex does not compile at offset " +
+                            std::to_string(error_offset) + ": " + reinterpret_cast<const char*>(message));
     }
     compiled->codes.push_back(code);
     // JIT is an optimisation: when it is unavailable the interpreter gives the same matches.
@@ -154,7 +156,8 @@ Status Pretokenizer::split(std::string_view text, std::vector<Piece>& pieces) co
   if (text.empty()) return Status::ok();
   pieces.push_back({0, text.size()});
   MatchScratch& match = scratch();
-  if (!match.data || !match.context) return make_error(ErrorCode::kOutOfMemory, "pre-tokenizer: no match data");
+  if (!match.data || !match.context)
+    return make_error(ErrorCode::kOutOfMemory, "pre-tokenizer: no match data");
   std::vector<Piece> next;
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   for (pcre2_code* code : compiled_->codes) {
@@ -166,14 +169,15 @@ Status Pretokenizer::split(std::string_view text, std::vector<Piece>& pieces) co
       while (position < piece.end) {
         // The subject ends at the piece's end so that look-aheads see what the regex would see
         // if the piece were split out on its own, as Hugging Face does.
-        const int rc = pcre2_match(code, subject, piece.end, position, PCRE2_NO_UTF_CHECK, match.data, match.context);
+        const int rc =
+            pcre2_match(code, subject, piece.end, position, PCRE2_NO_UTF_CHECK, match.data, match.context);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
           PCRE2_UCHAR message[256];
           pcre2_get_error_message(rc, message, sizeof message);
-          return make_error(ErrorCode::kInternal, "pre-tokenizer '" + compiled_->config.name +
-                                                      "': regex match failed: " +
-                                                      reinterpret_cast<const char*>(message));
+          return make_error(ErrorCode::kInternal,
+                            "pre-tokenizer '" + compiled_->config.name +
+                                "': regex match failed: " + reinterpret_cast<const char*>(message));
         }
         const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match.data);
         size_t match_begin = ovector[0];

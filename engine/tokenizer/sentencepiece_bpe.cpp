@@ -86,7 +86,8 @@ void SentencePieceBpe::encode_fragment(std::string_view text, std::vector<int32_
     s.heap.pop_back();
     Symbol& left = s.symbols[top.left];
     Symbol& right = s.symbols[top.right];
-    if (left.length == 0 || right.length == 0 || left.next != top.right || left.length + right.length != top.length) {
+    if (left.length == 0 || right.length == 0 || left.next != top.right ||
+        left.length + right.length != top.length) {
       continue;
     }
     left.length += right.length;

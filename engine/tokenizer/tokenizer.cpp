@@ -20,7 +20,8 @@ constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 LOWER ONE E
 std::string token_bytes(const Vocabulary& v, size_t id) {
   const std::string& text = v.tokens[id];
   const TokenType type = v.token_types[id];
-  if (type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown) return text;
+  if (type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown)
+    return text;
   if (type == TokenType::kByte) {
     const int byte = parse_byte_token(text);
     return std::string(1, static_cast<char>(byte));
@@ -149,19 +150,21 @@ Result<std::vector<int32_t>> Tokenizer::encode(std::string_view text, const Enco
   return out;
 }
 
-Result<std::string> Tokenizer::decode_bytes(std::span<const int32_t> ids, const DecodeOptions& options) const {
+Result<std::string> Tokenizer::decode_bytes(std::span<const int32_t> ids,
+                                            const DecodeOptions& options) const {
   std::string out;
   bool first_text = true;
   for (size_t i = 0; i < ids.size(); ++i) {
     const int32_t id = ids[i];
     if (id < 0 || id >= size()) {
-      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) + " at position " +
-                                                         std::to_string(i) + " is out of range (vocabulary size " +
-                                                         std::to_string(size()) + ")");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "token id " + std::to_string(id) + " at position " + std::to_string(i) +
+                            " is out of range (vocabulary size " + std::to_string(size()) + ")");
     }
     if (options.skip_special && is_special(id)) continue;
     std::string_view piece = state_->pieces[static_cast<size_t>(id)];
-    if (first_text && options.strip_dummy_prefix && strips_dummy_prefix() && !piece.empty() && piece[0] == ' ') {
+    if (first_text && options.strip_dummy_prefix && strips_dummy_prefix() && !piece.empty() &&
+        piece[0] == ' ') {
       piece.remove_prefix(1);
     }
     if (!state_->pieces[static_cast<size_t>(id)].empty()) first_text = false;
@@ -178,8 +181,9 @@ Result<std::string> Tokenizer::decode(std::span<const int32_t> ids, const Decode
 
 Result<std::string_view> Tokenizer::token_piece(int32_t id) const {
   if (id < 0 || id >= size()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "token id " + std::to_string(id) + " is out of range (vocabulary size " + std::to_string(size()) + ")");
+    return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
+                                                       " is out of range (vocabulary size " +
+                                                       std::to_string(size()) + ")");
   }
   return std::string_view(state_->pieces[static_cast<size_t>(id)]);
 }
@@ -190,7 +194,9 @@ bool Tokenizer::is_special(int32_t id) const {
   return type == TokenType::kControl || type == TokenType::kUnknown;
 }
 
-bool Tokenizer::strips_dummy_prefix() const { return !state_->byte_level && state_->vocabulary.add_space_prefix; }
+bool Tokenizer::strips_dummy_prefix() const {
+  return !state_->byte_level && state_->vocabulary.add_space_prefix;
+}
 
 const Vocabulary& Tokenizer::vocabulary() const { return state_->vocabulary; }
 

@@ -39,8 +39,8 @@ struct EncodeOptions {
 };
 
 struct DecodeOptions {
-  bool skip_special = false;          // control and unknown-type tokens produce no text
-  bool strip_dummy_prefix = true;     // SentencePiece: drop the leading space of the first token
+  bool skip_special = false;       // control and unknown-type tokens produce no text
+  bool strip_dummy_prefix = true;  // SentencePiece: drop the leading space of the first token
 };
 
 class Tokenizer {

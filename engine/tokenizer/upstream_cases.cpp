@@ -11,8 +11,9 @@ Result<std::vector<std::string>> parse_upstream_cases(std::string_view content) 
     // `begin` and plain splitting (Python's str.split) is exact.
     const size_t found = content.find(kUpstreamCaseSeparator, begin);
     if (found == std::string_view::npos) {
-      return make_error(ErrorCode::kMalformedFile, "test cases: text after the last '__ggml_vocab_test__' line at byte " +
-                                                       std::to_string(begin));
+      return make_error(
+          ErrorCode::kMalformedFile,
+          "test cases: text after the last '__ggml_vocab_test__' line at byte " + std::to_string(begin));
     }
     cases.emplace_back(content.substr(begin, found - begin));
     begin = found + kUpstreamCaseSeparator.size();

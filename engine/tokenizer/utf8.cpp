@@ -19,11 +19,16 @@ struct SecondByteRange {
 
 SecondByteRange second_byte_range(uint8_t lead) {
   switch (lead) {
-    case 0xE0: return {0xA0, 0xBF};  // no overlong 3-byte forms
-    case 0xED: return {0x80, 0x9F};  // no surrogates
-    case 0xF0: return {0x90, 0xBF};  // no overlong 4-byte forms
-    case 0xF4: return {0x80, 0x8F};  // nothing above U+10FFFF
-    default: return {0x80, 0xBF};
+    case 0xE0:
+      return {0xA0, 0xBF};  // no overlong 3-byte forms
+    case 0xED:
+      return {0x80, 0x9F};  // no surrogates
+    case 0xF0:
+      return {0x90, 0xBF};  // no overlong 4-byte forms
+    case 0xF4:
+      return {0x80, 0x8F};  // nothing above U+10FFFF
+    default:
+      return {0x80, 0xBF};
   }
 }
 
@@ -44,10 +49,12 @@ Utf8Sequence examine_utf8(std::string_view text) {
   if (length == 0) return {Utf8Sequence::Kind::kInvalid, 1, 0};
   char32_t code_point = lead & (0x7F >> length);
   for (int i = 1; i < length; ++i) {
-    if (static_cast<size_t>(i) >= text.size()) return {Utf8Sequence::Kind::kIncomplete, static_cast<size_t>(i), 0};
+    if (static_cast<size_t>(i) >= text.size())
+      return {Utf8Sequence::Kind::kIncomplete, static_cast<size_t>(i), 0};
     const auto byte = static_cast<uint8_t>(text[i]);
     const SecondByteRange range = i == 1 ? second_byte_range(lead) : SecondByteRange{0x80, 0xBF};
-    if (byte < range.low || byte > range.high) return {Utf8Sequence::Kind::kInvalid, static_cast<size_t>(i), 0};
+    if (byte < range.low || byte > range.high)
+      return {Utf8Sequence::Kind::kInvalid, static_cast<size_t>(i), 0};
     code_point = (code_point << 6) | (byte & 0x3F);
   }
   return {Utf8Sequence::Kind::kValid, static_cast<size_t>(length), code_point};
@@ -68,7 +75,8 @@ Status validate_utf8(std::string_view text) {
     }
     char detail[96];
     if (sequence.kind == Utf8Sequence::Kind::kIncomplete) {
-      std::snprintf(detail, sizeof detail, "lead byte 0x%02X starts a sequence cut off by the end of the text", lead);
+      std::snprintf(detail, sizeof detail,
+                    "lead byte 0x%02X starts a sequence cut off by the end of the text", lead);
     } else if (sequence.length == 1 && utf8_sequence_length(lead) == 0) {
       std::snprintf(detail, sizeof detail, "byte 0x%02X cannot start a character", lead);
     } else {
@@ -154,9 +162,9 @@ bool is_trivially_nfc(std::string_view text) {
 Result<std::string> nfc_normalize(std::string_view text) {
   if (is_trivially_nfc(text)) return std::string(text);
   utf8proc_uint8_t* mapped = nullptr;
-  const utf8proc_ssize_t length =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
-                   &mapped, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t length = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+      &mapped, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (length < 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       std::string("NFC normalization failed: ") + utf8proc_errmsg(length));

@@ -30,9 +30,9 @@ int utf8_sequence_length(uint8_t lead);
 struct Utf8Sequence {
   enum class Kind { kValid, kInvalid, kIncomplete };
   Kind kind = Kind::kValid;
-  size_t length = 0;       // kValid: bytes of the character; kInvalid: bytes of the maximal subpart
-                           // to replace by one U+FFFD (>= 1); kIncomplete: bytes available (a valid prefix)
-  char32_t code_point = 0; // kValid only
+  size_t length = 0;        // kValid: bytes of the character; kInvalid: bytes of the maximal subpart
+                            // to replace by one U+FFFD (>= 1); kIncomplete: bytes available (a valid prefix)
+  char32_t code_point = 0;  // kValid only
 };
 
 // Examines the sequence starting at text[0]; text must not be empty.

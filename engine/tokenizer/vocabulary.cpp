@@ -43,8 +43,8 @@ int hex_value(char c) {
 Status check_special_id(const char* what, int32_t id, size_t size) {
   if (id == kNoToken) return Status::ok();
   if (id < 0 || static_cast<size_t>(id) >= size) {
-    return vocabulary_error(std::string(what) + " token id " + std::to_string(id) + " is out of range (vocabulary size " +
-                            std::to_string(size) + ")");
+    return vocabulary_error(std::string(what) + " token id " + std::to_string(id) +
+                            " is out of range (vocabulary size " + std::to_string(size) + ")");
   }
   return Status::ok();
 }
@@ -53,13 +53,20 @@ Status check_special_id(const char* what, int32_t id, size_t size) {
 
 const char* token_type_name(TokenType type) {
   switch (type) {
-    case TokenType::kUndefined: return "undefined";
-    case TokenType::kNormal: return "normal";
-    case TokenType::kUnknown: return "unknown";
-    case TokenType::kControl: return "control";
-    case TokenType::kUserDefined: return "user-defined";
-    case TokenType::kUnused: return "unused";
-    case TokenType::kByte: return "byte";
+    case TokenType::kUndefined:
+      return "undefined";
+    case TokenType::kNormal:
+      return "normal";
+    case TokenType::kUnknown:
+      return "unknown";
+    case TokenType::kControl:
+      return "control";
+    case TokenType::kUserDefined:
+      return "user-defined";
+    case TokenType::kUnused:
+      return "unused";
+    case TokenType::kByte:
+      return "byte";
   }
   return "invalid";
 }
@@ -75,9 +82,10 @@ int parse_byte_token(std::string_view text) {
 Status validate_vocabulary(const Vocabulary& v) {
   const bool byte_level = v.model == "gpt2";
   if (!byte_level && v.model != "llama") {
-    return make_error(ErrorCode::kUnsupported, "unsupported tokenizer model '" + v.model +
-                                                   "' (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), "
-                                                   "llama (SentencePiece-style BPE)");
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported tokenizer model '" + v.model +
+                          "' (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), "
+                          "llama (SentencePiece-style BPE)");
   }
   if (byte_level) LW_TRY(pretokenizer_config(v.pre));
   const size_t size = v.tokens.size();
@@ -88,8 +96,8 @@ Status validate_vocabulary(const Vocabulary& v) {
                             std::to_string(size) + " tokens");
   }
   if (!v.scores.empty() && v.scores.size() != size) {
-    return vocabulary_error("scores has " + std::to_string(v.scores.size()) + " entries for " + std::to_string(size) +
-                            " tokens");
+    return vocabulary_error("scores has " + std::to_string(v.scores.size()) + " entries for " +
+                            std::to_string(size) + " tokens");
   }
 
   std::unordered_map<std::string_view, size_t> index;
@@ -104,12 +112,13 @@ Status validate_vocabulary(const Vocabulary& v) {
     }
     const auto [it, inserted] = index.emplace(token, id);
     if (!inserted) {
-      return vocabulary_error("duplicate token " + quoted(token) + " at ids " + std::to_string(it->second) + " and " +
-                              std::to_string(id));
+      return vocabulary_error("duplicate token " + quoted(token) + " at ids " + std::to_string(it->second) +
+                              " and " + std::to_string(id));
     }
     const auto raw_type = static_cast<int32_t>(v.token_types[id]);
     if (raw_type < 0 || raw_type > static_cast<int32_t>(TokenType::kByte)) {
-      return vocabulary_error("token " + std::to_string(id) + " has unknown token type " + std::to_string(raw_type));
+      return vocabulary_error("token " + std::to_string(id) + " has unknown token type " +
+                              std::to_string(raw_type));
     }
     if (v.token_types[id] == TokenType::kByte) {
       const int byte = parse_byte_token(token);
@@ -145,8 +154,8 @@ Status validate_vocabulary(const Vocabulary& v) {
     joined.append(right);
     for (const std::string_view part : {left, right, std::string_view(joined)}) {
       if (!index.count(part)) {
-        return vocabulary_error("merge " + std::to_string(rank) + " " + quoted(merge) + " names " + quoted(part) +
-                                ", which is not a token");
+        return vocabulary_error("merge " + std::to_string(rank) + " " + quoted(merge) + " names " +
+                                quoted(part) + ", which is not a token");
       }
     }
   }
@@ -156,8 +165,10 @@ Status validate_vocabulary(const Vocabulary& v) {
   LW_TRY(check_special_id("EOT", v.special.eot, size));
   LW_TRY(check_special_id("UNK", v.special.unk, size));
   LW_TRY(check_special_id("PAD", v.special.pad, size));
-  if (v.add_bos && v.special.bos == kNoToken) return vocabulary_error("add_bos_token is true but there is no BOS id");
-  if (v.add_eos && v.special.eos == kNoToken) return vocabulary_error("add_eos_token is true but there is no EOS id");
+  if (v.add_bos && v.special.bos == kNoToken)
+    return vocabulary_error("add_bos_token is true but there is no BOS id");
+  if (v.add_eos && v.special.eos == kNoToken)
+    return vocabulary_error("add_eos_token is true but there is no EOS id");
   for (const int32_t id : v.rstrip_ids) LW_TRY(check_special_id("rstrip", id, size));
   return Status::ok();
 }

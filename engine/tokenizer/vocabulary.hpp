@@ -33,7 +33,7 @@ enum class TokenType : int32_t {
   kControl = 3,      // <s>, <|im_start|>: matched in text only when special parsing is on
   kUserDefined = 4,  // added tokens: always matched whole in text
   kUnused = 5,
-  kByte = 6,         // <0x0A>: SentencePiece byte fallback
+  kByte = 6,  // <0x0A>: SentencePiece byte fallback
 };
 
 struct SpecialTokenIds {
@@ -45,17 +45,17 @@ struct SpecialTokenIds {
 };
 
 struct Vocabulary {
-  std::string model;                  // tokenizer.ggml.model: "gpt2" or "llama"
-  std::string pre;                    // tokenizer.ggml.pre; "" means "default"
-  std::vector<std::string> tokens;    // (n_vocab) token text; byte-level BPE spells bytes in GPT-2's alphabet
-  std::vector<TokenType> token_types; // (n_vocab)
-  std::vector<float> scores;          // (n_vocab) or empty; SentencePiece merge priority (higher first)
-  std::vector<std::string> merges;    // (n_merges) "left right"; the index is the rank (lower first)
+  std::string model;                // tokenizer.ggml.model: "gpt2" or "llama"
+  std::string pre;                  // tokenizer.ggml.pre; "" means "default"
+  std::vector<std::string> tokens;  // (n_vocab) token text; byte-level BPE spells bytes in GPT-2's alphabet
+  std::vector<TokenType> token_types;  // (n_vocab)
+  std::vector<float> scores;           // (n_vocab) or empty; SentencePiece merge priority (higher first)
+  std::vector<std::string> merges;     // (n_merges) "left right"; the index is the rank (lower first)
   SpecialTokenIds special;
-  bool add_bos = false;               // prepend BOS when encoding with add_special
-  bool add_eos = false;               // append EOS when encoding with add_special
-  bool add_space_prefix = true;       // SentencePiece only: the dummy "▁" before each text fragment
-  std::vector<int32_t> rstrip_ids;    // special tokens that swallow the whitespace after them in text
+  bool add_bos = false;             // prepend BOS when encoding with add_special
+  bool add_eos = false;             // append EOS when encoding with add_special
+  bool add_space_prefix = true;     // SentencePiece only: the dummy "▁" before each text fragment
+  std::vector<int32_t> rstrip_ids;  // special tokens that swallow the whitespace after them in text
 };
 
 Status validate_vocabulary(const Vocabulary& vocabulary);

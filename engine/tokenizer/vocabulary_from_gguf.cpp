@@ -21,15 +21,19 @@ std::string describe(const Value& value) {
 }
 
 // The array at `key` with elements of exactly `element`; nullptr when absent and not required.
-Result<const Value*> find_array(const gguf::File& file, std::string_view key, ValueType element, bool required) {
+Result<const Value*> find_array(const gguf::File& file, std::string_view key, ValueType element,
+                                bool required) {
   const Value* value = file.find(key);
   if (value == nullptr) {
-    if (required) return make_error(ErrorCode::kMalformedFile, file.path() + ": metadata key '" + std::string(key) + "' is missing");
+    if (required)
+      return make_error(ErrorCode::kMalformedFile,
+                        file.path() + ": metadata key '" + std::string(key) + "' is missing");
     return static_cast<const Value*>(nullptr);
   }
   if (!value->is_array() || value->element_type != element) {
-    return metadata_error(file, key, "is " + describe(*value) + ", expected arr[" +
-                                         std::string(gguf::value_type_name(element)) + "]");
+    return metadata_error(
+        file, key,
+        "is " + describe(*value) + ", expected arr[" + std::string(gguf::value_type_name(element)) + "]");
   }
   return value;
 }
@@ -37,10 +41,13 @@ Result<const Value*> find_array(const gguf::File& file, std::string_view key, Va
 Result<std::string> get_string(const gguf::File& file, std::string_view key, bool required) {
   const Value* value = file.find(key);
   if (value == nullptr) {
-    if (required) return make_error(ErrorCode::kMalformedFile, file.path() + ": metadata key '" + std::string(key) + "' is missing");
+    if (required)
+      return make_error(ErrorCode::kMalformedFile,
+                        file.path() + ": metadata key '" + std::string(key) + "' is missing");
     return std::string();
   }
-  if (value->type != ValueType::kString) return metadata_error(file, key, "is " + describe(*value) + ", expected str");
+  if (value->type != ValueType::kString)
+    return metadata_error(file, key, "is " + describe(*value) + ", expected str");
   return std::string(value->string);
 }
 
@@ -50,7 +57,8 @@ Status get_token_id(const gguf::File& file, std::string_view key, size_t size, i
   Result<int64_t> raw = file.get<int64_t>(key);
   if (!raw) return metadata_error(file, key, "is not an integer token id (" + raw.error().message + ")");
   if (*raw < 0 || static_cast<uint64_t>(*raw) >= size) {
-    return metadata_error(file, key, "is " + std::to_string(*raw) + ", out of range for " + std::to_string(size) + " tokens");
+    return metadata_error(
+        file, key, "is " + std::to_string(*raw) + ", out of range for " + std::to_string(size) + " tokens");
   }
   id = static_cast<int32_t>(*raw);
   return Status::ok();
@@ -59,7 +67,8 @@ Status get_token_id(const gguf::File& file, std::string_view key, size_t size, i
 Status get_flag(const gguf::File& file, std::string_view key, bool& flag) {
   const Value* value = file.find(key);
   if (value == nullptr) return Status::ok();
-  if (value->type != ValueType::kBool) return metadata_error(file, key, "is " + describe(*value) + ", expected bool");
+  if (value->type != ValueType::kBool)
+    return metadata_error(file, key, "is " + describe(*value) + ", expected bool");
   flag = value->raw_at<uint8_t>(0) != 0;
   return Status::ok();
 }
@@ -76,23 +85,27 @@ Result<Vocabulary> vocabulary_from_gguf_unvalidated(const gguf::File& file) {
   LW_ASSIGN_OR_RETURN(v.model, get_string(file, "tokenizer.ggml.model", true));
   LW_ASSIGN_OR_RETURN(v.pre, get_string(file, "tokenizer.ggml.pre", false));
 
-  LW_ASSIGN_OR_RETURN(const Value* tokens, find_array(file, "tokenizer.ggml.tokens", ValueType::kString, true));
+  LW_ASSIGN_OR_RETURN(const Value* tokens,
+                      find_array(file, "tokenizer.ggml.tokens", ValueType::kString, true));
   const size_t size = tokens->count;
   v.tokens.reserve(size);
   for (uint64_t i = 0; i < tokens->count; ++i) v.tokens.emplace_back(tokens->string_at(i));
 
-  LW_ASSIGN_OR_RETURN(const Value* types, find_array(file, "tokenizer.ggml.token_type", ValueType::kInt32, false));
+  LW_ASSIGN_OR_RETURN(const Value* types,
+                      find_array(file, "tokenizer.ggml.token_type", ValueType::kInt32, false));
   if (types) {
     if (types->count != size) {
-      return metadata_error(file, "tokenizer.ggml.token_type",
-                            "has " + std::to_string(types->count) + " entries for " + std::to_string(size) + " tokens");
+      return metadata_error(
+          file, "tokenizer.ggml.token_type",
+          "has " + std::to_string(types->count) + " entries for " + std::to_string(size) + " tokens");
     }
     v.token_types.reserve(size);
     for (uint64_t i = 0; i < size; ++i) {
       const int32_t raw = types->raw_at<int32_t>(i);
       if (raw < 0 || raw > static_cast<int32_t>(TokenType::kByte)) {
-        return metadata_error(file, "tokenizer.ggml.token_type",
-                              "element " + std::to_string(i) + " is " + std::to_string(raw) + ", not a token type (0..6)");
+        return metadata_error(
+            file, "tokenizer.ggml.token_type",
+            "element " + std::to_string(i) + " is " + std::to_string(raw) + ", not a token type (0..6)");
       }
       v.token_types.push_back(static_cast<TokenType>(raw));
     }
@@ -100,11 +113,13 @@ Result<Vocabulary> vocabulary_from_gguf_unvalidated(const gguf::File& file) {
     v.token_types.assign(size, TokenType::kNormal);
   }
 
-  LW_ASSIGN_OR_RETURN(const Value* scores, find_array(file, "tokenizer.ggml.scores", ValueType::kFloat32, false));
+  LW_ASSIGN_OR_RETURN(const Value* scores,
+                      find_array(file, "tokenizer.ggml.scores", ValueType::kFloat32, false));
   if (scores) {
     if (scores->count != size) {
-      return metadata_error(file, "tokenizer.ggml.scores",
-                            "has " + std::to_string(scores->count) + " entries for " + std::to_string(size) + " tokens");
+      return metadata_error(
+          file, "tokenizer.ggml.scores",
+          "has " + std::to_string(scores->count) + " entries for " + std::to_string(size) + " tokens");
     }
     v.scores.reserve(size);
     for (uint64_t i = 0; i < size; ++i) v.scores.push_back(scores->raw_at<float>(i));
@@ -151,7 +166,8 @@ Result<Vocabulary> vocabulary_from_gguf_unvalidated(const gguf::File& file) {
     for (size_t id = 0; id < v.tokens.size(); ++id) {
       const TokenType type = v.token_types[id];
       const std::string& text = v.tokens[id];
-      const bool special = type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown;
+      const bool special =
+          type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown;
       const bool exempt = text == "<unk>" || text == "<s>" || text == "<|endoftext|>";
       if ((special && !exempt) || text == "</s>") v.rstrip_ids.push_back(static_cast<int32_t>(id));
     }

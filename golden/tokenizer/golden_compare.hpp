@@ -53,7 +53,8 @@ struct CompareCounts {
 };
 
 // `cases`: a golden's "cases" or "extra_cases" array; `label` names the golden in messages.
-inline CompareCounts compare_cases(const Tokenizer& tokenizer, const nlohmann::json& cases, const std::string& label) {
+inline CompareCounts compare_cases(const Tokenizer& tokenizer, const nlohmann::json& cases,
+                                   const std::string& label) {
   CompareCounts counts;
   const EncodeOptions plain_options{false, false};
   const EncodeOptions special_options{false, true};
@@ -75,8 +76,10 @@ inline CompareCounts compare_cases(const Tokenizer& tokenizer, const nlohmann::j
     if (!ok && ++counts.failures <= 10) {
       ADD_FAILURE() << label << ": '" << escaped(text) << "'\n"
                     << "  plain    ours " << join(*got_plain) << "\n           hf   " << join(plain) << "\n"
-                    << "  special  ours " << join(*got_special) << "\n           hf   " << join(special) << "\n"
-                    << "  decoded  ours '" << escaped(*got_decoded) << "'\n           hf   '" << escaped(decoded) << "'";
+                    << "  special  ours " << join(*got_special) << "\n           hf   " << join(special)
+                    << "\n"
+                    << "  decoded  ours '" << escaped(*got_decoded) << "'\n           hf   '"
+                    << escaped(decoded) << "'";
     }
   }
   return counts;

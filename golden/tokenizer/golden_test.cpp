@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "golden_compare.hpp"
 #include "gguf/file.hpp"
+#include "golden_compare.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/vocabulary_from_gguf.hpp"
 
@@ -31,7 +31,8 @@ class RequireTestData : public ::testing::Environment {
   void SetUp() override {
     std::ifstream probe(env("LLAMA_WORKER_VOCAB_DIR") + "/qwen2.5-0.5b-instruct.vocab.gguf");
     if (!probe) {
-      std::printf("SKIPPED: no vocabularies in '%s' (LLAMA_WORKER_VOCAB_DIR)\n", env("LLAMA_WORKER_VOCAB_DIR").c_str());
+      std::printf("SKIPPED: no vocabularies in '%s' (LLAMA_WORKER_VOCAB_DIR)\n",
+                  env("LLAMA_WORKER_VOCAB_DIR").c_str());
       std::exit(77);
     }
   }
@@ -64,18 +65,20 @@ TEST_P(Golden, EveryCorpusStringMatchesTheOracle) {
   const auto corpus = nlohmann::json::parse(corpus_file).at("texts").get<std::vector<std::string>>();
   ASSERT_EQ(corpus.size(), golden.at("cases").size()) << vocab << ": golden is stale, rerun make_goldens.py";
   for (size_t i = 0; i < corpus.size(); ++i) {
-    ASSERT_EQ(corpus[i], golden.at("cases")[i].at("text").get<std::string>()) << vocab << ": golden is stale at " << i;
+    ASSERT_EQ(corpus[i], golden.at("cases")[i].at("text").get<std::string>())
+        << vocab << ": golden is stale at " << i;
   }
 
   const golden::CompareCounts counts = golden::compare_cases(*tokenizer, golden.at("cases"), vocab);
-  EXPECT_EQ(counts.failures, 0u) << counts.failures << " of " << counts.checked << " corpus strings differ for " << vocab;
+  EXPECT_EQ(counts.failures, 0u) << counts.failures << " of " << counts.checked
+                                 << " corpus strings differ for " << vocab;
   EXPECT_GE(counts.checked, 1000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Oracle, Golden,
-                         ::testing::Values("qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct", "gpt-2", "llama-spm",
-                                           "qwen2.5-0.5b-instruct@llama-bpe", "qwen2.5-0.5b-instruct@smollm",
-                                           "qwen2.5-0.5b-instruct@default"),
+                         ::testing::Values("qwen2.5-0.5b-instruct", "phi-3-mini-4k-instruct", "gpt-2",
+                                           "llama-spm", "qwen2.5-0.5b-instruct@llama-bpe",
+                                           "qwen2.5-0.5b-instruct@smollm", "qwen2.5-0.5b-instruct@default"),
                          [](const ::testing::TestParamInfo<const char*>& param_info) {
                            std::string name = param_info.param;
                            for (char& c : name) {

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "golden_compare.hpp"
 #include "gguf/file.hpp"
+#include "golden_compare.hpp"
 #include "tokenizer/byte_unicode.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/tokenizer_from_gguf.hpp"
@@ -39,8 +39,9 @@ class RequireModel : public ::testing::Environment {
   void SetUp() override {
     std::ifstream probe(model_path());
     if (!probe) {
-      std::printf("SKIPPED: SmolLM2-135M-Instruct is not fetched (%s; run ci/fetch-smollm2-135m-instruct.sh)\n",
-                  model_path().c_str());
+      std::printf(
+          "SKIPPED: SmolLM2-135M-Instruct is not fetched (%s; run ci/fetch-smollm2-135m-instruct.sh)\n",
+          model_path().c_str());
       std::exit(77);
     }
   }
@@ -100,14 +101,14 @@ TEST(SmolLM2Golden, CorpusAndMissingByteStringsMatchTheOracle) {
   }
 
   const golden::CompareCounts corpus_counts = golden::compare_cases(smollm2(), cases, "smollm2 corpus");
-  EXPECT_EQ(corpus_counts.failures, 0u) << corpus_counts.failures << " of " << corpus_counts.checked
-                                        << " corpus strings differ";
+  EXPECT_EQ(corpus_counts.failures, 0u)
+      << corpus_counts.failures << " of " << corpus_counts.checked << " corpus strings differ";
   EXPECT_GE(corpus_counts.checked, 1000u);
 
   const nlohmann::json& extra = golden.at("extra_cases");
   const golden::CompareCounts extra_counts = golden::compare_cases(smollm2(), extra, "smollm2 missing bytes");
-  EXPECT_EQ(extra_counts.failures, 0u) << extra_counts.failures << " of " << extra_counts.checked
-                                       << " strings with missing bytes differ";
+  EXPECT_EQ(extra_counts.failures, 0u)
+      << extra_counts.failures << " of " << extra_counts.checked << " strings with missing bytes differ";
   EXPECT_GE(extra_counts.checked, 40u);
 }
 

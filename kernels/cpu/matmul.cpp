@@ -24,10 +24,10 @@ Status matmul_f32(const MatmulParams& p) {
   auto expected_row_bytes = gguf::row_bytes(p.weight_type, p.in_features);
   if (!expected_row_bytes) return expected_row_bytes.error();
   if (static_cast<int64_t>(*expected_row_bytes) != p.weight_row_bytes) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "matmul: a row of " + std::to_string(p.in_features) + " " +
-                          std::string(gguf::tensor_type_name(p.weight_type)) + " elements is " +
-                          std::to_string(*expected_row_bytes) + " bytes, not " + std::to_string(p.weight_row_bytes));
+    return make_error(ErrorCode::kInvalidArgument, "matmul: a row of " + std::to_string(p.in_features) + " " +
+                                                       std::string(gguf::tensor_type_name(p.weight_type)) +
+                                                       " elements is " + std::to_string(*expected_row_bytes) +
+                                                       " bytes, not " + std::to_string(p.weight_row_bytes));
   }
   if (!gguf::traits(p.weight_type).computable) {
     return make_error(ErrorCode::kUnsupported, "matmul: weight type " +

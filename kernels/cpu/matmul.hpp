@@ -19,16 +19,16 @@
 namespace llama_worker::kernels::cpu {
 
 struct MatmulParams {
-  float* y = nullptr;                // (rows, out_features) fp32
-  const float* x = nullptr;          // (rows, in_features) fp32
-  const uint8_t* weight = nullptr;   // out_features rows, each weight_row_bytes bytes of weight_type
+  float* y = nullptr;               // (rows, out_features) fp32
+  const float* x = nullptr;         // (rows, in_features) fp32
+  const uint8_t* weight = nullptr;  // out_features rows, each weight_row_bytes bytes of weight_type
   gguf::TensorType weight_type = gguf::TensorType::kF32;
-  int64_t weight_row_bytes = 0;      // bytes of one encoded weight row (gguf::row_bytes(type, in_features))
-  const float* bias = nullptr;       // (out_features) fp32, or null
-  int64_t rows = 0;                  // tokens
-  int64_t in_features = 0;           // GGUF shape[0] of the weight
-  int64_t out_features = 0;          // GGUF shape[1] of the weight
-  int threads = 1;                   // workers over output features; 0 = all cores
+  int64_t weight_row_bytes = 0;  // bytes of one encoded weight row (gguf::row_bytes(type, in_features))
+  const float* bias = nullptr;   // (out_features) fp32, or null
+  int64_t rows = 0;              // tokens
+  int64_t in_features = 0;       // GGUF shape[0] of the weight
+  int64_t out_features = 0;      // GGUF shape[1] of the weight
+  int threads = 1;               // workers over output features; 0 = all cores
 };
 
 // Fails (kUnsupported / kInvalidArgument) when the weight type cannot be dequantized or the row

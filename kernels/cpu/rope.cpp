@@ -11,8 +11,8 @@ void rope_f32(const RopeParams& p) {
     for (int64_t h = 0; h < p.heads; ++h) {
       float* head = p.x + (t * p.heads + h) * p.head_dim;
       for (int64_t i = 0; i < half; ++i) {
-        const double theta =
-            position * std::pow(static_cast<double>(p.freq_base), -2.0 * static_cast<double>(i) / p.rotary_dims);
+        const double theta = position * std::pow(static_cast<double>(p.freq_base),
+                                                 -2.0 * static_cast<double>(i) / p.rotary_dims);
         const float cos_theta = static_cast<float>(std::cos(theta));
         const float sin_theta = static_cast<float>(std::sin(theta));
         const int64_t first = p.style == RopeStyle::kNormal ? 2 * i : i;

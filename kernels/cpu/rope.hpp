@@ -20,14 +20,14 @@ namespace llama_worker::kernels::cpu {
 enum class RopeStyle { kNormal, kNeox };
 
 struct RopeParams {
-  float* x = nullptr;            // (tokens, heads, head_dim) fp32, rotated in place
-  int64_t tokens = 0;            // rows; token t has absolute position position_offset + t
-  int64_t heads = 0;             // heads per token (query heads or KV heads)
-  int64_t head_dim = 0;          // elements per head
-  int64_t rotary_dims = 0;       // leading elements of each head that rotate; even, <= head_dim
-  int64_t position_offset = 0;   // absolute position of token 0 (tokens already in the KV cache)
-  float freq_base = 10000.0f;    // GGUF <arch>.rope.freq_base
-  float freq_scale = 1.0f;       // linear position scaling (1 = none)
+  float* x = nullptr;           // (tokens, heads, head_dim) fp32, rotated in place
+  int64_t tokens = 0;           // rows; token t has absolute position position_offset + t
+  int64_t heads = 0;            // heads per token (query heads or KV heads)
+  int64_t head_dim = 0;         // elements per head
+  int64_t rotary_dims = 0;      // leading elements of each head that rotate; even, <= head_dim
+  int64_t position_offset = 0;  // absolute position of token 0 (tokens already in the KV cache)
+  float freq_base = 10000.0f;   // GGUF <arch>.rope.freq_base
+  float freq_scale = 1.0f;      // linear position scaling (1 = none)
   RopeStyle style = RopeStyle::kNormal;
 };
 

@@ -10,13 +10,13 @@
 namespace llama_worker::kernels::cpu {
 
 struct SwigluParams {
-  float* out = nullptr;          // (rows, width), row stride = width
-  const float* gate = nullptr;   // (rows, width) with row stride gate_row_stride
-  const float* up = nullptr;     // (rows, width) with row stride up_row_stride
-  int64_t rows = 0;              // tokens
-  int64_t width = 0;             // feed-forward width (n_ff)
-  int64_t gate_row_stride = 0;   // elements between rows of gate (width, or 2 * width when fused)
-  int64_t up_row_stride = 0;     // elements between rows of up
+  float* out = nullptr;         // (rows, width), row stride = width
+  const float* gate = nullptr;  // (rows, width) with row stride gate_row_stride
+  const float* up = nullptr;    // (rows, width) with row stride up_row_stride
+  int64_t rows = 0;             // tokens
+  int64_t width = 0;            // feed-forward width (n_ff)
+  int64_t gate_row_stride = 0;  // elements between rows of gate (width, or 2 * width when fused)
+  int64_t up_row_stride = 0;    // elements between rows of up
 };
 
 void swiglu_f32(const SwigluParams& params);

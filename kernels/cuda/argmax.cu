@@ -20,7 +20,8 @@ __device__ __forceinline__ Best better(Best a, Best b) {
   return a;
 }
 
-__global__ void __launch_bounds__(kThreads) argmax_kernel(int32_t* result, const float* logits, int64_t count) {
+__global__ void __launch_bounds__(kThreads)
+    argmax_kernel(int32_t* result, const float* logits, int64_t count) {
   __shared__ float values[kThreads / 32];
   __shared__ int64_t indices[kThreads / 32];
   Best best{-INFINITY, count};  // index count: "none yet", loses every comparison by index
@@ -29,7 +30,8 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(int32_t* result, const
     best = better(best, Best{v, isnan(v) ? int64_t{-1} : i});
   }
   for (int offset = 16; offset > 0; offset >>= 1) {
-    Best other{__shfl_xor_sync(0xffffffffu, best.value, offset), __shfl_xor_sync(0xffffffffu, best.index, offset)};
+    Best other{__shfl_xor_sync(0xffffffffu, best.value, offset),
+               __shfl_xor_sync(0xffffffffu, best.index, offset)};
     best = better(best, other);
   }
   if (threadIdx.x % 32 == 0) {

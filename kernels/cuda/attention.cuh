@@ -25,33 +25,33 @@
 namespace llama_worker::kernels::cuda {
 
 struct KvStoreParams {
-  __half* k_cache = nullptr;          // (capacity, kv_heads, head_dim)
-  __half* v_cache = nullptr;          // (capacity, kv_heads, head_dim)
-  const float* k = nullptr;           // (tokens, kv_heads, head_dim), row stride k_stride
-  const float* v = nullptr;           // (tokens, kv_heads, head_dim), row stride v_stride
-  const int32_t* positions = nullptr; // (tokens) device; each < capacity
+  __half* k_cache = nullptr;           // (capacity, kv_heads, head_dim)
+  __half* v_cache = nullptr;           // (capacity, kv_heads, head_dim)
+  const float* k = nullptr;            // (tokens, kv_heads, head_dim), row stride k_stride
+  const float* v = nullptr;            // (tokens, kv_heads, head_dim), row stride v_stride
+  const int32_t* positions = nullptr;  // (tokens) device; each < capacity
   int64_t tokens = 0;
   int64_t kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t capacity = 0;               // rows of the cache
-  int64_t k_stride = 0;               // 0: kv_heads * head_dim
-  int64_t v_stride = 0;               // 0: kv_heads * head_dim
+  int64_t capacity = 0;  // rows of the cache
+  int64_t k_stride = 0;  // 0: kv_heads * head_dim
+  int64_t v_stride = 0;  // 0: kv_heads * head_dim
 };
 
 struct AttentionParams {
-  float* out = nullptr;               // (q_tokens, heads, head_dim)
-  const float* q = nullptr;           // (q_tokens, heads, head_dim), row stride q_stride, RoPE applied
-  const __half* k_cache = nullptr;    // (capacity, kv_heads, head_dim)
+  float* out = nullptr;             // (q_tokens, heads, head_dim)
+  const float* q = nullptr;         // (q_tokens, heads, head_dim), row stride q_stride, RoPE applied
+  const __half* k_cache = nullptr;  // (capacity, kv_heads, head_dim)
   const __half* v_cache = nullptr;
-  const int32_t* positions = nullptr; // (q_tokens) absolute positions of the queries, device
+  const int32_t* positions = nullptr;  // (q_tokens) absolute positions of the queries, device
   int64_t q_tokens = 0;
   int64_t heads = 0;
-  int64_t kv_heads = 0;               // divides heads
+  int64_t kv_heads = 0;  // divides heads
   int64_t head_dim = 0;
-  int64_t capacity = 0;               // cache rows; every position < capacity
-  int64_t sliding_window = 0;         // 0: full causal
-  int64_t q_stride = 0;               // 0: heads * head_dim
-  float scale = 0.0f;                 // 0: 1 / sqrt(head_dim)
+  int64_t capacity = 0;        // cache rows; every position < capacity
+  int64_t sliding_window = 0;  // 0: full causal
+  int64_t q_stride = 0;        // 0: heads * head_dim
+  float scale = 0.0f;          // 0: 1 / sqrt(head_dim)
   // Prefill (q_tokens > 1) on tensor cores (attention_prefill_mma.cu) where the head dimension is
   // 64, 96 or 128: Q and the softmax weights rounded to fp16, fp32 accumulation; otherwise, or with
   // false, the CUDA-core tiles (fp32 throughout).
@@ -71,12 +71,12 @@ struct AttentionParams {
   // (rotated and rounded to fp16, as the cache would hold them) for that key, and the first head
   // of each K/V head group writes them to k_store / v_store at that row for the next steps.
   // Same bits as rope_f32 + the cache + this kernel unfused.
-  const float2* rope_table = nullptr; // rope_table_fill(table, capacity, rotary_dims, ...)
+  const float2* rope_table = nullptr;  // rope_table_fill(table, capacity, rotary_dims, ...)
   int64_t rotary_dims = 0;
   RopeStyle rope_style = RopeStyle::kNormal;
-  const float* new_k = nullptr;       // (kv_heads, head_dim)
-  const float* new_v = nullptr;       // (kv_heads, head_dim)
-  __half* k_store = nullptr;          // the caches k_cache / v_cache point into, writable
+  const float* new_k = nullptr;  // (kv_heads, head_dim)
+  const float* new_v = nullptr;  // (kv_heads, head_dim)
+  __half* k_store = nullptr;     // the caches k_cache / v_cache point into, writable
   __half* v_store = nullptr;
 };
 

@@ -104,8 +104,8 @@ struct ValueRows {
   static constexpr int kKeys = (kAttentionKeysPerSplit + kGroups - 1) / kGroups;
   uint4 rows[kKeys];
 
-  __device__ void load(const AttentionParams& p, int64_t kv_head, int64_t begin, int64_t count, const __half* v_override,
-                       int64_t override_key) {
+  __device__ void load(const AttentionParams& p, int64_t kv_head, int64_t begin, int64_t count,
+                       const __half* v_override, int64_t override_key) {
     const int chunk = threadIdx.x % kChunks;
     const int group = threadIdx.x / kChunks;
     const int64_t row_width = p.kv_heads * p.head_dim;
@@ -115,7 +115,8 @@ struct ValueRows {
       const int64_t j = group + static_cast<int64_t>(i) * kGroups;
       rows[i] = make_uint4(0, 0, 0, 0);
       if (group < kGroups && j < count) {
-        const __half* row = v_override != nullptr && begin + j == override_key ? v_override + chunk * 8 : base + j * row_width;
+        const __half* row = v_override != nullptr && begin + j == override_key ? v_override + chunk * 8
+                                                                               : base + j * row_width;
         rows[i] = *reinterpret_cast<const uint4*>(row);
       }
     }
@@ -129,9 +130,10 @@ struct ValueRows<0> {
 // result[d] = sum_j scores[j] * V[begin + j][d], for d < head_dim (then __syncthreads()).
 // Value row `override_key` comes from `v_override` when that is set (as in score_slice).
 template <int kChunks>
-__device__ void accumulate_values(const AttentionParams& p, const float* scores, float* partials, int64_t kv_head,
-                                  int64_t begin, int64_t count, float* result, const __half* v_override,
-                                  int64_t override_key, const ValueRows<kChunks>& values) {
+__device__ void accumulate_values(const AttentionParams& p, const float* scores, float* partials,
+                                  int64_t kv_head, int64_t begin, int64_t count, float* result,
+                                  const __half* v_override, int64_t override_key,
+                                  const ValueRows<kChunks>& values) {
   const int64_t row_width = p.kv_heads * p.head_dim;
   if constexpr (kChunks > 0) {
     // Groups summed in group order, each over its keys in key order.
@@ -206,7 +208,8 @@ __device__ void combine_head(const AttentionParams& p, int64_t head, int64_t spl
   const int64_t used = last_split - first_split + 1;
   const bool cached = used <= kAttentionKeysPerSplit;
   float local_max = -INFINITY;
-  for (int64_t s = threadIdx.x; s < used; s += blockDim.x) local_max = fmaxf(local_max, __ldcg(partials + s * stride));
+  for (int64_t s = threadIdx.x; s < used; s += blockDim.x)
+    local_max = fmaxf(local_max, __ldcg(partials + s * stride));
   const float global_max = block_reduce_max(local_max, scratch);
   float local_sum = 0.0f;
   for (int64_t s = threadIdx.x; s < used; s += blockDim.x) {
@@ -238,12 +241,12 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   pdl_launch_dependents();
   pdl_wait();
   extern __shared__ float shared[];
-  float* scratch = shared;                         // 32
-  float* q = shared + 32;                          // head_dim (16-byte aligned)
-  float* scores = q + p.head_dim;                  // kAttentionKeysPerSplit
+  float* scratch = shared;                            // 32
+  float* q = shared + 32;                             // head_dim (16-byte aligned)
+  float* scores = q + p.head_dim;                     // kAttentionKeysPerSplit
   float* partials = scores + kAttentionKeysPerSplit;  // kPartialFloats
-  float* result = partials + kPartialFloats;       // head_dim
-  float* k_rotated = result + p.head_dim;          // head_dim (fused RoPE: the new K head, fp32)
+  float* result = partials + kPartialFloats;          // head_dim
+  float* k_rotated = result + p.head_dim;             // head_dim (fused RoPE: the new K head, fp32)
   __half* k_new = reinterpret_cast<__half*>(k_rotated + p.head_dim);  // head_dim halves, then v_new
   __half* v_new = k_new + p.head_dim;
   const int64_t head = blockIdx.x;
@@ -251,7 +254,8 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   const int64_t splits = gridDim.y;
   const int64_t kv_head = head / (p.heads / p.kv_heads);
   const int64_t position = p.positions[0];
-  const int64_t first = p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
+  const int64_t first =
+      p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
   // Only slices holding visible keys take part; the others leave at once.
   const int64_t first_split = first / kAttentionKeysPerSplit;
   const int64_t last_split = position / kAttentionKeysPerSplit;
@@ -295,12 +299,15 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
   const __half* v_override = holds_new ? v_new : nullptr;
   ValueRows<kChunks> values;
   values.load(p, kv_head, begin, end - begin, v_override, position);
-  const SliceResult slice = score_slice<kChunks>(p, scratch, q, scores, kv_head, begin, end, k_override, position);
-  accumulate_values<kChunks>(p, scores, partials, kv_head, begin, end - begin, result, v_override, position, values);
+  const SliceResult slice =
+      score_slice<kChunks>(p, scratch, q, scores, kv_head, begin, end, k_override, position);
+  accumulate_values<kChunks>(p, scores, partials, kv_head, begin, end - begin, result, v_override, position,
+                             values);
 
   if (first_split == last_split) {  // one slice: this block is the whole answer
     const float inverse = 1.0f / slice.sum;
-    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) p.out[head * p.head_dim + d] = result[d] * inverse;
+    for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x)
+      p.out[head * p.head_dim + d] = result[d] * inverse;
     return;
   }
   float* partial = p.workspace + (head * splits + split) * (p.head_dim + 2);
@@ -328,10 +335,11 @@ __global__ void __launch_bounds__(kThreads) attention_split_kernel(AttentionPara
 template <int kChunks>
 Status launch_split(const AttentionParams& p, cudaStream_t stream) {
   const int64_t splits = (p.capacity + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit;
-  const size_t shared_bytes =
-      sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit + kPartialFloats + 3 * p.head_dim);
-  LW_CUDA_TRY(launch(attention_split_kernel<kChunks>, dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)),
-                     kThreads, shared_bytes, stream, p));
+  const size_t shared_bytes = sizeof(float) * static_cast<size_t>(32 + p.head_dim + kAttentionKeysPerSplit +
+                                                                  kPartialFloats + 3 * p.head_dim);
+  LW_CUDA_TRY(launch(attention_split_kernel<kChunks>,
+                     dim3(static_cast<unsigned>(p.heads), static_cast<unsigned>(splits)), kThreads,
+                     shared_bytes, stream, p));
   return Status::ok();
 }
 

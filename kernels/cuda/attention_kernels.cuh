@@ -1,6 +1,7 @@
 // The two attention launchers behind attention() (attention.cuh), one file each:
-// attention_prefill.cu and attention_prefill_mma.cu (many queries: tiled, online softmax) and attention_decode.cu (one query:
-// split-KV). Both take parameters already validated and defaulted by attention().
+// attention_prefill.cu and attention_prefill_mma.cu (many queries: tiled, online softmax) and
+// attention_decode.cu (one query: split-KV). Both take parameters already validated and defaulted by
+// attention().
 #pragma once
 
 #include <cuda_runtime_api.h>

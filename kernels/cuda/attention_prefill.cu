@@ -34,13 +34,15 @@ __global__ void __launch_bounds__(kWarps * 32) attention_prefill_kernel(Attentio
   const int head_dim = static_cast<int>(p.head_dim);
   float* k_tile = shared;
   float* v_tile = k_tile + kKeysPerTile * (head_dim + 1);
-  float4* q_tile = reinterpret_cast<float4*>(v_tile + kKeysPerTile * head_dim);  // 16-byte aligned: 64 hd + 32 floats before
+  float4* q_tile = reinterpret_cast<float4*>(
+      v_tile + kKeysPerTile * head_dim);  // 16-byte aligned: 64 hd + 32 floats before
   int* key_range = reinterpret_cast<int*>(q_tile + kWarps * head_dim);
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int64_t head = blockIdx.y;
   const int64_t kv_head = head / (p.heads / p.kv_heads);
-  const int64_t q_begin = (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * kQueriesPerBlock;  // longest rows first
+  const int64_t q_begin =
+      (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * kQueriesPerBlock;  // longest rows first
   const int64_t row_width = p.kv_heads * p.head_dim;
 
   // Visible keys of each query: [first, last]; a missing query (past the batch) sees none.
@@ -49,7 +51,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_prefill_kernel(Attentio
   for (int i = 0; i < kQueriesPerWarp; ++i) {
     const int64_t t = q_begin + warp * kQueriesPerWarp + i;
     last[i] = t < p.q_tokens ? p.positions[t] : -1;
-    first[i] = p.sliding_window > 0 && last[i] - p.sliding_window + 1 > 0 ? last[i] - p.sliding_window + 1 : 0;
+    first[i] =
+        p.sliding_window > 0 && last[i] - p.sliding_window + 1 > 0 ? last[i] - p.sliding_window + 1 : 0;
   }
   float4* q = q_tile + warp * head_dim;
   for (int d = lane; d < head_dim; d += 32) {
@@ -66,8 +69,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_prefill_kernel(Attentio
     const int64_t t = q_begin + lane;
     const int64_t position = t < p.q_tokens ? p.positions[t] : -1;
     const int64_t lo = position < 0 ? INT32_MAX
-                       : p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1
-                                                                                      : 0;
+                       : p.sliding_window > 0 && position - p.sliding_window + 1 > 0
+                           ? position - p.sliding_window + 1
+                           : 0;
     int low = static_cast<int>(lo), high = static_cast<int>(position);
     for (int offset = 16; offset > 0; offset >>= 1) {
       low = min(low, __shfl_xor_sync(0xffffffffu, low, offset));
@@ -173,10 +177,12 @@ template <int kDimsPerLane>
 Status launch_prefill(const AttentionParams& p, cudaStream_t stream) {
   const size_t shared_bytes = prefill_shared_bytes(p.head_dim);
   if (shared_bytes > 48 * 1024) {
-    LW_CUDA_TRY(cudaFuncSetAttribute(attention_prefill_kernel<kDimsPerLane>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    LW_CUDA_TRY(cudaFuncSetAttribute(attention_prefill_kernel<kDimsPerLane>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(shared_bytes)));
   }
-  const dim3 grid(static_cast<unsigned>((p.q_tokens + kQueriesPerBlock - 1) / kQueriesPerBlock), static_cast<unsigned>(p.heads));
+  const dim3 grid(static_cast<unsigned>((p.q_tokens + kQueriesPerBlock - 1) / kQueriesPerBlock),
+                  static_cast<unsigned>(p.heads));
   attention_prefill_kernel<kDimsPerLane><<<grid, kWarps * 32, shared_bytes, stream>>>(p);
   LW_CUDA_TRY_LAUNCH();
   return Status::ok();
@@ -185,7 +191,8 @@ Status launch_prefill(const AttentionParams& p, cudaStream_t stream) {
 }  // namespace
 
 Status attention_prefill(const AttentionParams& p, cudaStream_t stream) {
-  if (p.capacity > INT32_MAX) return make_error(ErrorCode::kUnsupported, "attention: KV cache over 2^31 positions");
+  if (p.capacity > INT32_MAX)
+    return make_error(ErrorCode::kUnsupported, "attention: KV cache over 2^31 positions");
   if (p.head_dim <= 64) return launch_prefill<2>(p, stream);
   if (p.head_dim <= 96) return launch_prefill<3>(p, stream);
   if (p.head_dim <= 128) return launch_prefill<4>(p, stream);

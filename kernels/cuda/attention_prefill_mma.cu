@@ -77,8 +77,8 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half
 // 16 bytes global -> shared; a row past the visible keys is filled with zeros (src size 0), so
 // a NaN in an unwritten cache row never meets a zero weight.
 __device__ __forceinline__ void copy_16_bytes(__half* destination, const __half* source, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(destination)), "l"(source),
-               "r"(valid ? 16 : 0));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(destination)),
+               "l"(source), "r"(valid ? 16 : 0));
 }
 
 __device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::); }
@@ -88,8 +88,8 @@ __device__ __forceinline__ void copy_wait() {
 }
 
 template <int kHeadDim>
-__device__ __forceinline__ void load_kv_tile(const AttentionParams& p, int64_t kv_head, int64_t key0, int64_t last_key,
-                                             __half* k_tile, __half* v_tile) {
+__device__ __forceinline__ void load_kv_tile(const AttentionParams& p, int64_t kv_head, int64_t key0,
+                                             int64_t last_key, __half* k_tile, __half* v_tile) {
   constexpr int kChunksPerRow = kHeadDim / 8;
   constexpr int kRow = shared_row_halves<kHeadDim>();
   const int64_t row_width = p.kv_heads * kHeadDim;
@@ -118,11 +118,12 @@ __global__ void __launch_bounds__(kMmaWarps * 32) attention_prefill_mma_kernel(A
 
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int group = lane / 4;      // fragment row within the warp's 16 queries (and row + 8)
-  const int in_group = lane % 4;   // fragment column pair
+  const int group = lane / 4;     // fragment row within the warp's 16 queries (and row + 8)
+  const int in_group = lane % 4;  // fragment column pair
   const int64_t head = blockIdx.y;
   const int64_t kv_head = head / (p.heads / p.kv_heads);
-  const int64_t q_begin = (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * kMmaQueriesPerBlock;  // longest first
+  const int64_t q_begin =
+      (static_cast<int64_t>(gridDim.x) - 1 - blockIdx.x) * kMmaQueriesPerBlock;  // longest first
 
   // Visible keys [first, last] of this thread's two rows; a row past the batch sees none.
   int64_t first[2], last[2], token[2];
@@ -130,15 +131,17 @@ __global__ void __launch_bounds__(kMmaWarps * 32) attention_prefill_mma_kernel(A
   for (int r = 0; r < 2; ++r) {
     token[r] = q_begin + warp * kMmaQueriesPerWarp + group + 8 * r;
     last[r] = token[r] < p.q_tokens ? p.positions[token[r]] : -1;
-    first[r] = p.sliding_window > 0 && last[r] - p.sliding_window + 1 > 0 ? last[r] - p.sliding_window + 1 : 0;
+    first[r] =
+        p.sliding_window > 0 && last[r] - p.sliding_window + 1 > 0 ? last[r] - p.sliding_window + 1 : 0;
   }
   // The block's key range, from threads 0..63 each holding one query.
   if (threadIdx.x < kMmaQueriesPerBlock) {
     const int64_t t = q_begin + threadIdx.x;
     const int64_t position = t < p.q_tokens ? p.positions[t] : -1;
-    const int64_t low = position < 0                                                     ? INT32_MAX
-                        : p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1
-                                                                                        : 0;
+    const int64_t low = position < 0 ? INT32_MAX
+                        : p.sliding_window > 0 && position - p.sliding_window + 1 > 0
+                            ? position - p.sliding_window + 1
+                            : 0;
     int lo = static_cast<int>(low), hi = static_cast<int>(position);
     for (int offset = 16; offset > 0; offset >>= 1) {
       lo = min(lo, __shfl_xor_sync(0xffffffffu, lo, offset));
@@ -292,7 +295,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32) attention_prefill_mma_kernel(A
     float* row = p.out + (token[r] * p.heads + head) * kHeadDim + in_group * 2;
 #pragma unroll
     for (int n = 0; n < 2 * kSteps; ++n) {
-      *reinterpret_cast<float2*>(row + n * 8) = make_float2(out[n][2 * r] * inverse, out[n][2 * r + 1] * inverse);
+      *reinterpret_cast<float2*>(row + n * 8) =
+          make_float2(out[n][2 * r] * inverse, out[n][2 * r + 1] * inverse);
     }
   }
 }
@@ -302,7 +306,8 @@ Status launch_prefill_mma(const AttentionParams& p, cudaStream_t stream) {
   constexpr size_t shared_bytes = mma_shared_bytes<kHeadDim>();
   if constexpr (shared_bytes > 48 * 1024) {
     LW_CUDA_TRY(cudaFuncSetAttribute(attention_prefill_mma_kernel<kHeadDim>,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)));
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(shared_bytes)));
   }
   const dim3 grid(static_cast<unsigned>((p.q_tokens + kMmaQueriesPerBlock - 1) / kMmaQueriesPerBlock),
                   static_cast<unsigned>(p.heads));
@@ -316,7 +321,8 @@ Status launch_prefill_mma(const AttentionParams& p, cudaStream_t stream) {
 bool attention_prefill_mma_supports(const AttentionParams& p) {
   const bool aligned = p.q_stride % 2 == 0 && reinterpret_cast<uintptr_t>(p.q) % 8 == 0 &&
                        reinterpret_cast<uintptr_t>(p.out) % 8 == 0 &&
-                       reinterpret_cast<uintptr_t>(p.k_cache) % 16 == 0 && reinterpret_cast<uintptr_t>(p.v_cache) % 16 == 0;
+                       reinterpret_cast<uintptr_t>(p.k_cache) % 16 == 0 &&
+                       reinterpret_cast<uintptr_t>(p.v_cache) % 16 == 0;
   return aligned && (p.head_dim == 64 || p.head_dim == 96 || p.head_dim == 128);
 }
 

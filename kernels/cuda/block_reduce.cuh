@@ -11,7 +11,8 @@ __device__ __forceinline__ float warp_reduce_sum(float value) {
 }
 
 __device__ __forceinline__ float warp_reduce_max(float value) {
-  for (int offset = 16; offset > 0; offset >>= 1) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+  for (int offset = 16; offset > 0; offset >>= 1)
+    value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
   return value;
 }
 

@@ -11,8 +11,8 @@ Error cuda_error(cudaError_t result, const char* statement, const char* file, in
   const ErrorCode code =
       result == cudaErrorMemoryAllocation ? ErrorCode::kOutOfMemory : ErrorCode::kDeviceError;
   return make_error(code, std::string(statement) + " failed at " + file + ":" + std::to_string(line) +
-                              " on device " + std::to_string(device) + ": " +
-                              cudaGetErrorString(result) + " (" + cudaGetErrorName(result) + ")");
+                              " on device " + std::to_string(device) + ": " + cudaGetErrorString(result) +
+                              " (" + cudaGetErrorName(result) + ")");
 }
 
 }  // namespace llama_worker::kernels::cuda

@@ -16,12 +16,11 @@ Error cuda_error(cudaError_t result, const char* statement, const char* file, in
 
 }  // namespace llama_worker::kernels::cuda
 
-#define LW_CUDA_TRY(statement)                                                                \
-  do {                                                                                        \
-    const cudaError_t lw_cuda_result_ = (statement);                                          \
-    if (lw_cuda_result_ != cudaSuccess)                                                       \
-      return ::llama_worker::kernels::cuda::cuda_error(lw_cuda_result_, #statement, __FILE__, \
-                                                       __LINE__);                             \
+#define LW_CUDA_TRY(statement)                                                                           \
+  do {                                                                                                   \
+    const cudaError_t lw_cuda_result_ = (statement);                                                     \
+    if (lw_cuda_result_ != cudaSuccess)                                                                  \
+      return ::llama_worker::kernels::cuda::cuda_error(lw_cuda_result_, #statement, __FILE__, __LINE__); \
   } while (0)
 
 #define LW_CUDA_TRY_LAUNCH() LW_CUDA_TRY(cudaGetLastError())

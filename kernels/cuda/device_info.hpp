@@ -12,7 +12,7 @@ namespace llama_worker::kernels::cuda {
 struct DeviceInfo {
   int index = 0;
   std::string name;
-  int compute_major = 0;         // e.g. 9 for sm_90
+  int compute_major = 0;  // e.g. 9 for sm_90
   int compute_minor = 0;
   int multiprocessor_count = 0;  // SMs
   int64_t total_memory = 0;      // bytes

@@ -22,7 +22,8 @@ __global__ void embedding_kernel(EmbeddingParams p) {
   constexpr int kChunksPerBlock = Traits::kElements / kChunk;
   for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) {
     float values[kChunk];
-    Traits::decode(row + (c / kChunksPerBlock) * Traits::kBytes, static_cast<int>(c % kChunksPerBlock) * kChunk, values);
+    Traits::decode(row + (c / kChunksPerBlock) * Traits::kBytes,
+                   static_cast<int>(c % kChunksPerBlock) * kChunk, values);
     for (int i = 0; i < kChunk; ++i) out[c * kChunk + i] = values[i];
   }
 }

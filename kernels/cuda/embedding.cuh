@@ -15,15 +15,15 @@
 namespace llama_worker::kernels::cuda {
 
 struct EmbeddingParams {
-  float* out = nullptr;               // (token_count, width) fp32
-  const int32_t* tokens = nullptr;    // (token_count) device token ids
+  float* out = nullptr;             // (token_count, width) fp32
+  const int32_t* tokens = nullptr;  // (token_count) device token ids
   int64_t token_count = 0;
-  const uint8_t* table = nullptr;     // vocab rows of table_row_bytes, device memory
+  const uint8_t* table = nullptr;  // vocab rows of table_row_bytes, device memory
   gguf::TensorType table_type = gguf::TensorType::kF32;
   int64_t table_row_bytes = 0;
   int64_t vocab = 0;
   int64_t width = 0;
-  int* error_flag = nullptr;          // device int, set to 1 on an id out of range; may be null
+  int* error_flag = nullptr;  // device int, set to 1 on an id out of range; may be null
 };
 
 Status embedding_lookup(const EmbeddingParams& params, cudaStream_t stream);

@@ -16,11 +16,15 @@ bool pdl_enabled() {
   if (!allowed) return false;
   static std::array<std::atomic<int>, 64> cached{};  // 0 unknown, 1 no, 2 yes
   int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(cached.size())) return false;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(cached.size()))
+    return false;
   int state = cached[static_cast<size_t>(device)].load(std::memory_order_relaxed);
   if (state == 0) {
     int major = 0;
-    state = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9 ? 2 : 1;
+    state =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9
+            ? 2
+            : 1;
     cached[static_cast<size_t>(device)].store(state, std::memory_order_relaxed);
   }
   return state == 2;

@@ -14,19 +14,32 @@ template <typename Function>
 Status visit_weight_type(gguf::TensorType type, Function&& function) {
   using gguf::TensorType;
   switch (type) {
-    case TensorType::kF32: return function(BlockTraits<TensorType::kF32>{});
-    case TensorType::kF16: return function(BlockTraits<TensorType::kF16>{});
-    case TensorType::kBF16: return function(BlockTraits<TensorType::kBF16>{});
-    case TensorType::kQ4_0: return function(BlockTraits<TensorType::kQ4_0>{});
-    case TensorType::kQ4_1: return function(BlockTraits<TensorType::kQ4_1>{});
-    case TensorType::kQ5_0: return function(BlockTraits<TensorType::kQ5_0>{});
-    case TensorType::kQ5_1: return function(BlockTraits<TensorType::kQ5_1>{});
-    case TensorType::kQ8_0: return function(BlockTraits<TensorType::kQ8_0>{});
-    case TensorType::kQ2_K: return function(BlockTraits<TensorType::kQ2_K>{});
-    case TensorType::kQ3_K: return function(BlockTraits<TensorType::kQ3_K>{});
-    case TensorType::kQ4_K: return function(BlockTraits<TensorType::kQ4_K>{});
-    case TensorType::kQ5_K: return function(BlockTraits<TensorType::kQ5_K>{});
-    case TensorType::kQ6_K: return function(BlockTraits<TensorType::kQ6_K>{});
+    case TensorType::kF32:
+      return function(BlockTraits<TensorType::kF32>{});
+    case TensorType::kF16:
+      return function(BlockTraits<TensorType::kF16>{});
+    case TensorType::kBF16:
+      return function(BlockTraits<TensorType::kBF16>{});
+    case TensorType::kQ4_0:
+      return function(BlockTraits<TensorType::kQ4_0>{});
+    case TensorType::kQ4_1:
+      return function(BlockTraits<TensorType::kQ4_1>{});
+    case TensorType::kQ5_0:
+      return function(BlockTraits<TensorType::kQ5_0>{});
+    case TensorType::kQ5_1:
+      return function(BlockTraits<TensorType::kQ5_1>{});
+    case TensorType::kQ8_0:
+      return function(BlockTraits<TensorType::kQ8_0>{});
+    case TensorType::kQ2_K:
+      return function(BlockTraits<TensorType::kQ2_K>{});
+    case TensorType::kQ3_K:
+      return function(BlockTraits<TensorType::kQ3_K>{});
+    case TensorType::kQ4_K:
+      return function(BlockTraits<TensorType::kQ4_K>{});
+    case TensorType::kQ5_K:
+      return function(BlockTraits<TensorType::kQ5_K>{});
+    case TensorType::kQ6_K:
+      return function(BlockTraits<TensorType::kQ6_K>{});
     default:
       return make_error(ErrorCode::kUnsupported, "CUDA kernels cannot decode tensor type " +
                                                      std::string(gguf::tensor_type_name(type)));

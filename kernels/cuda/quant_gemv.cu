@@ -28,8 +28,8 @@ __device__ float block_inverse_rms(const float* x, int64_t width, float eps) {
 constexpr int kNormThreads = 1024;
 constexpr int kNormThreadsPerThread = kNormThreads / (32 * kWarps);
 
-__device__ void norm_after_last_block(float* out, const float* y, const float* weight, int64_t width, float eps,
-                                      unsigned* counter) {
+__device__ void norm_after_last_block(float* out, const float* y, const float* weight, int64_t width,
+                                      float eps, unsigned* counter) {
   __shared__ bool last;
   __shared__ float scratch[32];
   __threadfence();  // this thread's stores of y are visible to every block before the count
@@ -45,7 +45,8 @@ __device__ void norm_after_last_block(float* out, const float* y, const float* w
   for (int k = 0; k < kNormThreadsPerThread; ++k) {
     float sum = 0.0f;
     // __ldcg: from L2; this SM's L1 may hold y's old values (the residual read before the store).
-    for (int64_t i = threadIdx.x + 32 * kWarps * k; i < width; i += kNormThreads) sum = fmaf(__ldcg(y + i), __ldcg(y + i), sum);
+    for (int64_t i = threadIdx.x + 32 * kWarps * k; i < width; i += kNormThreads)
+      sum = fmaf(__ldcg(y + i), __ldcg(y + i), sum);
     warp_sums[k] = warp_reduce_sum(sum);
   }
   if (lane == 0) {
@@ -61,19 +62,20 @@ __device__ void norm_after_last_block(float* out, const float* y, const float* w
 
 // Weights are never written by a kernel: pull a warp's rows into L2 before waiting for the
 // kernel that produces x (programmatic dependent launch).
-__device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row, int64_t rows,
-                                              int rows_per_warp, int lane) {
+__device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row,
+                                              int64_t rows, int rows_per_warp, int lane) {
   for (int64_t r = first_row; r < first_row + rows_per_warp && r < rows; ++r) {
-    for (int64_t offset = 128 * lane; offset < row_bytes; offset += 32 * 128) prefetch_l2(weight + r * row_bytes + offset);
+    for (int64_t offset = 128 * lane; offset < row_bytes; offset += 32 * 128)
+      prefetch_l2(weight + r * row_bytes + offset);
   }
 }
 
 // One warp: kRowsPerWarp rows from first_row (of `rows`), x optionally normalised on the fly.
 template <typename Unit, bool kSwiglu, int kRowsPerWarp = Unit::kRowsPerWarp>
 __device__ __forceinline__ void gemv_warp(const uint8_t* weight, const uint8_t* up_weight, int64_t row_bytes,
-                                          int64_t rows, int64_t first_row, const float* x, int64_t in_features,
-                                          const float* norm_weight, float inverse_rms, float* y, const float* bias,
-                                          const float* residual) {
+                                          int64_t rows, int64_t first_row, const float* x,
+                                          int64_t in_features, const float* norm_weight, float inverse_rms,
+                                          float* y, const float* bias, const float* residual) {
   const int lane = threadIdx.x % 32;
   const uint8_t* row_data[kRowsPerWarp];
   const uint8_t* up_row_data[kRowsPerWarp];
@@ -136,7 +138,9 @@ __device__ __forceinline__ void gemv_warp(const uint8_t* weight, const uint8_t* 
 
 // The SwiGLU form reads two matrices per row: two rows per warp keep its registers in bounds.
 template <typename Unit, bool kSwiglu>
-constexpr int rows_per_warp() { return kSwiglu ? 2 : Unit::kRowsPerWarp; }
+constexpr int rows_per_warp() {
+  return kSwiglu ? 2 : Unit::kRowsPerWarp;
+}
 
 // Register spills (ptxas -warn-spills, sm_90): the Q5_0 SwiGLU instance spills a little (the
 // build log gives the bytes). Per lane it keeps two rows x two matrices of 32-weight units in
@@ -152,15 +156,20 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_kernel(QuantGemvParams
   const int lane = threadIdx.x % 32;
   const int64_t first_row = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
   prefetch_rows(p.weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
-  if constexpr (kSwiglu) prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
+  if constexpr (kSwiglu)
+    prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
   pdl_wait();
-  const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
+  const float inverse_rms =
+      p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
   if (first_row < p.out_features) {
-    gemv_warp<Unit, kSwiglu, kRowsPerWarp>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, p.x,
-                                           p.in_features, p.norm_weight, inverse_rms, p.y, p.bias, p.residual);
+    gemv_warp<Unit, kSwiglu, kRowsPerWarp>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features,
+                                           first_row, p.x, p.in_features, p.norm_weight, inverse_rms, p.y,
+                                           p.bias, p.residual);
   }
   if constexpr (!kSwiglu) {
-    if (p.norm_out != nullptr) norm_after_last_block(p.norm_out, p.y, p.norm_out_weight, p.out_features, p.norm_out_eps, p.norm_counter);
+    if (p.norm_out != nullptr)
+      norm_after_last_block(p.norm_out, p.y, p.norm_out_weight, p.out_features, p.norm_out_eps,
+                            p.norm_counter);
   }
 }
 
@@ -168,11 +177,20 @@ template <typename Function>
 __device__ bool dispatch_gemv_type(gguf::TensorType type, Function&& function) {
   using gguf::TensorType;
   switch (type) {
-    case TensorType::kQ4_K: function(gemv::Unit<TensorType::kQ4_K>{}); return true;
-    case TensorType::kQ6_K: function(gemv::Unit<TensorType::kQ6_K>{}); return true;
-    case TensorType::kQ5_0: function(gemv::Unit<TensorType::kQ5_0>{}); return true;
-    case TensorType::kQ8_0: function(gemv::Unit<TensorType::kQ8_0>{}); return true;
-    default: return false;
+    case TensorType::kQ4_K:
+      function(gemv::Unit<TensorType::kQ4_K>{});
+      return true;
+    case TensorType::kQ6_K:
+      function(gemv::Unit<TensorType::kQ6_K>{});
+      return true;
+    case TensorType::kQ5_0:
+      function(gemv::Unit<TensorType::kQ5_0>{});
+      return true;
+    case TensorType::kQ8_0:
+      function(gemv::Unit<TensorType::kQ8_0>{});
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -193,13 +211,16 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_multi_kernel(QuantGemv
   const int lane = threadIdx.x % 32;
   const int rows_per_warp = static_cast<int>(p.rows_per_warp[s]);
   const int64_t first_row = (block * kWarps + threadIdx.x / 32) * rows_per_warp;
-  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, rows_per_warp, lane);
+  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, rows_per_warp,
+                lane);
   pdl_wait();
-  const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
+  const float inverse_rms =
+      p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
   if (first_row >= segment.out_features) return;
   dispatch_gemv_type(segment.weight_type, [&](auto unit) {
-    gemv_warp<decltype(unit), false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features, first_row,
-                                     p.x, p.in_features, p.norm_weight, inverse_rms, segment.y, segment.bias, nullptr);
+    gemv_warp<decltype(unit), false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features,
+                                     first_row, p.x, p.in_features, p.norm_weight, inverse_rms, segment.y,
+                                     segment.bias, nullptr);
   });
 }
 
@@ -207,11 +228,16 @@ template <typename Function>
 Status visit_gemv_type(gguf::TensorType type, Function&& function) {
   using gguf::TensorType;
   switch (type) {
-    case TensorType::kQ4_K: return function(gemv::Unit<TensorType::kQ4_K>{});
-    case TensorType::kQ6_K: return function(gemv::Unit<TensorType::kQ6_K>{});
-    case TensorType::kQ5_0: return function(gemv::Unit<TensorType::kQ5_0>{});
-    case TensorType::kQ8_0: return function(gemv::Unit<TensorType::kQ8_0>{});
-    default: return make_error(ErrorCode::kUnsupported, "quant_gemv: no decode kernel for this type");
+    case TensorType::kQ4_K:
+      return function(gemv::Unit<TensorType::kQ4_K>{});
+    case TensorType::kQ6_K:
+      return function(gemv::Unit<TensorType::kQ6_K>{});
+    case TensorType::kQ5_0:
+      return function(gemv::Unit<TensorType::kQ5_0>{});
+    case TensorType::kQ8_0:
+      return function(gemv::Unit<TensorType::kQ8_0>{});
+    default:
+      return make_error(ErrorCode::kUnsupported, "quant_gemv: no decode kernel for this type");
   }
 }
 
@@ -231,8 +257,8 @@ bool quant_gemv_supports(gguf::TensorType type, const uint8_t* weight, int64_t r
     const uintptr_t alignment = Unit::kNeeds16ByteRows ? 16 : 2;
     supported = in_features > 0 && in_features % Unit::kBlockElements == 0 &&
                 row_bytes == in_features / Unit::kBlockElements * Unit::kBlockBytes &&
-                reinterpret_cast<uintptr_t>(weight) % alignment == 0 && row_bytes % static_cast<int64_t>(alignment) == 0 &&
-                reinterpret_cast<uintptr_t>(x) % 16 == 0;
+                reinterpret_cast<uintptr_t>(weight) % alignment == 0 &&
+                row_bytes % static_cast<int64_t>(alignment) == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
     return Status::ok();
   });
   return status && supported;
@@ -253,9 +279,11 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
   if (p.norm_weight != nullptr && reinterpret_cast<uintptr_t>(p.norm_weight) % 16 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "quant_gemv: the norm weight must be 16-byte aligned");
   }
-  if (p.norm_out != nullptr && (p.up_weight != nullptr || p.norm_out_weight == nullptr || p.norm_counter == nullptr)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "quant_gemv: the output norm needs its weight and counter and is not for the SwiGLU form");
+  if (p.norm_out != nullptr &&
+      (p.up_weight != nullptr || p.norm_out_weight == nullptr || p.norm_counter == nullptr)) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "quant_gemv: the output norm needs its weight and counter and is not for the SwiGLU form");
   }
   return visit_gemv_type(p.weight_type, [&](auto unit) -> Status {
     using Unit = decltype(unit);
@@ -263,9 +291,11 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
       return static_cast<unsigned>((p.out_features + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp));
     };
     if (p.up_weight != nullptr) {
-      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, true>, blocks(rows_per_warp<Unit, true>()), 32 * kWarps, 0, stream, p));
+      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, true>, blocks(rows_per_warp<Unit, true>()), 32 * kWarps, 0,
+                         stream, p));
     } else {
-      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, false>, blocks(rows_per_warp<Unit, false>()), 32 * kWarps, 0, stream, p));
+      LW_CUDA_TRY(launch(quant_gemv_kernel<Unit, false>, blocks(rows_per_warp<Unit, false>()), 32 * kWarps, 0,
+                         stream, p));
     }
     return Status::ok();
   });
@@ -274,19 +304,22 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
 Status quant_gemv_multi(const QuantGemvMultiParams& params, cudaStream_t stream) {
   QuantGemvMultiParams p = params;
   if (p.count < 1 || p.count > kMaxGemvSegments || p.x == nullptr) {
-    return make_error(ErrorCode::kInvalidArgument, "quant_gemv_multi: 1 to 3 segments and an input are required");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "quant_gemv_multi: 1 to 3 segments and an input are required");
   }
   if (p.norm_weight != nullptr && reinterpret_cast<uintptr_t>(p.norm_weight) % 16 != 0) {
-    return make_error(ErrorCode::kInvalidArgument, "quant_gemv_multi: the norm weight must be 16-byte aligned");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "quant_gemv_multi: the norm weight must be 16-byte aligned");
   }
   int64_t blocks = 0;
   for (int s = 0; s < p.count; ++s) {
     const QuantGemvSegment& segment = p.segments[s];
     if (segment.y == nullptr || segment.weight == nullptr || segment.out_features <= 0) {
-      return make_error(ErrorCode::kInvalidArgument, "quant_gemv_multi: segment " + std::to_string(s) +
-                                                         " has a null pointer or no rows");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "quant_gemv_multi: segment " + std::to_string(s) + " has a null pointer or no rows");
     }
-    if (!quant_gemv_supports(segment.weight_type, segment.weight, segment.weight_row_bytes, p.in_features, p.x)) {
+    if (!quant_gemv_supports(segment.weight_type, segment.weight, segment.weight_row_bytes, p.in_features,
+                             p.x)) {
       return unsupported(segment.weight_type, p.in_features);
     }
     int64_t rows_per_warp = 0;

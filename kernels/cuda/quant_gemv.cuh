@@ -23,14 +23,14 @@
 namespace llama_worker::kernels::cuda {
 
 struct QuantGemvParams {
-  float* y = nullptr;                // (out_features)
-  const float* x = nullptr;          // (in_features), 16-byte aligned
-  const uint8_t* weight = nullptr;   // out_features rows of weight_row_bytes, device memory
+  float* y = nullptr;                  // (out_features)
+  const float* x = nullptr;            // (in_features), 16-byte aligned
+  const uint8_t* weight = nullptr;     // out_features rows of weight_row_bytes, device memory
   const uint8_t* up_weight = nullptr;  // optional second matrix, same type and shape: SwiGLU form
   gguf::TensorType weight_type = gguf::TensorType::kF32;
   int64_t weight_row_bytes = 0;
-  const float* bias = nullptr;       // (out_features) or null; not with up_weight
-  const float* residual = nullptr;   // (out_features) or null, may alias y; not with up_weight
+  const float* bias = nullptr;      // (out_features) or null; not with up_weight
+  const float* residual = nullptr;  // (out_features) or null, may alias y; not with up_weight
   int64_t in_features = 0;
   int64_t out_features = 0;
   // Optional fused RMSNorm: x is then the raw residual stream and each block normalises it
@@ -45,17 +45,17 @@ struct QuantGemvParams {
   float* norm_out = nullptr;               // (out_features) or null
   const float* norm_out_weight = nullptr;  // (out_features)
   float norm_out_eps = 0.0f;
-  unsigned* norm_counter = nullptr;        // device; zero before the first launch, left zero
+  unsigned* norm_counter = nullptr;  // device; zero before the first launch, left zero
 };
 
 // Several matrices that share one input vector (Q, K and V stored apart): one launch computes
 // all of them, each into its own output with its own bias. Same norm option as above.
 struct QuantGemvSegment {
-  float* y = nullptr;                  // (out_features)
+  float* y = nullptr;  // (out_features)
   const uint8_t* weight = nullptr;
   gguf::TensorType weight_type = gguf::TensorType::kF32;
   int64_t weight_row_bytes = 0;
-  const float* bias = nullptr;         // (out_features) or null
+  const float* bias = nullptr;  // (out_features) or null
   int64_t out_features = 0;
 };
 
@@ -64,7 +64,7 @@ constexpr int kMaxGemvSegments = 3;
 struct QuantGemvMultiParams {
   QuantGemvSegment segments[kMaxGemvSegments];
   int count = 0;
-  const float* x = nullptr;            // (in_features), 16-byte aligned
+  const float* x = nullptr;  // (in_features), 16-byte aligned
   int64_t in_features = 0;
   const float* norm_weight = nullptr;
   float norm_eps = 0.0f;

@@ -25,7 +25,9 @@ namespace llama_worker::kernels::cuda::gemv {
 
 constexpr int kUnit = 32;  // weights per unit
 
-__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
+__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) {
+  return *reinterpret_cast<const uint16_t*>(p);
+}
 
 // 8 bytes from a 2-byte aligned address, as two little-endian 32-bit words.
 __device__ __forceinline__ uint2 load_8_bytes_a2(const uint8_t* p) {
@@ -34,17 +36,27 @@ __device__ __forceinline__ uint2 load_8_bytes_a2(const uint8_t* p) {
                     static_cast<uint32_t>(h[2]) | (static_cast<uint32_t>(h[3]) << 16));
 }
 
-__device__ __forceinline__ float half_bits_to_float(uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
+__device__ __forceinline__ float half_bits_to_float(uint16_t bits) {
+  return __half2float(__ushort_as_half(bits));
+}
 
 __device__ __forceinline__ void load_x8(const float* x, float* out) {
   const float4 a = reinterpret_cast<const float4*>(x)[0];
   const float4 b = reinterpret_cast<const float4*>(x)[1];
-  out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
-  out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
+  out[4] = b.x;
+  out[5] = b.y;
+  out[6] = b.z;
+  out[7] = b.w;
 }
 
 // Byte k (0..3) of a 32-bit word.
-__device__ __forceinline__ int byte_of(uint32_t word, int k) { return static_cast<int>((word >> (8 * k)) & 0xFFu); }
+__device__ __forceinline__ int byte_of(uint32_t word, int k) {
+  return static_cast<int>((word >> (8 * k)) & 0xFFu);
+}
 
 // Byte k of `word` as the float 2^23 + byte, exactly: one byte permute into the exponent pattern
 // 0x4B000000. Subtracting 2^23 (plus any offset) then gives the integer as a float with one
@@ -176,7 +188,8 @@ struct Unit<gguf::TensorType::kQ5_0> {
 
   __device__ static float dot(const uint8_t* block, int /*unit*/, const float* xs) {
     const float d = half_bits_to_float(load_u16(block));
-    const uint32_t qh = static_cast<uint32_t>(load_u16(block + 2)) | (static_cast<uint32_t>(load_u16(block + 4)) << 16);
+    const uint32_t qh =
+        static_cast<uint32_t>(load_u16(block + 2)) | (static_cast<uint32_t>(load_u16(block + 4)) << 16);
     const uint2 q0 = load_8_bytes_a2(block + 6);
     const uint2 q1 = load_8_bytes_a2(block + 14);
     const uint32_t qs[4] = {q0.x, q0.y, q1.x, q1.y};

@@ -12,10 +12,9 @@ Status check_weight_rows(gguf::TensorType type, int64_t width, int64_t row_bytes
   const auto& entry = gguf::traits(type);
   const int64_t granule = entry.block_size > kChunk ? entry.block_size : kChunk;
   if (width <= 0 || width % granule != 0) {
-    return make_error(ErrorCode::kUnsupported, std::string(op) + ": rows of " + std::to_string(width) +
-                                                   " " + std::string(entry.name) +
-                                                   " elements are not a multiple of " +
-                                                   std::to_string(granule));
+    return make_error(ErrorCode::kUnsupported,
+                      std::string(op) + ": rows of " + std::to_string(width) + " " + std::string(entry.name) +
+                          " elements are not a multiple of " + std::to_string(granule));
   }
   if (row_bytes != width / entry.block_size * entry.bytes_per_block) {
     return make_error(ErrorCode::kInvalidArgument, std::string(op) + ": row of " + std::to_string(row_bytes) +
@@ -53,12 +52,13 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) sums[t] = 0.0f;
 
-  // Unrolled so that several chunks' loads are in flight per lane: one chunk's decode is a short
-  // chain of dependent byte loads, and latency, not bandwidth, bounds a lone chain.
+    // Unrolled so that several chunks' loads are in flight per lane: one chunk's decode is a short
+    // chain of dependent byte loads, and latency, not bandwidth, bounds a lone chain.
 #pragma unroll 4
   for (int64_t c = lane; c < chunks; c += 32) {
     float w[kChunk];
-    Traits::decode(weight_row + (c / kChunksPerBlock) * Traits::kBytes, static_cast<int>(c % kChunksPerBlock) * kChunk, w);
+    Traits::decode(weight_row + (c / kChunksPerBlock) * Traits::kBytes,
+                   static_cast<int>(c % kChunksPerBlock) * kChunk, w);
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
       if (t < tokens) {
@@ -66,8 +66,14 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
         const float4 a = xv[0];
         const float4 b = xv[1];
         float s = sums[t];
-        s = fmaf(w[0], a.x, s); s = fmaf(w[1], a.y, s); s = fmaf(w[2], a.z, s); s = fmaf(w[3], a.w, s);
-        s = fmaf(w[4], b.x, s); s = fmaf(w[5], b.y, s); s = fmaf(w[6], b.z, s); s = fmaf(w[7], b.w, s);
+        s = fmaf(w[0], a.x, s);
+        s = fmaf(w[1], a.y, s);
+        s = fmaf(w[2], a.z, s);
+        s = fmaf(w[3], a.w, s);
+        s = fmaf(w[4], b.x, s);
+        s = fmaf(w[5], b.y, s);
+        s = fmaf(w[6], b.z, s);
+        s = fmaf(w[7], b.w, s);
         sums[t] = s;
       }
     }
@@ -96,7 +102,8 @@ Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream) {
   }
   LW_TRY(check_weight_rows(p.weight_type, p.in_features, p.weight_row_bytes, "quant_matmul"));
   if (p.x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0) {
-    return make_error(ErrorCode::kInvalidArgument, "quant_matmul: x must be 16-byte aligned with a stride multiple of 4");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "quant_matmul: x must be 16-byte aligned with a stride multiple of 4");
   }
   if (p.tokens == 1 && quant_gemv_supports(p.weight_type, p.weight, p.weight_row_bytes, p.in_features, p.x)) {
     QuantGemvParams gemv;  // single-token decode: the bandwidth-bound kernel
@@ -118,7 +125,8 @@ Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream) {
       if (p.tokens - begin == 1) {
         LW_CUDA_TRY(launch(quant_matmul_kernel<Traits, 1>, blocks, 32 * kWarpsPerBlock, 0, stream, p, begin));
       } else {
-        LW_CUDA_TRY(launch(quant_matmul_kernel<Traits, kMaxTokensPerPass>, blocks, 32 * kWarpsPerBlock, 0, stream, p, begin));
+        LW_CUDA_TRY(launch(quant_matmul_kernel<Traits, kMaxTokensPerPass>, blocks, 32 * kWarpsPerBlock, 0,
+                           stream, p, begin));
       }
     }
     return Status::ok();

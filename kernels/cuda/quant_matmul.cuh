@@ -20,18 +20,18 @@
 namespace llama_worker::kernels::cuda {
 
 struct QuantMatmulParams {
-  float* y = nullptr;                 // (tokens, out_features) fp32, row stride y_stride
-  const float* x = nullptr;           // (tokens, in_features) fp32, row stride x_stride
-  const uint8_t* weight = nullptr;    // out_features rows of weight_row_bytes bytes, device memory
+  float* y = nullptr;               // (tokens, out_features) fp32, row stride y_stride
+  const float* x = nullptr;         // (tokens, in_features) fp32, row stride x_stride
+  const uint8_t* weight = nullptr;  // out_features rows of weight_row_bytes bytes, device memory
   gguf::TensorType weight_type = gguf::TensorType::kF32;
-  int64_t weight_row_bytes = 0;       // gguf::row_bytes(weight_type, in_features)
-  const float* bias = nullptr;        // (out_features) or null
-  const float* residual = nullptr;    // (tokens, out_features) added after the product, or null; may alias y
+  int64_t weight_row_bytes = 0;     // gguf::row_bytes(weight_type, in_features)
+  const float* bias = nullptr;      // (out_features) or null
+  const float* residual = nullptr;  // (tokens, out_features) added after the product, or null; may alias y
   int64_t tokens = 0;
-  int64_t in_features = 0;            // GGUF shape[0]
-  int64_t out_features = 0;           // GGUF shape[1]
-  int64_t x_stride = 0;               // elements between rows of x (0: in_features)
-  int64_t y_stride = 0;               // elements between rows of y and residual (0: out_features)
+  int64_t in_features = 0;   // GGUF shape[0]
+  int64_t out_features = 0;  // GGUF shape[1]
+  int64_t x_stride = 0;      // elements between rows of x (0: in_features)
+  int64_t y_stride = 0;      // elements between rows of y and residual (0: out_features)
 };
 
 Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream);

@@ -31,7 +31,8 @@ Status rmsnorm_f32(float* out, const float* x, const float* weight, int64_t rows
     return make_error(ErrorCode::kInvalidArgument, "rmsnorm_f32: null pointer or bad shape");
   }
   if (rows == 0) return Status::ok();
-  LW_CUDA_TRY(launch(rmsnorm_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, out, x, weight, width, eps));
+  LW_CUDA_TRY(
+      launch(rmsnorm_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, out, x, weight, width, eps));
   return Status::ok();
 }
 

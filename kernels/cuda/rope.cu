@@ -17,13 +17,14 @@ __global__ void rope_kernel(RopeParams p) {
   float* x = p.x + t * p.token_stride + head * p.head_dim;
   for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
     const float2 cs = rope_cos_sin(p.positions[t], i, p.rotary_dims, p.freq_base, p.freq_scale);
-    rope_rotate(x, p.style == RopeStyle::kNeox ? i : 2 * i, p.style == RopeStyle::kNeox ? i + half : 2 * i + 1, cs);
+    rope_rotate(x, p.style == RopeStyle::kNeox ? i : 2 * i,
+                p.style == RopeStyle::kNeox ? i + half : 2 * i + 1, cs);
   }
   if (p.k_cache == nullptr || head < p.kv_head_begin) return;
   // Fused KV store: the rotated K head and its V head, as fp16, at the token's cache row.
   const int64_t row = p.positions[t];
   if (row < 0 || row >= p.capacity) return;  // callers guarantee it; never write out of bounds
-  __syncthreads();  // every pair of this head rotated
+  __syncthreads();                           // every pair of this head rotated
   const int64_t kv_head = head - p.kv_head_begin;
   const int64_t width = (p.heads - p.kv_head_begin) * p.head_dim;
   const float* v = p.v + t * p.token_stride + kv_head * p.head_dim;
@@ -33,7 +34,8 @@ __global__ void rope_kernel(RopeParams p) {
   }
 }
 
-__global__ void rope_table_kernel(float2* table, int64_t positions, int64_t rotary_dims, float freq_base, float freq_scale) {
+__global__ void rope_table_kernel(float2* table, int64_t positions, int64_t rotary_dims, float freq_base,
+                                  float freq_scale) {
   const int64_t half = rotary_dims / 2;
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= positions * half) return;
@@ -42,14 +44,14 @@ __global__ void rope_table_kernel(float2* table, int64_t positions, int64_t rota
 
 }  // namespace
 
-Status rope_table_fill(float2* table, int64_t positions, int64_t rotary_dims, float freq_base, float freq_scale,
-                       cudaStream_t stream) {
+Status rope_table_fill(float2* table, int64_t positions, int64_t rotary_dims, float freq_base,
+                       float freq_scale, cudaStream_t stream) {
   if (table == nullptr || positions <= 0 || rotary_dims <= 0 || rotary_dims % 2 != 0) {
     return make_error(ErrorCode::kInvalidArgument, "rope_table_fill: null table or bad shape");
   }
   const int64_t count = positions * (rotary_dims / 2);
-  rope_table_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, stream>>>(table, positions, rotary_dims,
-                                                                                 freq_base, freq_scale);
+  rope_table_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, stream>>>(
+      table, positions, rotary_dims, freq_base, freq_scale);
   LW_CUDA_TRY_LAUNCH();
   return Status::ok();
 }
@@ -59,11 +61,13 @@ Status rope_f32(const RopeParams& params, cudaStream_t stream) {
   if (p.token_stride == 0) p.token_stride = p.heads * p.head_dim;
   if (p.x == nullptr || p.positions == nullptr || p.tokens < 0 || p.heads <= 0 || p.head_dim <= 0 ||
       p.rotary_dims <= 0 || p.rotary_dims % 2 != 0 || p.rotary_dims > p.head_dim) {
-    return make_error(ErrorCode::kInvalidArgument, "rope_f32: null pointer or bad shape (rotary dims must be even and <= head_dim)");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "rope_f32: null pointer or bad shape (rotary dims must be even and <= head_dim)");
   }
   if (p.k_cache != nullptr && (p.v_cache == nullptr || p.v == nullptr || p.kv_head_begin < 0 ||
                                p.kv_head_begin >= p.heads || p.capacity <= 0)) {
-    return make_error(ErrorCode::kInvalidArgument, "rope_f32: fused KV store needs both caches, v, a K head range and a capacity");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "rope_f32: fused KV store needs both caches, v, a K head range and a capacity");
   }
   if (p.tokens == 0) return Status::ok();
   const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>(p.heads));

@@ -10,11 +10,11 @@
 
 namespace llama_worker::kernels::cuda {
 
-__device__ __forceinline__ float2 rope_cos_sin(int64_t position, int64_t pair, int64_t rotary_dims, float freq_base,
-                                               float freq_scale) {
+__device__ __forceinline__ float2 rope_cos_sin(int64_t position, int64_t pair, int64_t rotary_dims,
+                                               float freq_base, float freq_scale) {
   const double scaled = static_cast<double>(position) * static_cast<double>(freq_scale);
-  const double theta = scaled * pow(static_cast<double>(freq_base), -2.0 * static_cast<double>(pair) /
-                                                                       static_cast<double>(rotary_dims));
+  const double theta = scaled * pow(static_cast<double>(freq_base),
+                                    -2.0 * static_cast<double>(pair) / static_cast<double>(rotary_dims));
   double sin_theta = 0.0;
   double cos_theta = 0.0;
   sincos(theta, &sin_theta, &cos_theta);

@@ -7,7 +7,8 @@ namespace {
 __global__ void swiglu_kernel(SwigluParams p) {
   const int64_t count = p.rows * p.width;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; index < count; index += stride) {
+  for (int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; index < count;
+       index += stride) {
     const int64_t r = index / p.width;
     const int64_t i = index % p.width;
     const float g = p.gate[r * p.gate_row_stride + i];

@@ -21,9 +21,10 @@ struct CublasApi {
   using Destroy = cublasStatus_t (*)(cublasHandle_t);
   using SetStream = cublasStatus_t (*)(cublasHandle_t, cudaStream_t);
   using SetWorkspace = cublasStatus_t (*)(cublasHandle_t, void*, size_t);
-  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
-                                    const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
-                                    cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
+  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                    const void*, const void*, cudaDataType, int, const void*, cudaDataType,
+                                    int, const void*, void*, cudaDataType, int, cublasComputeType_t,
+                                    cublasGemmAlgo_t);
   Create create = nullptr;
   Destroy destroy = nullptr;
   SetStream set_stream = nullptr;
@@ -59,7 +60,9 @@ const CublasApi& cublas_api() {
     loaded.set_workspace = reinterpret_cast<CublasApi::SetWorkspace>(dlsym(library, "cublasSetWorkspace_v2"));
     if (loaded.create == nullptr || loaded.destroy == nullptr || loaded.set_stream == nullptr ||
         loaded.set_workspace == nullptr || loaded.gemm_ex == nullptr) {
-      loaded.error = name + " lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSetWorkspace_v2 or cublasGemmEx";
+      loaded.error = name +
+                     " lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSetWorkspace_v2 or "
+                     "cublasGemmEx";
     }
     return loaded;  // the library stays loaded for the process
   }();
@@ -67,7 +70,8 @@ const CublasApi& cublas_api() {
 }
 
 Error cublas_error(cublasStatus_t status, const char* call) {
-  return make_error(ErrorCode::kDeviceError, std::string(call) + " failed with cuBLAS status " + std::to_string(static_cast<int>(status)));
+  return make_error(ErrorCode::kDeviceError, std::string(call) + " failed with cuBLAS status " +
+                                                 std::to_string(static_cast<int>(status)));
 }
 
 // rows x in_features weights from `weight` to fp16, one thread per 8-element chunk.
@@ -81,7 +85,8 @@ __global__ void dequantize_f16_kernel(__half* out, const uint8_t* weight, int64_
   const int64_t c = chunk % chunks_per_row;
   constexpr int kChunksPerBlock = Traits::kElements / kChunk;
   float w[kChunk];
-  Traits::decode(weight + row * row_bytes + (c / kChunksPerBlock) * Traits::kBytes, static_cast<int>(c % kChunksPerBlock) * kChunk, w);
+  Traits::decode(weight + row * row_bytes + (c / kChunksPerBlock) * Traits::kBytes,
+                 static_cast<int>(c % kChunksPerBlock) * kChunk, w);
   __align__(16) __half h[kChunk];
 #pragma unroll
   for (int i = 0; i < kChunk; ++i) h[i] = __float2half_rn(w[i]);
@@ -98,15 +103,17 @@ __global__ void to_half_kernel(__half* out, const float* x, int64_t tokens, int6
 // the bias costs no pass after the GEMM, and every element of y is written by our own kernel
 // first (compute-sanitizer's initcheck does not see cuBLAS's sm90 stores: reading y after a GEMM
 // that wrote it first is reported as uninitialized; ci/probes/cublas_initcheck_probe.cu).
-__global__ void seed_with_bias_kernel(float* y, const float* bias, int64_t tokens, int64_t width, int64_t y_stride,
-                                      bool accumulate) {
+__global__ void seed_with_bias_kernel(float* y, const float* bias, int64_t tokens, int64_t width,
+                                      int64_t y_stride, bool accumulate) {
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= tokens * width) return;
   float& out = y[(index / width) * y_stride + index % width];
   out = accumulate ? out + bias[index % width] : bias[index % width];
 }
 
-unsigned blocks_for(int64_t count, int threads) { return static_cast<unsigned>((count + threads - 1) / threads); }
+unsigned blocks_for(int64_t count, int threads) {
+  return static_cast<unsigned>((count + threads - 1) / threads);
+}
 
 }  // namespace
 
@@ -125,7 +132,8 @@ void preload_tensor_core_library() {
 
 Result<std::unique_ptr<TensorCoreSession>> TensorCoreSession::create(cudaStream_t stream) {
   const CublasApi& api = cublas_api();
-  if (!api.error.empty()) return make_error(ErrorCode::kUnsupported, "tensor-core prefill unavailable: " + api.error);
+  if (!api.error.empty())
+    return make_error(ErrorCode::kUnsupported, "tensor-core prefill unavailable: " + api.error);
   std::unique_ptr<TensorCoreSession> session(new TensorCoreSession());
   cublasHandle_t handle = nullptr;
   cublasStatus_t status = api.create(&handle);
@@ -137,7 +145,8 @@ Result<std::unique_ptr<TensorCoreSession>> TensorCoreSession::create(cudaStream_
 }
 
 Status TensorCoreSession::set_workspace(void* workspace, int64_t bytes) {
-  if (workspace == nullptr || bytes <= 0) return make_error(ErrorCode::kInvalidArgument, "cuBLAS workspace: none given");
+  if (workspace == nullptr || bytes <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "cuBLAS workspace: none given");
   const cublasStatus_t status =
       cublas_api().set_workspace(static_cast<cublasHandle_t>(handle_), workspace, static_cast<size_t>(bytes));
   if (status != CUBLAS_STATUS_SUCCESS) return cublas_error(status, "cublasSetWorkspace");
@@ -148,20 +157,23 @@ TensorCoreSession::~TensorCoreSession() {
   if (handle_ != nullptr) cublas_api().destroy(static_cast<cublasHandle_t>(handle_));
 }
 
-Status tensor_core_matmul(const TensorCoreSession& session, const TensorCoreMatmulParams& params, cudaStream_t stream) {
+Status tensor_core_matmul(const TensorCoreSession& session, const TensorCoreMatmulParams& params,
+                          cudaStream_t stream) {
   TensorCoreMatmulParams p = params;
   if (p.x_stride == 0) p.x_stride = p.in_features;
   if (p.y_stride == 0) p.y_stride = p.out_features;
-  if (p.y == nullptr || p.x == nullptr || p.weight == nullptr || p.weight_tile == nullptr || p.x_half == nullptr ||
-      p.tokens <= 0 || p.out_features <= 0 || p.weight_tile_elements < p.in_features ||
-      p.in_features > INT32_MAX || p.out_features > INT32_MAX || p.tokens > INT32_MAX || p.y_stride > INT32_MAX) {
-    return make_error(ErrorCode::kInvalidArgument, "tensor_core_matmul: null pointer, bad shape or scratch too small");
+  if (p.y == nullptr || p.x == nullptr || p.weight == nullptr || p.weight_tile == nullptr ||
+      p.x_half == nullptr || p.tokens <= 0 || p.out_features <= 0 || p.weight_tile_elements < p.in_features ||
+      p.in_features > INT32_MAX || p.out_features > INT32_MAX || p.tokens > INT32_MAX ||
+      p.y_stride > INT32_MAX) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "tensor_core_matmul: null pointer, bad shape or scratch too small");
   }
   LW_TRY(check_weight_rows(p.weight_type, p.in_features, p.weight_row_bytes, "tensor_core_matmul"));
   const CublasApi& api = cublas_api();
   constexpr int kThreads = 256;
-  to_half_kernel<<<blocks_for(p.tokens * p.in_features, kThreads), kThreads, 0, stream>>>(p.x_half, p.x, p.tokens,
-                                                                                       p.in_features, p.x_stride);
+  to_half_kernel<<<blocks_for(p.tokens * p.in_features, kThreads), kThreads, 0, stream>>>(
+      p.x_half, p.x, p.tokens, p.in_features, p.x_stride);
   LW_CUDA_TRY_LAUNCH();
   // Whole multiples of 128 rows per tile keep every tile's output columns 16-byte aligned (an
   // unaligned y + first made cuBLAS fall back to its slowest align-1 kernels on Phi-3).
@@ -179,19 +191,20 @@ Status tensor_core_matmul(const TensorCoreSession& session, const TensorCoreMatm
     const int64_t rows = p.out_features - first < tile_rows ? p.out_features - first : tile_rows;
     LW_TRY(visit_weight_type(p.weight_type, [&](auto traits) -> Status {
       using Traits = decltype(traits);
-      dequantize_f16_kernel<Traits><<<blocks_for(rows * p.in_features / kChunk, kThreads), kThreads, 0, stream>>>(
-          p.weight_tile, p.weight + first * p.weight_row_bytes, p.weight_row_bytes, rows, p.in_features);
+      dequantize_f16_kernel<Traits>
+          <<<blocks_for(rows * p.in_features / kChunk, kThreads), kThreads, 0, stream>>>(
+              p.weight_tile, p.weight + first * p.weight_row_bytes, p.weight_row_bytes, rows, p.in_features);
       LW_CUDA_TRY_LAUNCH();
       return Status::ok();
     }));
     // cuBLAS is column-major: the row-major W tile (rows x in) is a column-major (in x rows) matrix,
     // hence OP_T; row-major x (tokens x in) is column-major (in x tokens); C = W x^T is (rows x
     // tokens) column-major with leading dimension y_stride, which is row-major y.
-    const cublasStatus_t status =
-        api.gemm_ex(static_cast<cublasHandle_t>(session.handle()), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows),
-                    static_cast<int>(p.tokens), static_cast<int>(p.in_features), &alpha, p.weight_tile, CUDA_R_16F,
-                    static_cast<int>(p.in_features), p.x_half, CUDA_R_16F, static_cast<int>(p.in_features), &beta,
-                    p.y + first, CUDA_R_32F, static_cast<int>(p.y_stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    const cublasStatus_t status = api.gemm_ex(
+        static_cast<cublasHandle_t>(session.handle()), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows),
+        static_cast<int>(p.tokens), static_cast<int>(p.in_features), &alpha, p.weight_tile, CUDA_R_16F,
+        static_cast<int>(p.in_features), p.x_half, CUDA_R_16F, static_cast<int>(p.in_features), &beta,
+        p.y + first, CUDA_R_32F, static_cast<int>(p.y_stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (status != CUBLAS_STATUS_SUCCESS) return cublas_error(status, "cublasGemmEx");
   }
   return Status::ok();

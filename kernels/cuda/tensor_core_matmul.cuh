@@ -47,23 +47,24 @@ class TensorCoreSession {
 void preload_tensor_core_library();
 
 struct TensorCoreMatmulParams {
-  float* y = nullptr;                 // (tokens, out_features), row stride y_stride
-  const float* x = nullptr;           // (tokens, in_features), row stride x_stride
-  const uint8_t* weight = nullptr;    // out_features rows of weight_row_bytes, device memory
+  float* y = nullptr;               // (tokens, out_features), row stride y_stride
+  const float* x = nullptr;         // (tokens, in_features), row stride x_stride
+  const uint8_t* weight = nullptr;  // out_features rows of weight_row_bytes, device memory
   gguf::TensorType weight_type = gguf::TensorType::kF32;
   int64_t weight_row_bytes = 0;
-  const float* bias = nullptr;        // (out_features) or null
-  bool accumulate = false;            // y += product (the residual form, y holding the residual)
+  const float* bias = nullptr;  // (out_features) or null
+  bool accumulate = false;      // y += product (the residual form, y holding the residual)
   int64_t tokens = 0;
   int64_t in_features = 0;
   int64_t out_features = 0;
-  int64_t x_stride = 0;               // 0: in_features
-  int64_t y_stride = 0;               // 0: out_features
-  __half* weight_tile = nullptr;      // device scratch of weight_tile_elements halves
-  int64_t weight_tile_elements = 0;   // >= in_features
-  __half* x_half = nullptr;           // device scratch of tokens * in_features halves
+  int64_t x_stride = 0;              // 0: in_features
+  int64_t y_stride = 0;              // 0: out_features
+  __half* weight_tile = nullptr;     // device scratch of weight_tile_elements halves
+  int64_t weight_tile_elements = 0;  // >= in_features
+  __half* x_half = nullptr;          // device scratch of tokens * in_features halves
 };
 
-Status tensor_core_matmul(const TensorCoreSession& session, const TensorCoreMatmulParams& params, cudaStream_t stream);
+Status tensor_core_matmul(const TensorCoreSession& session, const TensorCoreMatmulParams& params,
+                          cudaStream_t stream);
 
 }  // namespace llama_worker::kernels::cuda

@@ -20,10 +20,10 @@ TEST(DeviceQuery, ListsAtLeastOneDeviceWithMemory) {
   ASSERT_TRUE(devices) << devices.error().message;
   ASSERT_FALSE(devices->empty());
   for (const auto& device : *devices) {
-    std::printf("device %d: %s, sm_%d%d, %d SMs, %.1f GiB total, %.1f GiB free, L2 %.1f MiB\n",
-                device.index, device.name.c_str(), device.compute_major, device.compute_minor,
-                device.multiprocessor_count, device.total_memory / 1073741824.0,
-                device.free_memory / 1073741824.0, device.l2_cache_bytes / 1048576.0);
+    std::printf("device %d: %s, sm_%d%d, %d SMs, %.1f GiB total, %.1f GiB free, L2 %.1f MiB\n", device.index,
+                device.name.c_str(), device.compute_major, device.compute_minor, device.multiprocessor_count,
+                device.total_memory / 1073741824.0, device.free_memory / 1073741824.0,
+                device.l2_cache_bytes / 1048576.0);
     EXPECT_GT(device.total_memory, 0);
     EXPECT_GT(device.free_memory, 0);
     EXPECT_GT(device.multiprocessor_count, 0);

@@ -41,8 +41,10 @@ BenchReport sample_report() {
 TEST(FormatMarkdown, LlamaBenchLayout) {
   const std::string text = format_markdown(sample_report());
   EXPECT_NE(text.find("| model "), std::string::npos) << text;
-  EXPECT_NE(text.find("| qwen2 Q4_K - Medium | 379.38 MiB | 630.17 M | CUDA    |         pp512 | 46080.00 ± 7240.77 |"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "| qwen2 Q4_K - Medium | 379.38 MiB | 630.17 M | CUDA    |         pp512 | 46080.00 ± 7240.77 |"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("| tg128 @ d2048 |      800.00 ± 0.00 |"), std::string::npos) << text;
   EXPECT_NE(text.find("load: 0.250 s"), std::string::npos) << text;

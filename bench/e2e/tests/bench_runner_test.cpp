@@ -26,11 +26,15 @@ class RecordingBackend final : public runtime::InferenceBackend {
     position_ = 0;
     ++resets;
   }
-  Status forward(std::span<const int32_t> tokens, runtime::LogitsMode mode, std::vector<float>& logits) override {
-    if (mode != runtime::LogitsMode::kLastPosition) return make_error(ErrorCode::kInvalidArgument, "bench asked for all logits");
-    if (position_ + static_cast<int64_t>(tokens.size()) > capacity_) return make_error(ErrorCode::kOutOfRange, "full");
+  Status forward(std::span<const int32_t> tokens, runtime::LogitsMode mode,
+                 std::vector<float>& logits) override {
+    if (mode != runtime::LogitsMode::kLastPosition)
+      return make_error(ErrorCode::kInvalidArgument, "bench asked for all logits");
+    if (position_ + static_cast<int64_t>(tokens.size()) > capacity_)
+      return make_error(ErrorCode::kOutOfRange, "full");
     for (const int32_t id : tokens) {
-      if (id < 0 || id >= config_.vocab_size) return make_error(ErrorCode::kInvalidArgument, "token out of range");
+      if (id < 0 || id >= config_.vocab_size)
+        return make_error(ErrorCode::kInvalidArgument, "token out of range");
     }
     batches.push_back(static_cast<int64_t>(tokens.size()));
     position_ += static_cast<int64_t>(tokens.size());
@@ -58,7 +62,8 @@ class ScriptedProbe final : public DeviceProbe {
     return Status::ok();
   }
   std::optional<int64_t> used_bytes() override {
-    if (next_ >= readings_.size()) return readings_.empty() ? std::nullopt : std::optional<int64_t>(readings_.back());
+    if (next_ >= readings_.size())
+      return readings_.empty() ? std::nullopt : std::optional<int64_t>(readings_.back());
     return readings_[next_++];
   }
   std::optional<int64_t> total_bytes() override { return std::nullopt; }
@@ -130,7 +135,8 @@ TEST(RunTestCase, RefusesCasesBeyondTheContextBeforeRunningAnything) {
   auto result = run_test_case(backend, probe, {TestKind::kGenerate, 10, 95}, settings, rng, memory);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kOutOfRange);
-  EXPECT_NE(result.error().message.find("tg10 @ d95 needs 105 KV positions; the backend holds 100"), std::string::npos)
+  EXPECT_NE(result.error().message.find("tg10 @ d95 needs 105 KV positions; the backend holds 100"),
+            std::string::npos)
       << result.error().message;
   EXPECT_TRUE(backend.batches.empty());
 }
@@ -170,7 +176,8 @@ TEST(RunTestCase, RunsOnTheCpuReferenceBackend) {
 }
 
 TEST(RunBench, WholeRunFromAFileOnTheCpu) {
-  const auto path = std::filesystem::temp_directory_path() / ("bench_e2e_tiny_" + std::to_string(::getpid()) + ".gguf");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("bench_e2e_tiny_" + std::to_string(::getpid()) + ".gguf");
   const model::testing::TinyModelSpec spec = model::testing::llama_spec();
   ASSERT_TRUE(model::testing::tiny_model_writer(spec).write(path.string()));
   BenchRunOptions options;

@@ -20,30 +20,28 @@
 static int failures = 0;
 static int checks = 0;
 
-#define CHECK(condition)                                                                  \
-  do {                                                                                    \
-    ++checks;                                                                             \
-    if (!(condition)) {                                                                   \
-      ++failures;                                                                         \
-      fprintf(stderr, "FAILED line %d: %s (last error: %s)\n", __LINE__, #condition,      \
-              cuda_last_error());                                                         \
-    }                                                                                     \
+#define CHECK(condition)                                                                                 \
+  do {                                                                                                   \
+    ++checks;                                                                                            \
+    if (!(condition)) {                                                                                  \
+      ++failures;                                                                                        \
+      fprintf(stderr, "FAILED line %d: %s (last error: %s)\n", __LINE__, #condition, cuda_last_error()); \
+    }                                                                                                    \
   } while (0)
 
 /* The call must return `expected`; on failure its message must be non-empty. */
-#define EXPECT_STATUS(expected, call)                                                     \
-  do {                                                                                    \
-    const lw_status got_ = (call);                                                        \
-    ++checks;                                                                             \
-    if (got_ != (expected)) {                                                             \
-      ++failures;                                                                         \
-      fprintf(stderr, "FAILED line %d: %s returned %s, expected %s (last error: %s)\n",    \
-              __LINE__, #call, cuda_status_name(got_), cuda_status_name(expected),        \
-              cuda_last_error());                                                         \
-    } else if (got_ != LW_STATUS_OK && cuda_last_error()[0] == '\0') {                    \
-      ++failures;                                                                         \
-      fprintf(stderr, "FAILED line %d: %s gave no error message\n", __LINE__, #call);      \
-    }                                                                                     \
+#define EXPECT_STATUS(expected, call)                                                                    \
+  do {                                                                                                   \
+    const lw_status got_ = (call);                                                                       \
+    ++checks;                                                                                            \
+    if (got_ != (expected)) {                                                                            \
+      ++failures;                                                                                        \
+      fprintf(stderr, "FAILED line %d: %s returned %s, expected %s (last error: %s)\n", __LINE__, #call, \
+              cuda_status_name(got_), cuda_status_name(expected), cuda_last_error());                    \
+    } else if (got_ != LW_STATUS_OK && cuda_last_error()[0] == '\0') {                                   \
+      ++failures;                                                                                        \
+      fprintf(stderr, "FAILED line %d: %s gave no error message\n", __LINE__, #call);                    \
+    }                                                                                                    \
   } while (0)
 
 static char model_path[4096 + 64];
@@ -169,12 +167,15 @@ static void test_load_errors(cuda_context* context) {
   lw_model_options options = model_options();
   EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT, cuda_load_model(context, model_path, &options, NULL));
   EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT, cuda_load_model(context, NULL, &options, &model));
-  EXPECT_STATUS(LW_STATUS_FILE_NOT_FOUND, cuda_load_model(context, path_in(directory_path, "missing.gguf"), &options, &model));
+  EXPECT_STATUS(LW_STATUS_FILE_NOT_FOUND,
+                cuda_load_model(context, path_in(directory_path, "missing.gguf"), &options, &model));
   CHECK(strstr(cuda_last_error(), "missing.gguf") != NULL);
   EXPECT_STATUS(LW_STATUS_FILE_NOT_FOUND, cuda_load_model(context, "", &options, &model));
   EXPECT_STATUS(LW_STATUS_IS_DIRECTORY, cuda_load_model(context, directory_path, &options, &model));
-  EXPECT_STATUS(LW_STATUS_MALFORMED_FILE, cuda_load_model(context, path_in(directory_path, "not_gguf.gguf"), &options, &model));
-  EXPECT_STATUS(LW_STATUS_MALFORMED_FILE, cuda_load_model(context, path_in(directory_path, "no_tokenizer.gguf"), &options, &model));
+  EXPECT_STATUS(LW_STATUS_MALFORMED_FILE,
+                cuda_load_model(context, path_in(directory_path, "not_gguf.gguf"), &options, &model));
+  EXPECT_STATUS(LW_STATUS_MALFORMED_FILE,
+                cuda_load_model(context, path_in(directory_path, "no_tokenizer.gguf"), &options, &model));
   EXPECT_STATUS(LW_STATUS_UNSUPPORTED_ARCHITECTURE,
                 cuda_load_model(context, path_in(directory_path, "unsupported_arch.gguf"), &options, &model));
   CHECK(strstr(cuda_last_error(), "gpt9") != NULL);
@@ -244,7 +245,8 @@ static int generate(cuda_model* model, const char* prompt, const lw_sampling_par
     int32_t token;
     const char* piece;
     size_t length;
-    EXPECT_STATUS(LW_STATUS_WRONG_ORDER, cuda_inference_next_token(inference, &token, &piece, &length, &finished));
+    EXPECT_STATUS(LW_STATUS_WRONG_ORDER,
+                  cuda_inference_next_token(inference, &token, &piece, &length, &finished));
   }
   {
     lw_inference_stats stats;
@@ -269,14 +271,17 @@ static void test_start_errors(cuda_model* model, const lw_model_info* info) {
   EXPECT_STATUS(LW_STATUS_EMPTY_PROMPT, cuda_inference_start(model, "", NULL, &inference));
   EXPECT_STATUS(LW_STATUS_INVALID_UTF8, cuda_inference_start(model, "ok \xff\xfe", NULL, &inference));
   CHECK(strstr(cuda_last_error(), "offset") != NULL);
-  EXPECT_STATUS(LW_STATUS_INVALID_UTF8, cuda_inference_start(model, "\xe2\x82", NULL, &inference));       /* truncated */
-  EXPECT_STATUS(LW_STATUS_INVALID_UTF8, cuda_inference_start(model, "\xc0\xaf", NULL, &inference));       /* overlong */
-  EXPECT_STATUS(LW_STATUS_INVALID_UTF8, cuda_inference_start(model, "\xed\xa0\x80", NULL, &inference));   /* surrogate */
+  EXPECT_STATUS(LW_STATUS_INVALID_UTF8,
+                cuda_inference_start(model, "\xe2\x82", NULL, &inference)); /* truncated */
+  EXPECT_STATUS(LW_STATUS_INVALID_UTF8,
+                cuda_inference_start(model, "\xc0\xaf", NULL, &inference)); /* overlong */
+  EXPECT_STATUS(LW_STATUS_INVALID_UTF8,
+                cuda_inference_start(model, "\xed\xa0\x80", NULL, &inference)); /* surrogate */
 
-#define EXPECT_BAD_PARAM(field, value)                                                        \
-  do {                                                                                        \
-    params = cuda_default_sampling_params();                                                  \
-    params.field = (value);                                                                   \
+#define EXPECT_BAD_PARAM(field, value)                                                                 \
+  do {                                                                                                 \
+    params = cuda_default_sampling_params();                                                           \
+    params.field = (value);                                                                            \
     EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT, cuda_inference_start(model, "hi", &params, &inference)); \
   } while (0)
   EXPECT_BAD_PARAM(temperature, nan);
@@ -307,20 +312,25 @@ static void test_start_errors(cuda_model* model, const lw_model_info* info) {
     EXPECT_STATUS(LW_STATUS_PROMPT_TOO_LONG, cuda_inference_start(model, long_prompt, &params, &inference));
     /* a prompt that fits alone but not with max_tokens */
     params = greedy((int32_t)info->context_length - 3);
-    EXPECT_STATUS(LW_STATUS_PROMPT_TOO_LONG, cuda_inference_start(model, "hello world, how are you?", &params, &inference));
+    EXPECT_STATUS(LW_STATUS_PROMPT_TOO_LONG,
+                  cuda_inference_start(model, "hello world, how are you?", &params, &inference));
   }
   {
     int32_t ids[3] = {1, 450, 3186};
     params = greedy(4);
     EXPECT_STATUS(LW_STATUS_EMPTY_PROMPT, cuda_inference_start_tokens(model, ids, 0, &params, &inference));
-    EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT, cuda_inference_start_tokens(model, NULL, 3, &params, &inference));
+    EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT,
+                  cuda_inference_start_tokens(model, NULL, 3, &params, &inference));
     ids[1] = (int32_t)info->vocab_size;
-    EXPECT_STATUS(LW_STATUS_TOKEN_OUT_OF_RANGE, cuda_inference_start_tokens(model, ids, 3, &params, &inference));
+    EXPECT_STATUS(LW_STATUS_TOKEN_OUT_OF_RANGE,
+                  cuda_inference_start_tokens(model, ids, 3, &params, &inference));
     ids[1] = -1;
-    EXPECT_STATUS(LW_STATUS_TOKEN_OUT_OF_RANGE, cuda_inference_start_tokens(model, ids, 3, &params, &inference));
+    EXPECT_STATUS(LW_STATUS_TOKEN_OUT_OF_RANGE,
+                  cuda_inference_start_tokens(model, ids, 3, &params, &inference));
     ids[1] = 450;
     params.chat = 1;
-    EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT, cuda_inference_start_tokens(model, ids, 3, &params, &inference));
+    EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT,
+                  cuda_inference_start_tokens(model, ids, 3, &params, &inference));
   }
   CHECK(inference == NULL);
 }
@@ -330,8 +340,8 @@ static void test_generation(cuda_model* model) {
   static char first_text[4096], second_text[4096];
   int empty_pieces = 0;
   lw_sampling_params params = greedy(40);
-  const int first = generate(model, "Hello, wörld! 日本語 ✓", &params, first_ids, 64, first_text, sizeof first_text,
-                             &empty_pieces);
+  const int first = generate(model, "Hello, wörld! 日本語 ✓", &params, first_ids, 64, first_text,
+                             sizeof first_text, &empty_pieces);
   const int second = generate(model, "Hello, wörld! 日本語 ✓", &params, second_ids, 64, second_text,
                               sizeof second_text, NULL);
   CHECK(first > 0);
@@ -346,15 +356,18 @@ static void test_generation(cuda_model* model) {
   params.seed = 1234;
   params.max_tokens = 48;
   {
-    const int a = generate(model, "Once upon a time", &params, first_ids, 64, first_text, sizeof first_text, &empty_pieces);
-    const int b = generate(model, "Once upon a time", &params, second_ids, 64, second_text, sizeof second_text, NULL);
+    const int a = generate(model, "Once upon a time", &params, first_ids, 64, first_text, sizeof first_text,
+                           &empty_pieces);
+    const int b =
+        generate(model, "Once upon a time", &params, second_ids, 64, second_text, sizeof second_text, NULL);
     CHECK(a == b && memcmp(first_ids, second_ids, sizeof(int32_t) * (size_t)a) == 0);
     CHECK(strcmp(first_text, second_text) == 0);
   }
   params.chat = 1;
-  CHECK(generate(model, "Write a haiku about rain.", &params, first_ids, 64, first_text, sizeof first_text, NULL) > 0);
-  printf("generation: %d + %d tokens, %d empty pieces (characters held back); sampled text: %.60s\n", first, second,
-         empty_pieces, first_text);
+  CHECK(generate(model, "Write a haiku about rain.", &params, first_ids, 64, first_text, sizeof first_text,
+                 NULL) > 0);
+  printf("generation: %d + %d tokens, %d empty pieces (characters held back); sampled text: %.60s\n", first,
+         second, empty_pieces, first_text);
 }
 
 static void test_order_busy_cancel_and_handles(cuda_model* model) {
@@ -368,7 +381,8 @@ static void test_order_busy_cancel_and_handles(cuda_model* model) {
   EXPECT_STATUS(LW_STATUS_OK, cuda_inference_start(model, "one", &params, &inference));
   EXPECT_STATUS(LW_STATUS_MODEL_BUSY, cuda_inference_start(model, "two", &params, &second));
   CHECK(second == NULL);
-  EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT, cuda_inference_next_token(inference, &token, NULL, &length, &finished));
+  EXPECT_STATUS(LW_STATUS_INVALID_ARGUMENT,
+                cuda_inference_next_token(inference, &token, NULL, &length, &finished));
   EXPECT_STATUS(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
   EXPECT_STATUS(LW_STATUS_OK, cuda_inference_cancel(inference));
   EXPECT_STATUS(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
@@ -381,7 +395,8 @@ static void test_order_busy_cancel_and_handles(cuda_model* model) {
   EXPECT_STATUS(LW_STATUS_OK, cuda_inference_free(inference));
 
   /* freed handles */
-  EXPECT_STATUS(LW_STATUS_INVALID_HANDLE, cuda_inference_next_token(inference, &token, &text, &length, &finished));
+  EXPECT_STATUS(LW_STATUS_INVALID_HANDLE,
+                cuda_inference_next_token(inference, &token, &text, &length, &finished));
   EXPECT_STATUS(LW_STATUS_INVALID_HANDLE, cuda_inference_cancel(inference));
   EXPECT_STATUS(LW_STATUS_INVALID_HANDLE, cuda_inference_free(inference));
   /* a handle of another kind */
@@ -428,11 +443,14 @@ static void test_numeric_error(cuda_context* context) {
   size_t length;
   lw_model_options options = model_options();
   lw_sampling_params params = greedy(4);
-  EXPECT_STATUS(LW_STATUS_OK, cuda_load_model(context, path_in(directory_path, "nan_weights.gguf"), &options, &model));
+  EXPECT_STATUS(LW_STATUS_OK,
+                cuda_load_model(context, path_in(directory_path, "nan_weights.gguf"), &options, &model));
   if (model == NULL) return;
   EXPECT_STATUS(LW_STATUS_OK, cuda_inference_start(model, "hello", &params, &inference));
-  EXPECT_STATUS(LW_STATUS_NUMERIC_ERROR, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-  EXPECT_STATUS(LW_STATUS_NUMERIC_ERROR, cuda_inference_next_token(inference, &token, &text, &length, &finished));
+  EXPECT_STATUS(LW_STATUS_NUMERIC_ERROR,
+                cuda_inference_next_token(inference, &token, &text, &length, &finished));
+  EXPECT_STATUS(LW_STATUS_NUMERIC_ERROR,
+                cuda_inference_next_token(inference, &token, &text, &length, &finished));
   EXPECT_STATUS(LW_STATUS_OK, cuda_inference_free(inference));
   EXPECT_STATUS(LW_STATUS_OK, cuda_model_free(model));
 }

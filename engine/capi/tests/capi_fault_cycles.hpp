@@ -42,10 +42,12 @@ inline void start_cancel_cycle(cuda_model* model, int i) {
       break;
     case 1:  // after the prefill and a decode step
       ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
-      if (!finished) ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
+      if (!finished)
+        ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
       ASSERT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
       if (!finished) {
-        EXPECT_LW(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
+        EXPECT_LW(LW_STATUS_CANCELLED,
+                  cuda_inference_next_token(inference, &token, &text, &length, &finished));
       }
       break;
     default: {  // from another thread while next_token runs: OK or CANCELLED, never anything else

@@ -32,7 +32,8 @@ inline const TestModels& test_models() {
       m.error = "the Phi-3 vocabulary '" + vocabulary + "' is missing (LLAMA_WORKER_SHARED_DATA_DIR)";
       return m;
     }
-    m.directory = (std::filesystem::temp_directory_path() / ("capi_tests_" + std::to_string(getpid()))).string();
+    m.directory =
+        (std::filesystem::temp_directory_path() / ("capi_tests_" + std::to_string(getpid()))).string();
     std::filesystem::create_directories(m.directory);
     m.model = m.directory + "/model.gguf";
     m.unsupported_arch = m.directory + "/unsupported_arch.gguf";
@@ -42,8 +43,9 @@ inline const TestModels& test_models() {
     unsupported.architecture = "gpt9";
     no_tokenizer.with_tokenizer = false;
     nan_weights.corrupt_weights = true;
-    for (const auto& [path, options] : {std::pair{m.model, TestModelOptions{}}, std::pair{m.unsupported_arch, unsupported},
-                                         std::pair{m.no_tokenizer, no_tokenizer}, std::pair{m.nan_weights, nan_weights}}) {
+    for (const auto& [path, options] :
+         {std::pair{m.model, TestModelOptions{}}, std::pair{m.unsupported_arch, unsupported},
+          std::pair{m.no_tokenizer, no_tokenizer}, std::pair{m.nan_weights, nan_weights}}) {
       const Status written = write_test_model(vocabulary, path, options);
       if (!written) m.error = written.message();
     }
@@ -52,24 +54,24 @@ inline const TestModels& test_models() {
   return models;
 }
 
-#define CAPI_REQUIRE_MODELS()                                                             \
-  do {                                                                                    \
-    if (!::llama_worker::capi::testing::test_models().error.empty())                      \
-      GTEST_SKIP() << ::llama_worker::capi::testing::test_models().error;                 \
+#define CAPI_REQUIRE_MODELS()                                             \
+  do {                                                                    \
+    if (!::llama_worker::capi::testing::test_models().error.empty())      \
+      GTEST_SKIP() << ::llama_worker::capi::testing::test_models().error; \
   } while (0)
 
 // Expects `call` to return `expected`, printing the last error otherwise.
-#define EXPECT_LW(expected, call)                                                         \
-  do {                                                                                    \
-    const lw_status lw_got_ = (call);                                                     \
-    EXPECT_EQ(cuda_status_name(lw_got_), std::string(cuda_status_name(expected)))         \
-        << #call << ": " << cuda_last_error();                                            \
+#define EXPECT_LW(expected, call)                                                 \
+  do {                                                                            \
+    const lw_status lw_got_ = (call);                                             \
+    EXPECT_EQ(cuda_status_name(lw_got_), std::string(cuda_status_name(expected))) \
+        << #call << ": " << cuda_last_error();                                    \
   } while (0)
-#define ASSERT_LW(expected, call)                                                         \
-  do {                                                                                    \
-    const lw_status lw_got_ = (call);                                                     \
-    ASSERT_EQ(cuda_status_name(lw_got_), std::string(cuda_status_name(expected)))         \
-        << #call << ": " << cuda_last_error();                                            \
+#define ASSERT_LW(expected, call)                                                 \
+  do {                                                                            \
+    const lw_status lw_got_ = (call);                                             \
+    ASSERT_EQ(cuda_status_name(lw_got_), std::string(cuda_status_name(expected))) \
+        << #call << ": " << cuda_last_error();                                    \
   } while (0)
 
 inline lw_model_options cpu_options() {

@@ -173,8 +173,8 @@ TEST(CapiGeneration, MultiByteCharactersAreHeldBackUntilComplete) {
   ASSERT_NO_FATAL_FAILURE(engine.open(test_models().model));
   const tokenizer::Tokenizer& tok = *engine.tokenizer;
   // "日" is E6 97 A5; "!" after it settles the grapheme cluster.
-  const std::vector<int32_t> script = {tok.find_token("<0xE6>"), tok.find_token("<0x97>"), tok.find_token("<0xA5>"),
-                                       tok.find_token("!")};
+  const std::vector<int32_t> script = {tok.find_token("<0xE6>"), tok.find_token("<0x97>"),
+                                       tok.find_token("<0xA5>"), tok.find_token("!")};
   for (int32_t id : script) ASSERT_GE(id, 0);
   ScriptedBackend backend(engine.backend->config(), script);
   runtime::GenerationOptions options = options_for(4, 0.0f, 0, false, "");
@@ -252,7 +252,8 @@ TEST(CapiGeneration, StartChecksBeforeAnyBackendWork) {
   options = options_for(300, 0.0f, 0, false, "");
   EXPECT_EQ(generation.start("hello", options).code(), ErrorCode::kOutOfRange);
   const std::vector<int32_t> bad = {1, 999999};
-  EXPECT_EQ(generation.start_tokens(bad, options_for(4, 0.0f, 0, false, "")).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(generation.start_tokens(bad, options_for(4, 0.0f, 0, false, "")).code(),
+            ErrorCode::kInvalidArgument);
   EXPECT_EQ(backend.forward_calls, 0);
   options = options_for(0, 0.0f, 0, false, "");
   ASSERT_TRUE(generation.start("hello", options));

@@ -52,7 +52,9 @@ void* allocate_aligned(std::size_t size, std::align_val_t alignment) {
 void* operator new(std::size_t size) { return allocate(size); }
 void* operator new[](std::size_t size) { return allocate(size); }
 void* operator new(std::size_t size, std::align_val_t alignment) { return allocate_aligned(size, alignment); }
-void* operator new[](std::size_t size, std::align_val_t alignment) { return allocate_aligned(size, alignment); }
+void* operator new[](std::size_t size, std::align_val_t alignment) {
+  return allocate_aligned(size, alignment);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   try {
     return allocate(size);
@@ -112,7 +114,8 @@ TEST(CapiHostAllocationFault, EveryFailedAllocationIsOutOfHostMemoryAndTheNextRe
   ASSERT_LW(LW_STATUS_OK, request(context));
   const int64_t per_request = g_allocations.load() - before;
   ASSERT_GT(per_request, 0);
-  std::printf("one request (load + 3 tokens + free) makes %lld allocations\n", static_cast<long long>(per_request));
+  std::printf("one request (load + 3 tokens + free) makes %lld allocations\n",
+              static_cast<long long>(per_request));
 
   // The first 64 allocations one by one, then ~150 points spread over the rest.
   const int64_t stride = per_request > 64 ? (per_request - 64) / 150 + 1 : 1;
@@ -134,7 +137,8 @@ TEST(CapiHostAllocationFault, EveryFailedAllocationIsOutOfHostMemoryAndTheNextRe
     ASSERT_LW(LW_STATUS_OK, request(context));
     if (HasFailure()) break;
   }
-  std::printf("%d trials (failing allocation 1..64, then every %lld-th)\n", trials, static_cast<long long>(stride));
+  std::printf("%d trials (failing allocation 1..64, then every %lld-th)\n", trials,
+              static_cast<long long>(stride));
   cuda_free(context);
 }
 

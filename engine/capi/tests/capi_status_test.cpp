@@ -69,18 +69,18 @@ TEST_F(CapiStatus, FreedHandle) {
   int32_t token, finished;
   const char* text;
   size_t length;
-  expect_rejected(cuda_inference_next_token(inference, &token, &text, &length, &finished), LW_STATUS_INVALID_HANDLE,
-                  "was freed");
+  expect_rejected(cuda_inference_next_token(inference, &token, &text, &length, &finished),
+                  LW_STATUS_INVALID_HANDLE, "was freed");
   expect_rejected(cuda_inference_free(inference), LW_STATUS_INVALID_HANDLE, "was freed");  // double free
 }
 
 TEST_F(CapiStatus, HandleOfAnotherKind) {
   lw_model_info info;
-  expect_rejected(cuda_model_get_info(reinterpret_cast<cuda_model*>(context_), &info), LW_STATUS_INVALID_HANDLE,
-                  "not a model handle");
+  expect_rejected(cuda_model_get_info(reinterpret_cast<cuda_model*>(context_), &info),
+                  LW_STATUS_INVALID_HANDLE, "not a model handle");
   int on_stack = 0;
-  expect_rejected(cuda_model_get_info(reinterpret_cast<cuda_model*>(&on_stack), &info), LW_STATUS_INVALID_HANDLE,
-                  "not a model handle");
+  expect_rejected(cuda_model_get_info(reinterpret_cast<cuda_model*>(&on_stack), &info),
+                  LW_STATUS_INVALID_HANDLE, "not a model handle");
 }
 
 TEST_F(CapiStatus, WrongOrderNextTokenAfterTheEnd) {
@@ -112,11 +112,11 @@ TEST_F(CapiStatus, TwoInferencesOnOneModelIsBusy) {
 TEST_F(CapiStatus, TokenIdOutOfRange) {
   cuda_inference* inference = nullptr;
   const int32_t ids[] = {1, 32064, 5};
-  expect_rejected(cuda_inference_start_tokens(model_, ids, 3, nullptr, &inference), LW_STATUS_TOKEN_OUT_OF_RANGE,
-                  "id 32064");
+  expect_rejected(cuda_inference_start_tokens(model_, ids, 3, nullptr, &inference),
+                  LW_STATUS_TOKEN_OUT_OF_RANGE, "id 32064");
   const int32_t negative[] = {-7};
-  expect_rejected(cuda_inference_start_tokens(model_, negative, 1, nullptr, &inference), LW_STATUS_TOKEN_OUT_OF_RANGE,
-                  "id -7");
+  expect_rejected(cuda_inference_start_tokens(model_, negative, 1, nullptr, &inference),
+                  LW_STATUS_TOKEN_OUT_OF_RANGE, "id -7");
 }
 
 TEST_F(CapiStatus, InvalidUtf8) {
@@ -171,13 +171,16 @@ TEST_F(CapiStatus, EmptyPrompt) {
   expect_rejected(start("", greedy(4)), LW_STATUS_EMPTY_PROMPT, "empty");
   cuda_inference* inference = nullptr;
   const int32_t ids[1] = {1};
-  expect_rejected(cuda_inference_start_tokens(model_, ids, 0, nullptr, &inference), LW_STATUS_EMPTY_PROMPT, "no tokens");
+  expect_rejected(cuda_inference_start_tokens(model_, ids, 0, nullptr, &inference), LW_STATUS_EMPTY_PROMPT,
+                  "no tokens");
 }
 
 TEST_F(CapiStatus, NullOutPointersAndPrompt) {
-  expect_rejected(cuda_inference_start(model_, "hi", nullptr, nullptr), LW_STATUS_INVALID_ARGUMENT, "out_inference");
+  expect_rejected(cuda_inference_start(model_, "hi", nullptr, nullptr), LW_STATUS_INVALID_ARGUMENT,
+                  "out_inference");
   cuda_inference* inference = nullptr;
-  expect_rejected(cuda_inference_start(model_, nullptr, nullptr, &inference), LW_STATUS_INVALID_ARGUMENT, "prompt is NULL");
+  expect_rejected(cuda_inference_start(model_, nullptr, nullptr, &inference), LW_STATUS_INVALID_ARGUMENT,
+                  "prompt is NULL");
 }
 
 TEST_F(CapiStatus, ModelPathDoesNotExist) {
@@ -191,14 +194,15 @@ TEST_F(CapiStatus, ModelPathDoesNotExist) {
 TEST_F(CapiStatus, ModelPathIsADirectory) {
   cuda_model* model = nullptr;
   const lw_model_options options = cpu_options();
-  expect_rejected(cuda_load_model(context_, test_models().directory.c_str(), &options, &model), LW_STATUS_IS_DIRECTORY,
-                  "is a directory");
+  expect_rejected(cuda_load_model(context_, test_models().directory.c_str(), &options, &model),
+                  LW_STATUS_IS_DIRECTORY, "is a directory");
 }
 
 TEST_F(CapiStatus, ModelPathIsNotARegularFile) {
   cuda_model* model = nullptr;
   const lw_model_options options = cpu_options();
-  expect_rejected(cuda_load_model(context_, "/dev/null", &options, &model), LW_STATUS_IO_ERROR, "not a regular file");
+  expect_rejected(cuda_load_model(context_, "/dev/null", &options, &model), LW_STATUS_IO_ERROR,
+                  "not a regular file");
 }
 
 TEST_F(CapiStatus, MalformedFile) {
@@ -228,16 +232,17 @@ TEST_F(CapiStatus, BadModelOptions) {
   cuda_model* model = nullptr;
   lw_model_options options = cpu_options();
   options.context_length = 257;
-  expect_rejected(cuda_load_model(context_, test_models().model.c_str(), &options, &model), LW_STATUS_INVALID_ARGUMENT,
-                  "exceeds the context of 256");
+  expect_rejected(cuda_load_model(context_, test_models().model.c_str(), &options, &model),
+                  LW_STATUS_INVALID_ARGUMENT, "exceeds the context of 256");
   options = cpu_options();
   options.backend = 3;
-  expect_rejected(cuda_load_model(context_, test_models().model.c_str(), &options, &model), LW_STATUS_INVALID_ARGUMENT,
-                  "options.backend is 3");
+  expect_rejected(cuda_load_model(context_, test_models().model.c_str(), &options, &model),
+                  LW_STATUS_INVALID_ARGUMENT, "options.backend is 3");
   options = cpu_options();
   options.backend = LW_BACKEND_CUDA;
   const lw_status status = cuda_load_model(context_, test_models().model.c_str(), &options, &model);
-  EXPECT_TRUE(status == LW_STATUS_INVALID_ARGUMENT || status == LW_STATUS_NOT_BUILT_WITH_CUDA) << cuda_last_error();
+  EXPECT_TRUE(status == LW_STATUS_INVALID_ARGUMENT || status == LW_STATUS_NOT_BUILT_WITH_CUDA)
+      << cuda_last_error();
 }
 
 TEST_F(CapiStatus, ResidencyOnTheCpuBackendIsUnsupported) {
@@ -278,7 +283,8 @@ TEST_F(CapiStatus, Cancelled) {
 TEST_F(CapiStatus, NoDeviceOrNotBuiltWithCuda) {
   cuda_context* context = nullptr;
   const lw_status status = cuda_init(4096, &context);
-  EXPECT_TRUE(status == LW_STATUS_NO_DEVICE || status == LW_STATUS_NOT_BUILT_WITH_CUDA) << cuda_status_name(status);
+  EXPECT_TRUE(status == LW_STATUS_NO_DEVICE || status == LW_STATUS_NOT_BUILT_WITH_CUDA)
+      << cuda_status_name(status);
   EXPECT_EQ(context, nullptr);
   EXPECT_LW(LW_STATUS_INVALID_ARGUMENT, cuda_init(-2, &context));
 }
@@ -300,7 +306,8 @@ TEST_F(CapiStatus, StickyDeviceFailureAnswersEveryLaterCall) {
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_inference_get_stats(inference, &stats));
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_model_get_info(model_, &info));
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_inference_start(model_, "again", nullptr, &second));
-  EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_load_model(context_, test_models().model.c_str(), &options, &other));
+  EXPECT_LW(LW_STATUS_DEVICE_FAILED,
+            cuda_load_model(context_, test_models().model.c_str(), &options, &other));
   // Stopping and freeing still work.
   EXPECT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
   EXPECT_LW(LW_STATUS_OK, cuda_inference_free(inference));

@@ -35,14 +35,16 @@ TEST(CapiThreads, TwoModelsInTwoThreadsMatchOneThread) {
   ASSERT_LW(LW_STATUS_OK, cuda_load_model(other_context, test_models().model.c_str(), &options, &models[2]));
 
   std::vector<Generated> expected;
-  for (int i = 0; i < 3; ++i) expected.push_back(generate(models[0], "thread " + std::to_string(i), sampled(10 + i)));
+  for (int i = 0; i < 3; ++i)
+    expected.push_back(generate(models[0], "thread " + std::to_string(i), sampled(10 + i)));
 
   for (int round = 0; round < 3; ++round) {
     std::vector<Generated> got(3);
     std::vector<std::thread> threads;
     for (int i = 0; i < 3; ++i) {
       threads.emplace_back([&, i] {
-        got[static_cast<size_t>(i)] = generate(models[i], "thread " + std::to_string(i), sampled(10 + static_cast<uint64_t>(i)));
+        got[static_cast<size_t>(i)] =
+            generate(models[i], "thread " + std::to_string(i), sampled(10 + static_cast<uint64_t>(i)));
       });
     }
     for (auto& thread : threads) thread.join();

@@ -42,8 +42,10 @@ TEST(GpuCapiDeviceFault, AStickyErrorFailsTheContextForEveryLaterCall) {
   cuda_model* another = nullptr;
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_model_get_info(model, &info));
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_check_vram_residency(model, &report));
-  EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_load_model(context, test_models().model.c_str(), &options, &another));
-  EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_load_model(bystander, test_models().model.c_str(), &options, &another));
+  EXPECT_LW(LW_STATUS_DEVICE_FAILED,
+            cuda_load_model(context, test_models().model.c_str(), &options, &another));
+  EXPECT_LW(LW_STATUS_DEVICE_FAILED,
+            cuda_load_model(bystander, test_models().model.c_str(), &options, &another));
   cuda_context* fresh = nullptr;
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_init(0, &fresh));
   EXPECT_EQ(fresh, nullptr);

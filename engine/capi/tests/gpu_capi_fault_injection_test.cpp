@@ -69,7 +69,8 @@ TEST_F(GpuCapiFaults, EachDeviceAllocationOfALoadCanFailAndTheNextLoadSucceeds) 
     rc::fail_nth_device_allocation_for_testing(n);
     cuda_model* model = nullptr;
     const lw_model_options options = gpu_options();
-    EXPECT_LW(LW_STATUS_OUT_OF_DEVICE_MEMORY, cuda_load_model(context_, test_models().model.c_str(), &options, &model));
+    EXPECT_LW(LW_STATUS_OUT_OF_DEVICE_MEMORY,
+              cuda_load_model(context_, test_models().model.c_str(), &options, &model));
     const std::string message = cuda_last_error();
     EXPECT_NE(message.find("injected"), std::string::npos) << message;
     EXPECT_NE(message.find("cudaMalloc"), std::string::npos) << message;
@@ -134,7 +135,8 @@ TEST_F(GpuCapiFaults, NanWeightsGiveANumericErrorNotAToken) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const Generated generated = generate(model, "hello", greedy(4));
     EXPECT_LW(LW_STATUS_NUMERIC_ERROR, generated.status);
-    EXPECT_NE(std::string(cuda_last_error()).find("non-finite logit"), std::string::npos) << cuda_last_error();
+    EXPECT_NE(std::string(cuda_last_error()).find("non-finite logit"), std::string::npos)
+        << cuda_last_error();
     EXPECT_TRUE(generated.tokens.empty());
   }
   cuda_model_free(model);

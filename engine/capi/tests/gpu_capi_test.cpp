@@ -77,7 +77,8 @@ TEST_F(GpuCapi, FirstGreedyTokenEqualsTheCpuBackend) {
            on_gpu.tokens[common] == on_cpu.tokens[common]) {
       ++common;
     }
-    std::printf("'%s': GPU and CPU agree on the first %zu of %zu greedy tokens\n", prompt, common, on_cpu.tokens.size());
+    std::printf("'%s': GPU and CPU agree on the first %zu of %zu greedy tokens\n", prompt, common,
+                on_cpu.tokens.size());
   }
 }
 
@@ -102,7 +103,8 @@ TEST_F(GpuCapi, ABudgetThatCannotFitIsOutOfDeviceMemoryAndLeaksNothing) {
   lw_model_options options = gpu_options();
   options.vram_budget_bytes = 64 * 1024;
   cuda_model* model = nullptr;
-  EXPECT_LW(LW_STATUS_OUT_OF_DEVICE_MEMORY, cuda_load_model(context_, test_models().model.c_str(), &options, &model));
+  EXPECT_LW(LW_STATUS_OUT_OF_DEVICE_MEMORY,
+            cuda_load_model(context_, test_models().model.c_str(), &options, &model));
   EXPECT_NE(std::string(cuda_last_error()).find("MiB are available"), std::string::npos) << cuda_last_error();
   EXPECT_EQ(model, nullptr);
   EXPECT_NEAR(static_cast<double>(free_device_bytes()), static_cast<double>(before), 2.0 * 1048576);
@@ -126,7 +128,8 @@ TEST_F(GpuCapi, LoadFreeAndStartCancelCyclesLeaveDeviceMemoryWhereItStarted) {
       int32_t token, finished;
       const char* text;
       size_t length;
-      if (i % 2 == 0) ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
+      if (i % 2 == 0)
+        ASSERT_LW(LW_STATUS_OK, cuda_inference_next_token(inference, &token, &text, &length, &finished));
       ASSERT_LW(LW_STATUS_OK, cuda_inference_cancel(inference));
       EXPECT_LW(LW_STATUS_CANCELLED, cuda_inference_next_token(inference, &token, &text, &length, &finished));
       ASSERT_LW(LW_STATUS_OK, cuda_inference_free(inference));

@@ -15,8 +15,10 @@
 
 namespace {
 
-int write(const std::string& vocabulary, const std::string& path, const llama_worker::capi::testing::TestModelOptions& options) {
-  const llama_worker::Status written = llama_worker::capi::testing::write_test_model(vocabulary, path, options);
+int write(const std::string& vocabulary, const std::string& path,
+          const llama_worker::capi::testing::TestModelOptions& options) {
+  const llama_worker::Status written =
+      llama_worker::capi::testing::write_test_model(vocabulary, path, options);
   if (!written) {
     std::fprintf(stderr, "error: %s: %s\n", path.c_str(), written.message().c_str());
     return 1;
@@ -49,7 +51,8 @@ int main(int argc, char** argv) {
   TestModelOptions nan_weights;
   nan_weights.corrupt_weights = true;
   failures += write(vocabulary, directory + "/nan_weights.gguf", nan_weights);
-  std::ofstream(directory + "/not_gguf.gguf") << "this is not a GGUF file, just 64 bytes of text to be rejected....\n";
+  std::ofstream(directory + "/not_gguf.gguf")
+      << "this is not a GGUF file, just 64 bytes of text to be rejected....\n";
   if (failures != 0) return 1;
   std::printf("wrote the test models to %s\n", directory.c_str());
   return 0;

@@ -20,27 +20,32 @@ Status copy_tokenizer(const gguf::File& vocabulary, gguf::Writer& writer) {
     LW_ASSIGN_OR_RETURN(std::string value, vocabulary.get<std::string>(key));
     writer.set(key, value);
   }
-  LW_ASSIGN_OR_RETURN(std::vector<std::string> tokens, vocabulary.get_array<std::string>("tokenizer.ggml.tokens"));
+  LW_ASSIGN_OR_RETURN(std::vector<std::string> tokens,
+                      vocabulary.get_array<std::string>("tokenizer.ggml.tokens"));
   writer.set("tokenizer.ggml.tokens", tokens);
   if (vocabulary.has("tokenizer.ggml.scores")) {
     LW_ASSIGN_OR_RETURN(std::vector<float> scores, vocabulary.get_array<float>("tokenizer.ggml.scores"));
     writer.set("tokenizer.ggml.scores", scores);
   }
   if (vocabulary.has("tokenizer.ggml.token_type")) {
-    LW_ASSIGN_OR_RETURN(std::vector<int32_t> types, vocabulary.get_array<int32_t>("tokenizer.ggml.token_type"));
+    LW_ASSIGN_OR_RETURN(std::vector<int32_t> types,
+                        vocabulary.get_array<int32_t>("tokenizer.ggml.token_type"));
     writer.set("tokenizer.ggml.token_type", types);
   }
   if (vocabulary.has("tokenizer.ggml.merges")) {
-    LW_ASSIGN_OR_RETURN(std::vector<std::string> merges, vocabulary.get_array<std::string>("tokenizer.ggml.merges"));
+    LW_ASSIGN_OR_RETURN(std::vector<std::string> merges,
+                        vocabulary.get_array<std::string>("tokenizer.ggml.merges"));
     writer.set("tokenizer.ggml.merges", merges);
   }
-  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
-                          "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"}) {
+  for (const char* key :
+       {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+        "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"}) {
     if (!vocabulary.has(key)) continue;
     LW_ASSIGN_OR_RETURN(uint32_t value, vocabulary.get<uint32_t>(key));
     writer.set(key, value);
   }
-  for (const char* key : {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_space_prefix"}) {
+  for (const char* key :
+       {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_space_prefix"}) {
     if (!vocabulary.has(key)) continue;
     LW_ASSIGN_OR_RETURN(bool value, vocabulary.get<bool>(key));
     writer.set(key, value);
@@ -56,10 +61,12 @@ std::string phi3_vocabulary_path() {
   return std::string(directory) + "/vocab/phi-3-mini-4k-instruct.vocab.gguf";
 }
 
-Status write_test_model(const std::string& vocabulary_path, const std::string& path, const TestModelOptions& options) {
+Status write_test_model(const std::string& vocabulary_path, const std::string& path,
+                        const TestModelOptions& options) {
   auto vocabulary = gguf::File::open(vocabulary_path);
   if (!vocabulary) return vocabulary.error();
-  LW_ASSIGN_OR_RETURN(std::vector<std::string> tokens, vocabulary->get_array<std::string>("tokenizer.ggml.tokens"));
+  LW_ASSIGN_OR_RETURN(std::vector<std::string> tokens,
+                      vocabulary->get_array<std::string>("tokenizer.ggml.tokens"));
 
   model::testing::TinyModelSpec spec = model::testing::phi3_spec();
   spec.architecture = options.architecture;

@@ -13,11 +13,11 @@
 namespace llama_worker::capi::testing {
 
 struct TestModelOptions {
-  int64_t context = 256;         // <arch>.context_length
+  int64_t context = 256;  // <arch>.context_length
   int64_t layers = 2;
   std::string architecture = "phi3";  // written as is: anything else makes an unsupported model
-  bool with_tokenizer = true;    // false: no tokenizer.* keys (a malformed model for the C API)
-  bool corrupt_weights = false;  // output_norm.weight all NaN: every logit is NaN
+  bool with_tokenizer = true;         // false: no tokenizer.* keys (a malformed model for the C API)
+  bool corrupt_weights = false;       // output_norm.weight all NaN: every logit is NaN
 };
 
 // "<LLAMA_WORKER_SHARED_DATA_DIR>/vocab/phi-3-mini-4k-instruct.vocab.gguf"; empty when the

@@ -171,30 +171,57 @@ Writer to_writer(const File& file, uint64_t max_array_elements) {
   for (const MetadataEntry& entry : file.metadata()) {
     const std::string key(entry.key);
     switch (entry.value.scalar_type()) {
-      case ValueType::kUint8: copy_value<uint8_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kInt8: copy_value<int8_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kUint16: copy_value<uint16_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kInt16: copy_value<int16_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kUint32: copy_value<uint32_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kInt32: copy_value<int32_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kUint64: copy_value<uint64_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kInt64: copy_value<int64_t>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kFloat32: copy_value<float>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kFloat64: copy_value<double>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kBool: copy_value<bool>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kString: copy_value<std::string>(writer, key, entry.value, max_array_elements); break;
-      case ValueType::kArray: break;  // the reader never lets an array of arrays through
+      case ValueType::kUint8:
+        copy_value<uint8_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kInt8:
+        copy_value<int8_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kUint16:
+        copy_value<uint16_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kInt16:
+        copy_value<int16_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kUint32:
+        copy_value<uint32_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kInt32:
+        copy_value<int32_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kUint64:
+        copy_value<uint64_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kInt64:
+        copy_value<int64_t>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kFloat32:
+        copy_value<float>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kFloat64:
+        copy_value<double>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kBool:
+        copy_value<bool>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kString:
+        copy_value<std::string>(writer, key, entry.value, max_array_elements);
+        break;
+      case ValueType::kArray:
+        break;  // the reader never lets an array of arrays through
     }
   }
   for (const TensorInfo& info : file.tensors()) {
-    writer.add_tensor(info.name, info.type, info.shape, std::vector<uint8_t>(info.data, info.data + info.byte_size));
+    writer.add_tensor(info.name, info.type, info.shape,
+                      std::vector<uint8_t>(info.data, info.data + info.byte_size));
   }
   return writer;
 }
 
 std::string files_differ(const File& a, const File& b) {
   if (a.metadata().size() != b.metadata().size()) {
-    return "metadata count " + std::to_string(a.metadata().size()) + " vs " + std::to_string(b.metadata().size());
+    return "metadata count " + std::to_string(a.metadata().size()) + " vs " +
+           std::to_string(b.metadata().size());
   }
   for (size_t i = 0; i < a.metadata().size(); ++i) {
     const MetadataEntry& x = a.metadata()[i];

@@ -35,21 +35,21 @@ struct RawKeyValue {
 struct RawTensor {
   std::string name;
   std::vector<int64_t> dims;
-  uint32_t type = 0;                   // ggml type id
-  uint64_t offset = 0;                 // from the data section start
-  std::optional<uint32_t> n_dims;      // written instead of dims.size() when set
-  std::optional<uint64_t> name_length; // written instead of name.size() when set
+  uint32_t type = 0;                    // ggml type id
+  uint64_t offset = 0;                  // from the data section start
+  std::optional<uint32_t> n_dims;       // written instead of dims.size() when set
+  std::optional<uint64_t> name_length;  // written instead of name.size() when set
 };
 
 struct RawGguf {
-  std::string magic = "GGUF";          // first 4 bytes written (shorter: written as is)
+  std::string magic = "GGUF";  // first 4 bytes written (shorter: written as is)
   uint32_t version = 3;
-  std::optional<uint64_t> n_tensors;   // written instead of tensors.size() when set
-  std::optional<uint64_t> n_kv;        // written instead of metadata.size() when set
+  std::optional<uint64_t> n_tensors;  // written instead of tensors.size() when set
+  std::optional<uint64_t> n_kv;       // written instead of metadata.size() when set
   std::vector<RawKeyValue> metadata;
   std::vector<RawTensor> tensors;
-  uint64_t pad_to = 32;                // data section starts at the next multiple (0: no padding)
-  std::vector<uint8_t> data;           // the data section
+  uint64_t pad_to = 32;       // data section starts at the next multiple (0: no padding)
+  std::vector<uint8_t> data;  // the data section
 
   std::vector<uint8_t> serialize() const;
   RawGguf& add(std::string key, RawValue value);

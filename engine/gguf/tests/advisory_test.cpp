@@ -162,8 +162,8 @@ TEST(GgufAdvisory, GgufPy_PR27188_ArrayLength2Pow63) {
 // element type, so the confused read is refused.
 TEST(GgufAdvisory, LlamaCppPR26690_TokenizerArrayElementTypeConfusion) {
   RawGguf raw = testing::valid_base();
-  raw.add("tokenizer.ggml.scores", array_of(1, 2, {0x7f, 0x01}));      // i8[2]
-  raw.add("tokenizer.ggml.token_type", array_of(0, 2, {1, 1}));       // u8[2]
+  raw.add("tokenizer.ggml.scores", array_of(1, 2, {0x7f, 0x01}));  // i8[2]
+  raw.add("tokenizer.ggml.token_type", array_of(0, 2, {1, 1}));    // u8[2]
   const auto bytes = raw.serialize();
   auto file = File::from_bytes(bytes, "advisory.gguf");
   ASSERT_TRUE(file) << file.error().message;  // a valid file; the danger is in the consumer

@@ -89,17 +89,17 @@ TEST(GgufFile, IntegerAccessConvertsOnlyWhenTheValueFits) {
   const auto bytes = bytes_of(all_types_writer());
   auto file = File::from_bytes(bytes, "mem.gguf");
   ASSERT_TRUE(file);
-  EXPECT_EQ(*file->get<int64_t>("qwen2.block_count"), 24);   // u32 read as i64
-  EXPECT_EQ(*file->get<uint8_t>("qwen2.block_count"), 24);   // fits
-  auto negative = file->get<uint32_t>("i32");                 // -7 does not fit u32
+  EXPECT_EQ(*file->get<int64_t>("qwen2.block_count"), 24);  // u32 read as i64
+  EXPECT_EQ(*file->get<uint8_t>("qwen2.block_count"), 24);  // fits
+  auto negative = file->get<uint32_t>("i32");               // -7 does not fit u32
   ASSERT_FALSE(negative);
   EXPECT_EQ(negative.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(negative.error().message.find("holds -7 (i32), which does not fit u32"), std::string::npos)
       << negative.error().message;
-  auto too_big = file->get_array<int64_t>("big");             // 2^63 does not fit i64
+  auto too_big = file->get_array<int64_t>("big");  // 2^63 does not fit i64
   ASSERT_FALSE(too_big);
   EXPECT_NE(too_big.error().message.find("element 1"), std::string::npos) << too_big.error().message;
-  EXPECT_FALSE(file->get<uint8_t>("u16"));                    // 60000 does not fit u8
+  EXPECT_FALSE(file->get<uint8_t>("u16"));  // 60000 does not fit u8
 }
 
 TEST(GgufFile, MissingKeyAndWrongTypeAreReportedClearly) {
@@ -119,10 +119,11 @@ TEST(GgufFile, MissingKeyAndWrongTypeAreReportedClearly) {
   EXPECT_EQ(array_as_scalar.error().message, "mem.gguf: metadata key 'scores' is arr[f32], not f32");
   auto scalar_as_array = file->get_array<uint32_t>("qwen2.block_count");
   ASSERT_FALSE(scalar_as_array);
-  EXPECT_EQ(scalar_as_array.error().message, "mem.gguf: metadata key 'qwen2.block_count' is u32, not an array of u32");
-  EXPECT_FALSE(file->get<float>("f64"));       // no narrowing of doubles
-  EXPECT_FALSE(file->get<bool>("u8"));         // bool needs bool
-  EXPECT_FALSE(file->get<uint32_t>("f32"));    // no float to int
+  EXPECT_EQ(scalar_as_array.error().message,
+            "mem.gguf: metadata key 'qwen2.block_count' is u32, not an array of u32");
+  EXPECT_FALSE(file->get<float>("f64"));     // no narrowing of doubles
+  EXPECT_FALSE(file->get<bool>("u8"));       // bool needs bool
+  EXPECT_FALSE(file->get<uint32_t>("f32"));  // no float to int
   EXPECT_FALSE(file->get_array<std::string>("ids"));
 }
 

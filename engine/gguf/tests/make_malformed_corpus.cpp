@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   std::ofstream expected(out / "expected.tsv");
   for (const auto& entry : llama_worker::gguf::testing::malformed_cases()) {
     std::ofstream file(out / (entry.name + ".gguf"), std::ios::binary);
-    file.write(reinterpret_cast<const char*>(entry.bytes.data()), static_cast<std::streamsize>(entry.bytes.size()));
+    file.write(reinterpret_cast<const char*>(entry.bytes.data()),
+               static_cast<std::streamsize>(entry.bytes.size()));
     expected << entry.name << ".gguf\t" << entry.expected << "\n";
   }
   return 0;

@@ -13,9 +13,9 @@
 namespace llama_worker::gguf::testing {
 
 struct MalformedCase {
-  std::string name;           // file stem, e.g. "dim-zero"
+  std::string name;  // file stem, e.g. "dim-zero"
   std::vector<uint8_t> bytes;
-  std::string expected;       // substring of the error message
+  std::string expected;  // substring of the error message
 };
 
 // A small valid file (3 keys, tensors "w" F32 [4,2] at 0 and "q" Q8_0 [32] at 32) to break.

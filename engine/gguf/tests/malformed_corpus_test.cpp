@@ -53,7 +53,8 @@ TEST(GgufMalformedCorpus, EveryFileIsRejectedWithItsExpectedMessage) {
     auto file = File::open(entry.path().string());
     ASSERT_FALSE(file) << name << " was accepted";
     const std::string& message = file.error().message;
-    EXPECT_EQ(message.rfind(entry.path().string(), 0), 0u) << name << ": message does not start with the path: " << message;
+    EXPECT_EQ(message.rfind(entry.path().string(), 0), 0u)
+        << name << ": message does not start with the path: " << message;
     EXPECT_NE(message.find(expected.at(name)), std::string::npos)
         << name << ": expected '" << expected.at(name) << "' in: " << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << name << ": message is not one line";

@@ -39,7 +39,8 @@ class GgufSplit : public ::testing::Test {
       }
       writer.set("split.no", static_cast<uint16_t>(i == bad_no_part ? i + 1 : i));
       writer.set("split.count", static_cast<uint16_t>(count));
-      writer.set("split.tensors.count", int32_t{tensors_count_override >= 0 ? tensors_count_override : 2 * count});
+      writer.set("split.tensors.count",
+                 int32_t{tensors_count_override >= 0 ? tensors_count_override : 2 * count});
       for (const char* suffix : {"a", "b"}) {
         std::vector<uint8_t> bytes(16, static_cast<uint8_t>(i));
         std::string name = "t";  // built step by step: GCC 12 warns falsely (-Wrestrict) on "a" + b + "c"
@@ -114,7 +115,8 @@ TEST_F(GgufSplit, DuplicateTensorAcrossPartsIsAnError) {
   }
   auto file = File::open(part_path(1, 2));
   ASSERT_FALSE(file);
-  EXPECT_NE(file.error().message.find("tensor 'same' also appears in an earlier split part"), std::string::npos)
+  EXPECT_NE(file.error().message.find("tensor 'same' also appears in an earlier split part"),
+            std::string::npos)
       << file.error().message;
 }
 

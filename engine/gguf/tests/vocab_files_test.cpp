@@ -41,7 +41,8 @@ TEST(GgufVocabFiles, Qwen25HasTheReadmeMetadata) {
   EXPECT_EQ(*file.get<std::string>("tokenizer.ggml.pre"), "qwen2");
   EXPECT_EQ(file.get_array<std::string>("tokenizer.ggml.tokens")->size(), 151936u);
   EXPECT_EQ(file.get_array<std::string>("tokenizer.ggml.merges")->size(), 151387u);
-  EXPECT_NE(file.get<std::string>("tokenizer.chat_template")->find("<|im_start|>"), std::string::npos);  // ChatML
+  EXPECT_NE(file.get<std::string>("tokenizer.chat_template")->find("<|im_start|>"),
+            std::string::npos);  // ChatML
   // Qwen2.5-0.5B-Instruct hyperparameters (its config.json)
   EXPECT_EQ(*file.get<uint32_t>("qwen2.block_count"), 24u);
   EXPECT_EQ(*file.get<uint32_t>("qwen2.embedding_length"), 896u);
@@ -88,19 +89,32 @@ std::string hex(std::string_view bytes) {
 // An element as the golden file writes it: strings as hex, numbers as JSON numbers.
 nlohmann::json element_json(const Value& value, uint64_t i) {
   switch (value.scalar_type()) {
-    case ValueType::kUint8: return value.raw_at<uint8_t>(i);
-    case ValueType::kInt8: return value.raw_at<int8_t>(i);
-    case ValueType::kUint16: return value.raw_at<uint16_t>(i);
-    case ValueType::kInt16: return value.raw_at<int16_t>(i);
-    case ValueType::kUint32: return value.raw_at<uint32_t>(i);
-    case ValueType::kInt32: return value.raw_at<int32_t>(i);
-    case ValueType::kUint64: return value.raw_at<uint64_t>(i);
-    case ValueType::kInt64: return value.raw_at<int64_t>(i);
-    case ValueType::kFloat32: return static_cast<double>(value.raw_at<float>(i));
-    case ValueType::kFloat64: return value.raw_at<double>(i);
-    case ValueType::kBool: return value.raw_at<uint8_t>(i) != 0;
-    case ValueType::kString: return hex(value.string_at(i));
-    case ValueType::kArray: break;
+    case ValueType::kUint8:
+      return value.raw_at<uint8_t>(i);
+    case ValueType::kInt8:
+      return value.raw_at<int8_t>(i);
+    case ValueType::kUint16:
+      return value.raw_at<uint16_t>(i);
+    case ValueType::kInt16:
+      return value.raw_at<int16_t>(i);
+    case ValueType::kUint32:
+      return value.raw_at<uint32_t>(i);
+    case ValueType::kInt32:
+      return value.raw_at<int32_t>(i);
+    case ValueType::kUint64:
+      return value.raw_at<uint64_t>(i);
+    case ValueType::kInt64:
+      return value.raw_at<int64_t>(i);
+    case ValueType::kFloat32:
+      return static_cast<double>(value.raw_at<float>(i));
+    case ValueType::kFloat64:
+      return value.raw_at<double>(i);
+    case ValueType::kBool:
+      return value.raw_at<uint8_t>(i) != 0;
+    case ValueType::kString:
+      return hex(value.string_at(i));
+    case ValueType::kArray:
+      break;
   }
   return nullptr;
 }
@@ -127,7 +141,8 @@ TEST(GgufVocabFiles, MatchTheGgufPyOracle) {
         EXPECT_EQ(element_json(entry.value, 0), want.at("value"));
         continue;
       }
-      EXPECT_EQ(std::string(value_type_name(entry.value.element_type)), want.at("element_type").get<std::string>());
+      EXPECT_EQ(std::string(value_type_name(entry.value.element_type)),
+                want.at("element_type").get<std::string>());
       const uint64_t count = want.at("count").get<uint64_t>();
       ASSERT_EQ(entry.value.count, count);
       const auto& head = want.at("head");
@@ -145,8 +160,8 @@ TEST(GgufVocabFiles, MatchTheGgufPyOracle) {
 
 int main(int argc, char** argv) {
   const char* dir = std::getenv("LLAMA_WORKER_SHARED_DATA_DIR");
-  if (dir == nullptr || !std::filesystem::exists(std::filesystem::path(dir) / "vocab" /
-                                                 "qwen2.5-0.5b-instruct.vocab.gguf")) {
+  if (dir == nullptr ||
+      !std::filesystem::exists(std::filesystem::path(dir) / "vocab" / "qwen2.5-0.5b-instruct.vocab.gguf")) {
     std::printf("SKIPPED: shared data (vocab/*.gguf) not found; set LLAMA_WORKER_SHARED_DATA_DIR\n");
     return 77;
   }

@@ -32,9 +32,10 @@ struct ModelTensor {
   std::vector<uint8_t> bytes;
 };
 
-constexpr ValueType kScalarTypes[] = {ValueType::kUint8,  ValueType::kInt8,    ValueType::kUint16, ValueType::kInt16,
-                                      ValueType::kUint32, ValueType::kInt32,   ValueType::kFloat32, ValueType::kBool,
-                                      ValueType::kString, ValueType::kUint64,  ValueType::kInt64,  ValueType::kFloat64};
+constexpr ValueType kScalarTypes[] = {ValueType::kUint8,   ValueType::kInt8,   ValueType::kUint16,
+                                      ValueType::kInt16,   ValueType::kUint32, ValueType::kInt32,
+                                      ValueType::kFloat32, ValueType::kBool,   ValueType::kString,
+                                      ValueType::kUint64,  ValueType::kInt64,  ValueType::kFloat64};
 
 std::string random_bytes(size_t count) {
   const auto bytes = *rc::gen::container<std::string>(count, rc::gen::arbitrary<char>());
@@ -79,19 +80,44 @@ void set_typed(Writer& writer, const ModelEntry& entry) {
 
 void set_entry(Writer& writer, const ModelEntry& entry) {
   switch (entry.type) {
-    case ValueType::kUint8: set_typed<uint8_t>(writer, entry); break;
-    case ValueType::kInt8: set_typed<int8_t>(writer, entry); break;
-    case ValueType::kUint16: set_typed<uint16_t>(writer, entry); break;
-    case ValueType::kInt16: set_typed<int16_t>(writer, entry); break;
-    case ValueType::kUint32: set_typed<uint32_t>(writer, entry); break;
-    case ValueType::kInt32: set_typed<int32_t>(writer, entry); break;
-    case ValueType::kUint64: set_typed<uint64_t>(writer, entry); break;
-    case ValueType::kInt64: set_typed<int64_t>(writer, entry); break;
-    case ValueType::kFloat32: set_typed<float>(writer, entry); break;
-    case ValueType::kFloat64: set_typed<double>(writer, entry); break;
-    case ValueType::kBool: set_typed<bool>(writer, entry); break;
-    case ValueType::kString: set_typed<std::string>(writer, entry); break;
-    case ValueType::kArray: break;
+    case ValueType::kUint8:
+      set_typed<uint8_t>(writer, entry);
+      break;
+    case ValueType::kInt8:
+      set_typed<int8_t>(writer, entry);
+      break;
+    case ValueType::kUint16:
+      set_typed<uint16_t>(writer, entry);
+      break;
+    case ValueType::kInt16:
+      set_typed<int16_t>(writer, entry);
+      break;
+    case ValueType::kUint32:
+      set_typed<uint32_t>(writer, entry);
+      break;
+    case ValueType::kInt32:
+      set_typed<int32_t>(writer, entry);
+      break;
+    case ValueType::kUint64:
+      set_typed<uint64_t>(writer, entry);
+      break;
+    case ValueType::kInt64:
+      set_typed<int64_t>(writer, entry);
+      break;
+    case ValueType::kFloat32:
+      set_typed<float>(writer, entry);
+      break;
+    case ValueType::kFloat64:
+      set_typed<double>(writer, entry);
+      break;
+    case ValueType::kBool:
+      set_typed<bool>(writer, entry);
+      break;
+    case ValueType::kString:
+      set_typed<std::string>(writer, entry);
+      break;
+    case ValueType::kArray:
+      break;
   }
 }
 
@@ -116,7 +142,8 @@ RC_GTEST_PROP(GgufWriterProperty, ReadOfWriteIsIdentity, ()) {
     ModelEntry entry;
     entry.key = random_bytes(*rc::gen::inRange<size_t>(1, 40));
     if (!keys.insert(entry.key).second) continue;
-    entry.type = *rc::gen::elementOf(std::vector<ValueType>(std::begin(kScalarTypes), std::end(kScalarTypes)));
+    entry.type =
+        *rc::gen::elementOf(std::vector<ValueType>(std::begin(kScalarTypes), std::end(kScalarTypes)));
     entry.is_array = *rc::gen::arbitrary<bool>();
     const size_t count = entry.is_array ? *rc::gen::inRange<size_t>(0, 20) : 1;
     for (size_t e = 0; e < count; ++e) entry.elements.push_back(random_element(entry.type));
@@ -160,7 +187,8 @@ RC_GTEST_PROP(GgufWriterProperty, ReadOfWriteIsIdentity, ()) {
     RC_ASSERT(read.value.is_array() == expected.is_array);
     RC_ASSERT(read.value.scalar_type() == expected.type);
     RC_ASSERT(read.value.count == expected.elements.size());
-    for (size_t e = 0; e < expected.elements.size(); ++e) RC_ASSERT(element_as_read(read.value, e) == expected.elements[e]);
+    for (size_t e = 0; e < expected.elements.size(); ++e)
+      RC_ASSERT(element_as_read(read.value, e) == expected.elements[e]);
   }
   RC_ASSERT(file->tensors().size() == tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {

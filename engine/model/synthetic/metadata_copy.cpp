@@ -41,20 +41,45 @@ Status copy_metadata(const gguf::File& source, gguf::Writer& writer) {
   for (const gguf::MetadataEntry& entry : source.metadata()) {
     std::string key(entry.key);
     switch (entry.value.scalar_type()) {
-      case ValueType::kUint8: copy_typed<uint8_t>(writer, key, entry.value); break;
-      case ValueType::kInt8: copy_typed<int8_t>(writer, key, entry.value); break;
-      case ValueType::kUint16: copy_typed<uint16_t>(writer, key, entry.value); break;
-      case ValueType::kInt16: copy_typed<int16_t>(writer, key, entry.value); break;
-      case ValueType::kUint32: copy_typed<uint32_t>(writer, key, entry.value); break;
-      case ValueType::kInt32: copy_typed<int32_t>(writer, key, entry.value); break;
-      case ValueType::kUint64: copy_typed<uint64_t>(writer, key, entry.value); break;
-      case ValueType::kInt64: copy_typed<int64_t>(writer, key, entry.value); break;
-      case ValueType::kFloat32: copy_typed<float>(writer, key, entry.value); break;
-      case ValueType::kFloat64: copy_typed<double>(writer, key, entry.value); break;
-      case ValueType::kBool: copy_typed<bool>(writer, key, entry.value); break;
-      case ValueType::kString: copy_typed<std::string>(writer, key, entry.value); break;
+      case ValueType::kUint8:
+        copy_typed<uint8_t>(writer, key, entry.value);
+        break;
+      case ValueType::kInt8:
+        copy_typed<int8_t>(writer, key, entry.value);
+        break;
+      case ValueType::kUint16:
+        copy_typed<uint16_t>(writer, key, entry.value);
+        break;
+      case ValueType::kInt16:
+        copy_typed<int16_t>(writer, key, entry.value);
+        break;
+      case ValueType::kUint32:
+        copy_typed<uint32_t>(writer, key, entry.value);
+        break;
+      case ValueType::kInt32:
+        copy_typed<int32_t>(writer, key, entry.value);
+        break;
+      case ValueType::kUint64:
+        copy_typed<uint64_t>(writer, key, entry.value);
+        break;
+      case ValueType::kInt64:
+        copy_typed<int64_t>(writer, key, entry.value);
+        break;
+      case ValueType::kFloat32:
+        copy_typed<float>(writer, key, entry.value);
+        break;
+      case ValueType::kFloat64:
+        copy_typed<double>(writer, key, entry.value);
+        break;
+      case ValueType::kBool:
+        copy_typed<bool>(writer, key, entry.value);
+        break;
+      case ValueType::kString:
+        copy_typed<std::string>(writer, key, entry.value);
+        break;
       case ValueType::kArray:
-        return make_error(ErrorCode::kUnsupported, source.path() + ": key '" + key + "' is an array of arrays");
+        return make_error(ErrorCode::kUnsupported,
+                          source.path() + ": key '" + key + "' is an array of arrays");
     }
   }
   return Status::ok();

@@ -7,7 +7,8 @@
 namespace llama_worker::synthetic {
 namespace {
 
-Result<int64_t> hyperparameter(const gguf::File& file, const std::string& key, std::optional<int64_t> override_value) {
+Result<int64_t> hyperparameter(const gguf::File& file, const std::string& key,
+                               std::optional<int64_t> override_value) {
   if (override_value) return *override_value;
   auto value = file.get<int64_t>(key);
   if (!value) return make_error(value.error().code, file.path() + ": " + value.error().message);
@@ -16,8 +17,8 @@ Result<int64_t> hyperparameter(const gguf::File& file, const std::string& key, s
 
 Status check_positive(const std::string& what, int64_t value) {
   if (value <= 0 || value > (int64_t{1} << 24)) {
-    return make_error(ErrorCode::kInvalidArgument, what + " must be in 1.." + std::to_string(1 << 24) + ", got " +
-                                                       std::to_string(value));
+    return make_error(ErrorCode::kInvalidArgument,
+                      what + " must be in 1.." + std::to_string(1 << 24) + ", got " + std::to_string(value));
   }
   return Status::ok();
 }
@@ -31,10 +32,12 @@ Result<ModelShape> model_shape(const gguf::File& vocabulary, const ShapeOverride
   shape.architecture = architecture;
   const std::string prefix = architecture + ".";
   LW_ASSIGN_OR_RETURN(shape.layers, hyperparameter(vocabulary, prefix + "block_count", overrides.layers));
-  LW_ASSIGN_OR_RETURN(shape.embedding, hyperparameter(vocabulary, prefix + "embedding_length", overrides.embedding));
+  LW_ASSIGN_OR_RETURN(shape.embedding,
+                      hyperparameter(vocabulary, prefix + "embedding_length", overrides.embedding));
   LW_ASSIGN_OR_RETURN(shape.feed_forward,
                       hyperparameter(vocabulary, prefix + "feed_forward_length", overrides.feed_forward));
-  LW_ASSIGN_OR_RETURN(shape.heads, hyperparameter(vocabulary, prefix + "attention.head_count", overrides.heads));
+  LW_ASSIGN_OR_RETURN(shape.heads,
+                      hyperparameter(vocabulary, prefix + "attention.head_count", overrides.heads));
   if (overrides.kv_heads || vocabulary.has(prefix + "attention.head_count_kv")) {
     LW_ASSIGN_OR_RETURN(shape.kv_heads,
                         hyperparameter(vocabulary, prefix + "attention.head_count_kv", overrides.kv_heads));
@@ -43,7 +46,8 @@ Result<ModelShape> model_shape(const gguf::File& vocabulary, const ShapeOverride
   }
   const gguf::Value* tokens = vocabulary.find("tokenizer.ggml.tokens");
   if (tokens == nullptr || !tokens->is_array()) {
-    return make_error(ErrorCode::kNotFound, vocabulary.path() + ": no tokenizer.ggml.tokens array (not a vocabulary file)");
+    return make_error(ErrorCode::kNotFound,
+                      vocabulary.path() + ": no tokenizer.ggml.tokens array (not a vocabulary file)");
   }
   shape.vocabulary = static_cast<int64_t>(tokens->count);
 
@@ -55,7 +59,8 @@ Result<ModelShape> model_shape(const gguf::File& vocabulary, const ShapeOverride
   LW_TRY(check_positive("vocabulary size", shape.vocabulary));
   if (shape.embedding % shape.heads != 0) {
     return make_error(ErrorCode::kInvalidArgument, "embedding width " + std::to_string(shape.embedding) +
-                                                       " is not a multiple of the head count " + std::to_string(shape.heads));
+                                                       " is not a multiple of the head count " +
+                                                       std::to_string(shape.heads));
   }
   if (shape.heads % shape.kv_heads != 0) {
     return make_error(ErrorCode::kInvalidArgument, "head count " + std::to_string(shape.heads) +
@@ -64,11 +69,12 @@ Result<ModelShape> model_shape(const gguf::File& vocabulary, const ShapeOverride
   }
   shape.head_size = shape.embedding / shape.heads;
   if (shape.head_size % 2 != 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "head size " + std::to_string(shape.head_size) + " is odd: rotary embedding needs pairs");
+    return make_error(ErrorCode::kInvalidArgument, "head size " + std::to_string(shape.head_size) +
+                                                       " is odd: rotary embedding needs pairs");
   }
   if (overrides.tied && !traits->allows_tied_output) {
-    return make_error(ErrorCode::kInvalidArgument, "architecture " + architecture + " has no tied output (--tied)");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "architecture " + architecture + " has no tied output (--tied)");
   }
   shape.tied = overrides.tied;
   shape.qkv_bias = traits->qkv_bias == model::BiasPolicy::kRequired;

@@ -46,7 +46,7 @@ struct ModelShape {
   int64_t feed_forward = 0;
   int64_t heads = 0;
   int64_t kv_heads = 0;
-  int64_t head_size = 0;  // embedding / heads
+  int64_t head_size = 0;   // embedding / heads
   int64_t vocabulary = 0;  // tokenizer.ggml.tokens entries
   bool tied = false;
   bool qkv_bias = false;       // qwen2
@@ -56,11 +56,11 @@ struct ModelShape {
 };
 
 enum class TensorRole {
-  kEmbedding,  // token_embd, output
-  kMatrix,     // projections: values scaled by 1/sqrt(row length)
-  kNorm,       // RMSNorm weights, near 1
-  kBias,       // small
-  kRopeFactor, // >= 1
+  kEmbedding,   // token_embd, output
+  kMatrix,      // projections: values scaled by 1/sqrt(row length)
+  kNorm,        // RMSNorm weights, near 1
+  kBias,        // small
+  kRopeFactor,  // >= 1
 };
 
 struct TensorSpec {

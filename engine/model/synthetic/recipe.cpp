@@ -25,7 +25,9 @@ constexpr std::array kRecipes = {
     QuantRecipe{"Q6_K", 18, TensorType::kQ6_K, RecipeMix::kQ6_K},
 };
 
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
@@ -52,10 +54,17 @@ bool is_quantizable(std::string_view name, const std::vector<int64_t>& shape) {
 TensorType fallback_for_row(TensorType type, int64_t row) {
   if (row % gguf::traits(type).block_size == 0) return type;
   switch (type) {
-    case TensorType::kQ4_K: type = TensorType::kQ5_0; break;
-    case TensorType::kQ5_K: type = TensorType::kQ5_1; break;
-    case TensorType::kQ6_K: type = TensorType::kQ8_0; break;
-    default: break;  // the 32-wide types: only F16 remains
+    case TensorType::kQ4_K:
+      type = TensorType::kQ5_0;
+      break;
+    case TensorType::kQ5_K:
+      type = TensorType::kQ5_1;
+      break;
+    case TensorType::kQ6_K:
+      type = TensorType::kQ8_0;
+      break;
+    default:
+      break;  // the 32-wide types: only F16 remains
   }
   return row % gguf::traits(type).block_size == 0 ? type : TensorType::kF16;
 }
@@ -66,8 +75,8 @@ Result<QuantRecipe> find_recipe(std::string_view name) {
   for (const auto& recipe : kRecipes) {
     if (recipe.name == name) return recipe;
   }
-  return make_error(ErrorCode::kInvalidArgument,
-                    "unknown quantization recipe '" + std::string(name) + "' (supported: " + supported_recipe_names() + ")");
+  return make_error(ErrorCode::kInvalidArgument, "unknown quantization recipe '" + std::string(name) +
+                                                     "' (supported: " + supported_recipe_names() + ")");
 }
 
 std::string supported_recipe_names() {

@@ -57,7 +57,7 @@ struct RecipeContext {
 };
 
 // The type of one tensor. shape in ggml order (shape[0] = row length).
-gguf::TensorType choose_tensor_type(const QuantRecipe& recipe, const RecipeContext& context, std::string_view name,
-                                    const std::vector<int64_t>& shape);
+gguf::TensorType choose_tensor_type(const QuantRecipe& recipe, const RecipeContext& context,
+                                    std::string_view name, const std::vector<int64_t>& shape);
 
 }  // namespace llama_worker::synthetic

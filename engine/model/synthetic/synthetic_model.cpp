@@ -37,8 +37,8 @@ Status make_tensor(uint64_t seed, TensorJob& job) {
   for (int64_t first = 0; first < rows; first += rows_per_chunk) {
     const int64_t count = std::min(rows_per_chunk, rows - first) * row;
     fill_values(generator, spec.role, row, values.data(), count);
-    const Status status = quant::quantize_row(job.type, values.data(),
-                                              job.bytes.data() + static_cast<uint64_t>(first) * row_bytes, count);
+    const Status status = quant::quantize_row(
+        job.type, values.data(), job.bytes.data() + static_cast<uint64_t>(first) * row_bytes, count);
     if (!status) return make_error(status.code(), "tensor '" + spec.name + "': " + status.message());
   }
   return Status::ok();
@@ -55,7 +55,8 @@ Status make_tensors(uint64_t seed, std::vector<TensorJob>& jobs, int threads) {
       try {
         status = make_tensor(seed, jobs[i]);
       } catch (const std::bad_alloc&) {  // on a worker thread it would terminate the process
-        status = make_error(ErrorCode::kOutOfMemory, "tensor '" + jobs[i].spec->name + "': out of host memory");
+        status =
+            make_error(ErrorCode::kOutOfMemory, "tensor '" + jobs[i].spec->name + "': out of host memory");
       }
       if (!status) {
         std::lock_guard lock(error_mutex);
@@ -77,8 +78,8 @@ Status make_tensors(uint64_t seed, std::vector<TensorJob>& jobs, int threads) {
   return first_error;
 }
 
-void set_hyperparameters(const gguf::File& vocabulary, const ModelShape& shape, const ShapeOverrides& overrides,
-                         gguf::Writer& writer) {
+void set_hyperparameters(const gguf::File& vocabulary, const ModelShape& shape,
+                         const ShapeOverrides& overrides, gguf::Writer& writer) {
   const std::string prefix = shape.architecture + ".";
   const auto set_if = [&](const std::string& key, int64_t value, bool overridden) {
     if (overridden || vocabulary.has(prefix + key)) writer.set(prefix + key, static_cast<uint32_t>(value));
@@ -99,9 +100,9 @@ Result<SyntheticSummary> build_synthetic_model(const SyntheticOptions& options, 
   LW_ASSIGN_OR_RETURN(const QuantRecipe recipe, find_recipe(options.recipe));
   LW_ASSIGN_OR_RETURN(const gguf::File vocabulary, gguf::File::open(options.vocabulary_path));
   if (!vocabulary.tensors().empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      options.vocabulary_path + ": has " + std::to_string(vocabulary.tensors().size()) +
-                          " tensors; expected a weightless vocabulary file");
+    return make_error(ErrorCode::kInvalidArgument, options.vocabulary_path + ": has " +
+                                                       std::to_string(vocabulary.tensors().size()) +
+                                                       " tensors; expected a weightless vocabulary file");
   }
   LW_ASSIGN_OR_RETURN(const ModelShape shape, model_shape(vocabulary, options.overrides));
 

@@ -34,9 +34,9 @@ struct SyntheticSummary {
   ModelShape shape;
   QuantRecipe recipe{};
   size_t tensor_count = 0;
-  uint64_t tensor_bytes = 0;                 // sum of tensor data sizes, without padding
-  uint64_t parameters = 0;                   // sum of element counts
-  std::map<std::string, int> type_counts;    // tensor type name -> number of tensors
+  uint64_t tensor_bytes = 0;               // sum of tensor data sizes, without padding
+  uint64_t parameters = 0;                 // sum of element counts
+  std::map<std::string, int> type_counts;  // tensor type name -> number of tensors
 };
 
 // Fills `writer` (fresh) with the model. Errors name the file, the key or the tensor.

@@ -24,14 +24,25 @@ sampling::Generator tensor_generator(uint64_t model_seed, std::string_view tenso
   return sampling::Generator((z ^ (z >> 31)) ^ fnv1a64(tensor_name));
 }
 
-void fill_values(sampling::Generator& generator, TensorRole role, int64_t row_length, float* out, int64_t count) {
+void fill_values(sampling::Generator& generator, TensorRole role, int64_t row_length, float* out,
+                 int64_t count) {
   double center = 0.0, half_width = 0.0;
   switch (role) {
-    case TensorRole::kEmbedding: half_width = 2.0 * std::sqrt(3.0) / std::sqrt(static_cast<double>(row_length)); break;
-    case TensorRole::kMatrix: half_width = std::sqrt(3.0) / std::sqrt(static_cast<double>(row_length)); break;
-    case TensorRole::kNorm: center = 1.0, half_width = 0.2; break;
-    case TensorRole::kBias: half_width = 0.1; break;
-    case TensorRole::kRopeFactor: center = 1.5, half_width = 0.5; break;
+    case TensorRole::kEmbedding:
+      half_width = 2.0 * std::sqrt(3.0) / std::sqrt(static_cast<double>(row_length));
+      break;
+    case TensorRole::kMatrix:
+      half_width = std::sqrt(3.0) / std::sqrt(static_cast<double>(row_length));
+      break;
+    case TensorRole::kNorm:
+      center = 1.0, half_width = 0.2;
+      break;
+    case TensorRole::kBias:
+      half_width = 0.1;
+      break;
+    case TensorRole::kRopeFactor:
+      center = 1.5, half_width = 0.5;
+      break;
   }
   // 24 random bits, centred: k - (2^23 - 0.5) in [-(2^23 - 0.5), 2^23 - 0.5], exact in a double.
   const double unit = half_width / 8388608.0;

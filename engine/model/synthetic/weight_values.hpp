@@ -24,6 +24,7 @@ namespace llama_worker::synthetic {
 sampling::Generator tensor_generator(uint64_t model_seed, std::string_view tensor_name);
 
 // Fills the next `count` values of a tensor with row length `row_length` from its stream.
-void fill_values(sampling::Generator& generator, TensorRole role, int64_t row_length, float* out, int64_t count);
+void fill_values(sampling::Generator& generator, TensorRole role, int64_t row_length, float* out,
+                 int64_t count);
 
 }  // namespace llama_worker::synthetic

@@ -56,7 +56,8 @@ gguf::Writer tiny_model_writer(const TinyModelSpec& s) {
     writer.set(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
   }
   if (s.drop_keys.count("rope.freq_base") == 0) writer.set(a + ".rope.freq_base", 10000.0f);
-  for (const auto& [suffix, value] : s.extra_counts) writer.set(a + "." + suffix, static_cast<uint32_t>(value));
+  for (const auto& [suffix, value] : s.extra_counts)
+    writer.set(a + "." + suffix, static_cast<uint32_t>(value));
 
   std::mt19937 generator(s.seed);
   const int64_t head_dim = s.embd / s.heads;
@@ -110,6 +111,8 @@ gguf::Writer tiny_model_writer(const TinyModelSpec& s) {
   return writer;
 }
 
-Result<std::vector<uint8_t>> tiny_model_bytes(const TinyModelSpec& spec) { return tiny_model_writer(spec).to_bytes(); }
+Result<std::vector<uint8_t>> tiny_model_bytes(const TinyModelSpec& spec) {
+  return tiny_model_writer(spec).to_bytes();
+}
 
 }  // namespace llama_worker::model::testing

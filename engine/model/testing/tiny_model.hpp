@@ -24,17 +24,17 @@ struct TinyModelSpec {
   int64_t kv_heads = 2;
   int64_t ff = 40;
   int64_t context = 64;
-  bool qkv_bias = false;               // add attn_q/k/v.bias
-  bool fused_qkv = false;              // attn_qkv instead of attn_q/k/v
-  bool fused_gate_up = false;          // ffn_up of 2 * ff rows, no ffn_gate
-  bool tied = false;                   // no output.weight
+  bool qkv_bias = false;       // add attn_q/k/v.bias
+  bool fused_qkv = false;      // attn_qkv instead of attn_q/k/v
+  bool fused_gate_up = false;  // ffn_up of 2 * ff rows, no ffn_gate
+  bool tied = false;           // no output.weight
   uint32_t seed = 1;
-  float weight_scale = 0.3f;           // uniform in [-scale, scale)
-  std::set<std::string> drop_tensors;  // names left out
+  float weight_scale = 0.3f;                            // uniform in [-scale, scale)
+  std::set<std::string> drop_tensors;                   // names left out
   std::map<std::string, std::vector<int64_t>> reshape;  // name -> shape written instead
-  std::set<std::string> drop_keys;     // metadata keys (suffix after "<arch>.") left out
-  std::map<std::string, int64_t> extra_counts;           // "<arch>.<suffix>" -> u32 value
-  std::vector<std::string> extra_tensors;                // additional F32 vectors of embd elements
+  std::set<std::string> drop_keys;                      // metadata keys (suffix after "<arch>.") left out
+  std::map<std::string, int64_t> extra_counts;          // "<arch>.<suffix>" -> u32 value
+  std::vector<std::string> extra_tensors;               // additional F32 vectors of embd elements
 };
 
 // Specs with the quirks of each supported architecture.

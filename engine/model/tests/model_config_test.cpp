@@ -94,7 +94,8 @@ TEST(ModelConfig, SlidingWindowCannotBeEnabledWhereNoneIsDeclared) {
 TEST(ModelConfig, UnsupportedArchitectureIsNamed) {
   auto spec = testing::llama_spec();
   spec.architecture = "gpt2";
-  expect_error(spec, ErrorCode::kUnsupported, "unsupported architecture 'gpt2' (supported: llama, qwen2, phi3)");
+  expect_error(spec, ErrorCode::kUnsupported,
+               "unsupported architecture 'gpt2' (supported: llama, qwen2, phi3)");
 }
 
 TEST(ModelConfig, DefaultsApplyWhenOptionalKeysAreMissing) {

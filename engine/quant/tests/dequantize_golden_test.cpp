@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "golden_file.hpp"
 #include "gguf/tensor_type.hpp"
+#include "golden_file.hpp"
 #include "quant/dequantize.hpp"
 #include "quant/quantize.hpp"
 
@@ -61,10 +61,13 @@ TEST_P(DequantizeGolden, MatchesGgufPackageBitExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryType, DequantizeGolden,
-                         ::testing::Values(TensorType::kF16, TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ4_1,
-                                           TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0, TensorType::kQ2_K,
-                                           TensorType::kQ3_K, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K),
-                         [](const auto& test_param) { return std::string(gguf::tensor_type_name(test_param.param)); });
+                         ::testing::Values(TensorType::kF16, TensorType::kBF16, TensorType::kQ4_0,
+                                           TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
+                                           TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K,
+                                           TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K),
+                         [](const auto& test_param) {
+                           return std::string(gguf::tensor_type_name(test_param.param));
+                         });
 
 class QuantizeGolden : public ::testing::TestWithParam<TensorType> {};
 
@@ -103,16 +106,19 @@ TEST_P(QuantizeGolden, MatchesGgmlReferenceQuantizerBitExactly) {
   for (size_t i = 0; i < expected.size() && mismatches < 10; ++i) {
     if (output[i] != expected[i]) {
       ++mismatches;
-      ADD_FAILURE() << name << " byte " << i << " (block " << i / static_cast<size_t>(gguf::traits(type).bytes_per_block)
-                    << "): got " << int(output[i]) << ", oracle " << int(expected[i]);
+      ADD_FAILURE() << name << " byte " << i << " (block "
+                    << i / static_cast<size_t>(gguf::traits(type).bytes_per_block) << "): got "
+                    << int(output[i]) << ", oracle " << int(expected[i]);
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(ReferenceQuantizers, QuantizeGolden,
-                         ::testing::Values(TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
-                                           TensorType::kQ5_1, TensorType::kQ8_0),
-                         [](const auto& test_param) { return std::string(gguf::tensor_type_name(test_param.param)); });
+                         ::testing::Values(TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ4_1,
+                                           TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0),
+                         [](const auto& test_param) {
+                           return std::string(gguf::tensor_type_name(test_param.param));
+                         });
 
 // engine/gguf/tensor_type.cpp's block sizes against the gguf package's GGML_QUANT_SIZES.
 TEST(TensorTypeLayouts, MatchGgufPackage) {

@@ -38,7 +38,8 @@ inline GoldenFile read_golden(const std::string& name) {
     golden.error = path + ": not a golden file";
     return golden;
   }
-  const uint32_t header_size = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (static_cast<uint32_t>(bytes[7]) << 24);
+  const uint32_t header_size =
+      bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (static_cast<uint32_t>(bytes[7]) << 24);
   if (bytes.size() < 8 + static_cast<size_t>(header_size)) {
     golden.error = path + ": truncated header";
     return golden;

@@ -53,7 +53,7 @@ TEST(Half, EveryBf16RoundTripsThroughF32ExceptSignalingNans) {
 
 TEST(Half, SpecialValues) {
   EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);              // halfway to 65536: ties to even = Inf
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // halfway to 65536: ties to even = Inf
   EXPECT_EQ(f32_to_f16(std::nextafter(65520.0f, 0.0f)), 0x7bff);
   EXPECT_EQ(f32_to_f16(-std::numeric_limits<float>::infinity()), 0xfc00);
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
@@ -67,7 +67,7 @@ TEST(Half, SpecialValues) {
   EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
   EXPECT_EQ(f32_to_bf16(std::bit_cast<float>(0x3f808000u)), 0x3f80);  // tie to even, down
   EXPECT_EQ(f32_to_bf16(std::bit_cast<float>(0x3f818000u)), 0x3f82);  // tie to even, up
-  EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::max()), 0x7f80);   // overflows to Inf
+  EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::max()), 0x7f80);  // overflows to Inf
   EXPECT_EQ(bf16_to_f32(0xbf80), -1.0f);
 }
 

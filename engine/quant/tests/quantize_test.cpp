@@ -49,7 +49,7 @@ TEST_P(QuantizeRoundTrip, DequantizationIsCloseToTheInput) {
     TestRandom random{static_cast<uint64_t>(magnitude * 1000) + static_cast<uint64_t>(type)};
     std::vector<float> input(count);
     for (auto& x : input) x = random.normal() * magnitude;
-    for (int64_t i = 0; i < count; i += 97) input[i] += magnitude * 2.0f;  // some outliers
+    for (int64_t i = 0; i < count; i += 97) input[i] += magnitude * 2.0f;            // some outliers
     for (int64_t i = 256; i < 512; ++i) input[i] = std::fabs(input[i]) + magnitude;  // an all-positive block
 
     const auto bytes = gguf::row_bytes(type, count);
@@ -103,14 +103,17 @@ TEST_P(QuantizeRoundTrip, RejectsNonFiniteAndOutOfRangeInput) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EveryType, QuantizeRoundTrip,
-    ::testing::Values(Bound{TensorType::kF32, 1e-9}, Bound{TensorType::kF16, 5e-4}, Bound{TensorType::kBF16, 3e-3},
-                      Bound{TensorType::kQ8_0, 0.008}, Bound{TensorType::kQ6_K, 0.025}, Bound{TensorType::kQ5_0, 0.05},
-                      Bound{TensorType::kQ5_1, 0.045}, Bound{TensorType::kQ5_K, 0.045}, Bound{TensorType::kQ4_0, 0.1},
-                      Bound{TensorType::kQ4_1, 0.09}, Bound{TensorType::kQ4_K, 0.09}, Bound{TensorType::kQ3_K, 0.18},
-                      Bound{TensorType::kQ2_K, 0.36}),
-    [](const auto& test_param) { return std::string(gguf::tensor_type_name(test_param.param.type)); });
+INSTANTIATE_TEST_SUITE_P(EveryType, QuantizeRoundTrip,
+                         ::testing::Values(Bound{TensorType::kF32, 1e-9}, Bound{TensorType::kF16, 5e-4},
+                                           Bound{TensorType::kBF16, 3e-3}, Bound{TensorType::kQ8_0, 0.008},
+                                           Bound{TensorType::kQ6_K, 0.025}, Bound{TensorType::kQ5_0, 0.05},
+                                           Bound{TensorType::kQ5_1, 0.045}, Bound{TensorType::kQ5_K, 0.045},
+                                           Bound{TensorType::kQ4_0, 0.1}, Bound{TensorType::kQ4_1, 0.09},
+                                           Bound{TensorType::kQ4_K, 0.09}, Bound{TensorType::kQ3_K, 0.18},
+                                           Bound{TensorType::kQ2_K, 0.36}),
+                         [](const auto& test_param) {
+                           return std::string(gguf::tensor_type_name(test_param.param.type));
+                         });
 
 TEST(Quantize, UnsupportedTypeAndBadCountAreErrors) {
   std::vector<float> input(256, 1.0f);

@@ -61,7 +61,8 @@ Status CudaBackend::product(const DeviceMatrix& w, const float* x, int64_t token
   return kc::quant_matmul(p, stream_);
 }
 
-Result<bool> CudaBackend::residual_product_then_norm(const DeviceMatrix& w, const float* input, const float* norm_weight) {
+Result<bool> CudaBackend::residual_product_then_norm(const DeviceMatrix& w, const float* input,
+                                                     const float* norm_weight) {
   const model::ModelConfig& c = adapter_.config();
   if ((decode_fusion_ & kDecodeFusionTailNorm) == 0 ||
       !kc::quant_gemv_supports(w.type, w.data, w.row_bytes, w.in_features, input)) {
@@ -109,7 +110,8 @@ Status CudaBackend::enqueue_layers(int64_t n) {
   logits_input_normed_ = false;
   for (size_t layer_index = 0; layer_index < layers_.size(); ++layer_index) {
     const DeviceLayer& layer = layers_[layer_index];
-    const float* next_norm = layer_index + 1 < layers_.size() ? layers_[layer_index + 1].attn_norm : output_norm_;
+    const float* next_norm =
+        layer_index + 1 < layers_.size() ? layers_[layer_index + 1].attn_norm : output_norm_;
     // Decode: the attention norm and the Q/K/V products (stored fused or apart) in one launch.
     const bool fuse_norm = (decode_fusion_ & kDecodeFusionAttentionNorm) != 0 && !attention_input_ready;
     kc::QuantGemvMultiParams qkv_product;
@@ -127,7 +129,8 @@ Status CudaBackend::enqueue_layers(int64_t n) {
       segment.out_features = m.out_features;
       return kc::quant_gemv_supports(m.type, m.data, m.row_bytes, embd, x_);
     };
-    bool fused_decode = n == 1 && (fuse_norm || (!spec.fused_qkv && (decode_fusion_ & kDecodeFusionQkvLaunch) != 0));
+    bool fused_decode =
+        n == 1 && (fuse_norm || (!spec.fused_qkv && (decode_fusion_ & kDecodeFusionQkvLaunch) != 0));
     if (fused_decode && spec.fused_qkv) {
       fused_decode = add_segment(layer.wqkv, qkv_, nullptr);
     } else if (fused_decode) {
@@ -140,7 +143,8 @@ Status CudaBackend::enqueue_layers(int64_t n) {
       }
       LW_TRY(kc::quant_gemv_multi(qkv_product, stream_));
     } else {
-      if (!attention_input_ready) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+      if (!attention_input_ready)
+        LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
       if (spec.fused_qkv) {
         LW_TRY(product(layer.wqkv, normed_, n, qkv_, qkv, nullptr, nullptr));
       } else {
@@ -200,14 +204,16 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     if (n == 1) {
       // Decode: the feed-forward norm in the tail of the attention output product where it can.
       bool feed_forward_input_ready = false;
-      LW_ASSIGN_OR_RETURN(feed_forward_input_ready, residual_product_then_norm(layer.wo, attention_, layer.ffn_norm));
+      LW_ASSIGN_OR_RETURN(feed_forward_input_ready,
+                          residual_product_then_norm(layer.wo, attention_, layer.ffn_norm));
       // The feed-forward norm, gate, up and SwiGLU in one pass when the decode kernel takes both
       // matrices.
       const DeviceMatrix& gate = spec.fused_gate_up ? layer.w_up : layer.w_gate;
       const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
       const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                     layer.w_gate.row_bytes == layer.w_up.row_bytes);
-      const bool fuse_ffn_norm = (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0 && !feed_forward_input_ready;
+      const bool fuse_ffn_norm =
+          (decode_fusion_ & kDecodeFusionFeedForwardNorm) != 0 && !feed_forward_input_ready;
       if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, x_) &&
           kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, x_)) {
         if (!fuse_ffn_norm && !feed_forward_input_ready) {
@@ -225,10 +231,12 @@ Status CudaBackend::enqueue_layers(int64_t n) {
         fused.in_features = embd;
         fused.out_features = ff;
         LW_TRY(kc::quant_gemv(fused, stream_));
-        LW_ASSIGN_OR_RETURN(attention_input_ready, residual_product_then_norm(layer.w_down, activated_, next_norm));
+        LW_ASSIGN_OR_RETURN(attention_input_ready,
+                            residual_product_then_norm(layer.w_down, activated_, next_norm));
         continue;
       }
-      if (!feed_forward_input_ready) LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+      if (!feed_forward_input_ready)
+        LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
     } else {
       LW_TRY(product(layer.wo, attention_, n, x_, embd, nullptr, x_));
       LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
@@ -250,7 +258,8 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     swiglu.out_row_stride = 2 * ff;  // over the gate half, in place
     LW_TRY(kc::swiglu_f32(swiglu, stream_));
     if (n == 1) {
-      LW_ASSIGN_OR_RETURN(attention_input_ready, residual_product_then_norm(layer.w_down, activated_, next_norm));
+      LW_ASSIGN_OR_RETURN(attention_input_ready,
+                          residual_product_then_norm(layer.w_down, activated_, next_norm));
     } else {
       LW_TRY(product(layer.w_down, activated_, n, x_, embd, nullptr, x_, 2 * ff));
     }
@@ -306,7 +315,8 @@ Status CudaBackend::run_batch(std::span<const int32_t> tokens, LogitsMode mode, 
     pinned_ids_[t] = tokens[static_cast<size_t>(t)];
     pinned_ids_[plan_.max_batch + t] = static_cast<int32_t>(position_ + t);
   }
-  LW_CUDA_TRY(cudaMemcpyAsync(device_tokens_, pinned_ids_, static_cast<size_t>(n * 4), cudaMemcpyHostToDevice, stream_));
+  LW_CUDA_TRY(cudaMemcpyAsync(device_tokens_, pinned_ids_, static_cast<size_t>(n * 4), cudaMemcpyHostToDevice,
+                              stream_));
   LW_CUDA_TRY(cudaMemcpyAsync(device_positions_, pinned_ids_ + plan_.max_batch, static_cast<size_t>(n * 4),
                               cudaMemcpyHostToDevice, stream_));
   const bool want_all = mode == LogitsMode::kAllPositions;
@@ -334,15 +344,15 @@ Status CudaBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, st
   if (n == 0) return make_error(ErrorCode::kInvalidArgument, "forward: no tokens");
   if (position_ + n > plan_.context) {
     return make_error(ErrorCode::kOutOfRange, std::to_string(position_) + " cached + " + std::to_string(n) +
-                                                  " new tokens exceed the context of " + std::to_string(plan_.context) +
-                                                  " positions");
+                                                  " new tokens exceed the context of " +
+                                                  std::to_string(plan_.context) + " positions");
   }
   for (int64_t t = 0; t < n; ++t) {
     const int32_t id = tokens[static_cast<size_t>(t)];
     if (id < 0 || id >= c.vocab_size) {
-      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) + " at position " +
-                                                         std::to_string(t) + " is outside the vocabulary of " +
-                                                         std::to_string(c.vocab_size));
+      return make_error(ErrorCode::kInvalidArgument,
+                        "token id " + std::to_string(id) + " at position " + std::to_string(t) +
+                            " is outside the vocabulary of " + std::to_string(c.vocab_size));
     }
   }
   logits.clear();
@@ -350,9 +360,12 @@ Status CudaBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, st
     const int64_t count = n - begin < plan_.max_batch ? n - begin : plan_.max_batch;
     const bool last_chunk = begin + count == n;
     std::vector<float> chunk_logits;
-    const LogitsMode chunk_mode = mode == LogitsMode::kAllPositions ? LogitsMode::kAllPositions : LogitsMode::kLastPosition;
-    LW_TRY(run_batch(tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count)), chunk_mode, chunk_logits));
-    if (mode == LogitsMode::kAllPositions || last_chunk) logits.insert(logits.end(), chunk_logits.begin(), chunk_logits.end());
+    const LogitsMode chunk_mode =
+        mode == LogitsMode::kAllPositions ? LogitsMode::kAllPositions : LogitsMode::kLastPosition;
+    LW_TRY(run_batch(tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count)), chunk_mode,
+                     chunk_logits));
+    if (mode == LogitsMode::kAllPositions || last_chunk)
+      logits.insert(logits.end(), chunk_logits.begin(), chunk_logits.end());
   }
   return Status::ok();
 }

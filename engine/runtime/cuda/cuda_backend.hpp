@@ -24,9 +24,9 @@
 #include <span>
 #include <vector>
 
+#include "cuda/tensor_core_matmul.cuh"
 #include "gguf/file.hpp"
 #include "model/llama_inference_adapter.hpp"
-#include "cuda/tensor_core_matmul.cuh"
 #include "runtime/backend.hpp"
 #include "runtime/cuda/device_memory.hpp"
 #include "runtime/cuda/memory_plan.hpp"
@@ -34,15 +34,15 @@
 namespace llama_worker::runtime::cuda {
 
 struct CudaBackendOptions {
-  int device = 0;                         // CUDA device index
-  int64_t context = 0;                    // KV cache positions; 0 = min(model context, 4096)
-  int64_t max_batch = 512;                // tokens per device forward pass (longer prompts run in chunks)
-  int64_t upload_chunk_bytes = 1 << 20;   // pinned staging buffer size
-  int upload_workers = 0;                 // host copy threads of the upload (0: default_upload_workers())
-  int64_t vram_budget_bytes = 0;          // 0: no budget beyond free memory
-  bool sliding_window = false;            // apply the window the file declares (see model/architecture.hpp)
-  bool use_graph = true;                  // capture the decode step as one CUDA graph
-  bool show_progress = false;             // progress bar on stderr while uploading
+  int device = 0;                        // CUDA device index
+  int64_t context = 0;                   // KV cache positions; 0 = min(model context, 4096)
+  int64_t max_batch = 512;               // tokens per device forward pass (longer prompts run in chunks)
+  int64_t upload_chunk_bytes = 1 << 20;  // pinned staging buffer size
+  int upload_workers = 0;                // host copy threads of the upload (0: default_upload_workers())
+  int64_t vram_budget_bytes = 0;         // 0: no budget beyond free memory
+  bool sliding_window = false;           // apply the window the file declares (see model/architecture.hpp)
+  bool use_graph = true;                 // capture the decode step as one CUDA graph
+  bool show_progress = false;            // progress bar on stderr while uploading
 };
 
 struct DeviceMatrix {
@@ -56,7 +56,8 @@ struct DeviceMatrix {
 class CudaBackend final : public InferenceBackend {
  public:
   // `file` must outlive the backend only during create (weights are copied to the device).
-  static Result<std::unique_ptr<CudaBackend>> create(const gguf::File& file, const CudaBackendOptions& options);
+  static Result<std::unique_ptr<CudaBackend>> create(const gguf::File& file,
+                                                     const CudaBackendOptions& options);
   ~CudaBackend() override;
 
   const model::ModelConfig& config() const override { return adapter_.config(); }
@@ -78,7 +79,7 @@ class CudaBackend final : public InferenceBackend {
     const float* bk = nullptr;         // (kv_width) or null
     const float* bv = nullptr;         // (kv_width) or null
     DeviceMatrix wq, wk, wv, wqkv, wo, w_gate, w_up, w_down;
-    __half* k_cache = nullptr;         // (context, kv_heads, head_dim)
+    __half* k_cache = nullptr;  // (context, kv_heads, head_dim)
     __half* v_cache = nullptr;
   };
 
@@ -92,12 +93,13 @@ class CudaBackend final : public InferenceBackend {
   Status run_decode_graph();
   // y = x W^T (+ bias) (+ residual): tensor cores for batches of kTensorCoreMinTokens and more when
   // that path is on, otherwise the CUDA-core kernels (decode kernel for one token).
-  Status product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride, const float* bias,
-                 const float* residual, int64_t x_stride = 0);
+  Status product(const DeviceMatrix& w, const float* x, int64_t tokens, float* y, int64_t y_stride,
+                 const float* bias, const float* residual, int64_t x_stride = 0);
   // Decode (one token): x_ += w . input, then normed_ = rmsnorm(x_) * norm_weight computed by the
   // product's last block when the tail-norm fusion is on and the decode kernel takes w; else the
   // product alone. Returns whether normed_ was written.
-  Result<bool> residual_product_then_norm(const DeviceMatrix& w, const float* input, const float* norm_weight);
+  Result<bool> residual_product_then_norm(const DeviceMatrix& w, const float* input,
+                                          const float* norm_weight);
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
@@ -110,14 +112,14 @@ class CudaBackend final : public InferenceBackend {
         *activated_ = nullptr, *logits_ = nullptr;
   int32_t *device_tokens_ = nullptr, *device_positions_ = nullptr;
   int* device_error_flag_ = nullptr;
-  unsigned* norm_counter_ = nullptr;  // the decode products' output-norm tail (quant_gemv.cuh)
-  bool logits_input_normed_ = false;  // the last decode step left output_norm(x) in normed_
+  unsigned* norm_counter_ = nullptr;      // the decode products' output-norm tail (quant_gemv.cuh)
+  bool logits_input_normed_ = false;      // the last decode step left output_norm(x) in normed_
   float* attention_workspace_ = nullptr;  // split-KV decode partials
   float2* rope_table_ = nullptr;          // (context, rope_dims / 2) cos, sin (fused decode RoPE)
   int64_t attention_workspace_floats_ = 0;
   PinnedHostBuffer pinned_ids_buffer_, pinned_logits_buffer_;
-  int32_t* pinned_ids_ = nullptr;  // (2 * max_batch) host staging for tokens | positions
-  float* pinned_logits_ = nullptr; // (kLogitsRowsPerPass * vocab) host staging
+  int32_t* pinned_ids_ = nullptr;   // (2 * max_batch) host staging for tokens | positions
+  float* pinned_logits_ = nullptr;  // (kLogitsRowsPerPass * vocab) host staging
   cudaStream_t stream_ = nullptr;
   cudaGraphExec_t decode_graph_ = nullptr;
   bool use_graph_ = true;

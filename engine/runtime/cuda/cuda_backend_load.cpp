@@ -50,7 +50,8 @@ class WeightPlacer {
     const int64_t count = view.row_length * view.rows;
     auto* device = reinterpret_cast<const float*>(arena_ + offset_);
     if (arena_ != nullptr) {
-      std::vector<float>& host = host_.emplace_back(static_cast<size_t>(count));  // lives until the upload ends
+      std::vector<float>& host =
+          host_.emplace_back(static_cast<size_t>(count));  // lives until the upload ends
       const Status status = quant::dequantize_row(view.type, view.data, host.data(), count);
       if (!status) return make_error(status.code(), "tensor '" + view.name() + "': " + status.message());
       LW_TRY(uploader_->upload(arena_ + offset_, host.data(), count * 4));
@@ -77,7 +78,8 @@ class LoadTrace {
   }
   void mark(const char* phase) const {
     if (!on_) return;
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
     std::fprintf(stderr, "load trace: %-28s %8.1f ms\n", phase, ms);
   }
 
@@ -90,13 +92,15 @@ void print_progress(int64_t done, int64_t total) {
   const int width = 40;
   const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
   std::fprintf(stderr, "\rloading [%.*s%*s] %5.1f%%", filled, "########################################",
-               width - filled, "", total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
+               width - filled, "",
+               total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0);
   if (done >= total) std::fprintf(stderr, "\n");
 }
 
 }  // namespace
 
-Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const gguf::File& file, const CudaBackendOptions& options) {
+Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const gguf::File& file,
+                                                         const CudaBackendOptions& options) {
   LW_ASSIGN_OR_RETURN(model::LlamaInferenceAdapter adapter, model::LlamaInferenceAdapter::create(file));
   if (options.sliding_window) LW_TRY(adapter.enable_sliding_window());
   std::unique_ptr<CudaBackend> backend(new CudaBackend(std::move(adapter)));
@@ -119,9 +123,11 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   if (options.max_batch <= 0 || options.context < 0) {
     return make_error(ErrorCode::kInvalidArgument, "cuda backend: context must be >= 0 and max_batch > 0");
   }
-  int64_t context = options.context > 0 ? options.context : (c.context_length < 4096 ? c.context_length : 4096);
+  int64_t context =
+      options.context > 0 ? options.context : (c.context_length < 4096 ? c.context_length : 4096);
   if (context > c.context_length) {
-    return make_error(ErrorCode::kOutOfRange, "context of " + std::to_string(context) + " positions exceeds the model's " +
+    return make_error(ErrorCode::kOutOfRange, "context of " + std::to_string(context) +
+                                                  " positions exceeds the model's " +
                                                   std::to_string(c.context_length));
   }
   device_ = options.device;
@@ -162,10 +168,11 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   StagedUploader uploader;
   const bool progress = options.show_progress && isatty(STDERR_FILENO) != 0;
   const int64_t total = plan_.weight_bytes;
-  LW_TRY(uploader.init(device_, options.upload_chunk_bytes,
-                       options.upload_workers > 0 ? options.upload_workers : default_upload_workers(),
-                       progress ? std::function<void(int64_t)>([total](int64_t done) { print_progress(done, total); })
-                                : nullptr));
+  LW_TRY(uploader.init(
+      device_, options.upload_chunk_bytes,
+      options.upload_workers > 0 ? options.upload_workers : default_upload_workers(),
+      progress ? std::function<void(int64_t)>([total](int64_t done) { print_progress(done, total); })
+               : nullptr));
   WeightPlacer placer(weights_.data(), &uploader);
   LW_ASSIGN_OR_RETURN(token_embd_, placer.matrix(w.token_embd));
   LW_ASSIGN_OR_RETURN(output_norm_, placer.vector(w.output_norm));
@@ -243,7 +250,8 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   }
   if (cursor - scratch_.data() > scratch_.bytes()) {
     return make_error(ErrorCode::kInternal, "scratch views (" + std::to_string(cursor - scratch_.data()) +
-                                                " bytes) exceed the memory plan (" + std::to_string(scratch_.bytes()) + ")");
+                                                " bytes) exceed the memory plan (" +
+                                                std::to_string(scratch_.bytes()) + ")");
   }
   LW_CUDA_TRY(cudaMemsetAsync(device_error_flag_, 0, sizeof(int), stream_));
   LW_CUDA_TRY(cudaMemsetAsync(norm_counter_, 0, sizeof(unsigned), stream_));
@@ -253,11 +261,13 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   // was reported as reading uninitialized memory. Zeros also keep any stale read reproducible.
   LW_CUDA_TRY(cudaMemsetAsync(activations, 0, static_cast<size_t>(activation_bytes), stream_));
   LW_CUDA_TRY(cudaMemsetAsync(logits_, 0, static_cast<size_t>(logits_bytes), stream_));
-  LW_TRY(kc::attention_split_workspace_reset(attention_workspace_, c.head_count, c.head_dim, plan_.context, stream_));
-  LW_TRY(kc::rope_table_fill(rope_table_, plan_.context, c.rope_dims, c.rope_freq_base, c.rope_freq_scale, stream_));
+  LW_TRY(kc::attention_split_workspace_reset(attention_workspace_, c.head_count, c.head_dim, plan_.context,
+                                             stream_));
+  LW_TRY(kc::rope_table_fill(rope_table_, plan_.context, c.rope_dims, c.rope_freq_base, c.rope_freq_scale,
+                             stream_));
   LW_ASSIGN_OR_RETURN(pinned_ids_buffer_, PinnedHostBuffer::allocate(2 * b * 4, "token staging buffer"));
-  LW_ASSIGN_OR_RETURN(pinned_logits_buffer_,
-                      PinnedHostBuffer::allocate(kLogitsRowsPerPass * c.vocab_size * 4, "logits staging buffer"));
+  LW_ASSIGN_OR_RETURN(pinned_logits_buffer_, PinnedHostBuffer::allocate(kLogitsRowsPerPass * c.vocab_size * 4,
+                                                                        "logits staging buffer"));
   pinned_ids_ = reinterpret_cast<int32_t*>(pinned_ids_buffer_.data());
   pinned_logits_ = reinterpret_cast<float*>(pinned_logits_buffer_.data());
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));

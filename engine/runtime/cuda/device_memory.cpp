@@ -28,11 +28,15 @@ bool injected_failure() {
 // One allocation through `allocator` (cudaMalloc or cudaMallocHost, named `call` in errors), or
 // the injected failure when the hook fires. Errors name `what` and the size.
 template <typename Allocator>
-Result<uint8_t*> hooked_allocation(int64_t bytes, const std::string& what, const char* call, Allocator allocator) {
-  if (bytes <= 0) return make_error(ErrorCode::kInvalidArgument, what + ": allocation of " + std::to_string(bytes) + " bytes");
+Result<uint8_t*> hooked_allocation(int64_t bytes, const std::string& what, const char* call,
+                                   Allocator allocator) {
+  if (bytes <= 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      what + ": allocation of " + std::to_string(bytes) + " bytes");
   if (injected_failure()) {
     Error error = kernels::cuda::cuda_error(cudaErrorMemoryAllocation, call, __FILE__, __LINE__);
-    error.message = what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
+    error.message =
+        what + ": " + std::to_string(bytes) + " bytes: " + error.message + " (injected failure for testing)";
     return error;
   }
   void* data = nullptr;
@@ -53,10 +57,14 @@ void fail_nth_device_allocation_for_testing(int64_t n) {
 
 int64_t device_allocation_attempts_for_testing() { return g_attempts.load(std::memory_order_relaxed); }
 
-int64_t injected_device_allocation_failures_for_testing() { return g_injected.load(std::memory_order_relaxed); }
+int64_t injected_device_allocation_failures_for_testing() {
+  return g_injected.load(std::memory_order_relaxed);
+}
 
 DeviceAllocation::DeviceAllocation(DeviceAllocation&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)), what_(std::move(other.what_)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      bytes_(std::exchange(other.bytes_, 0)),
+      what_(std::move(other.what_)) {}
 
 DeviceAllocation& DeviceAllocation::operator=(DeviceAllocation&& other) noexcept {
   if (this != &other) {
@@ -77,9 +85,9 @@ void DeviceAllocation::release() {
 }
 
 Result<DeviceAllocation> DeviceAllocation::allocate(int64_t bytes, std::string what) {
-  LW_ASSIGN_OR_RETURN(uint8_t* data, hooked_allocation(bytes, what, "cudaMalloc", [](void** out, size_t size) {
-                        return cudaMalloc(out, size);
-                      }));
+  LW_ASSIGN_OR_RETURN(uint8_t * data,
+                      hooked_allocation(bytes, what, "cudaMalloc",
+                                        [](void** out, size_t size) { return cudaMalloc(out, size); }));
   DeviceAllocation allocation;
   allocation.data_ = data;
   allocation.bytes_ = bytes;
@@ -108,9 +116,9 @@ void PinnedHostBuffer::release() {
 }
 
 Result<PinnedHostBuffer> PinnedHostBuffer::allocate(int64_t bytes, const std::string& what) {
-  LW_ASSIGN_OR_RETURN(uint8_t* data, hooked_allocation(bytes, what, "cudaMallocHost", [](void** out, size_t size) {
-                        return cudaMallocHost(out, size);
-                      }));
+  LW_ASSIGN_OR_RETURN(uint8_t * data,
+                      hooked_allocation(bytes, what, "cudaMallocHost",
+                                        [](void** out, size_t size) { return cudaMallocHost(out, size); }));
   PinnedHostBuffer buffer;
   buffer.data_ = data;
   buffer.bytes_ = bytes;

@@ -68,8 +68,8 @@ class PinnedHostBuffer {
 };
 
 struct ResidencyReport {
-  int64_t device_bytes = 0;     // bytes in allocations the driver reports as device memory
-  int64_t allocations = 0;      // allocations checked
+  int64_t device_bytes = 0;             // bytes in allocations the driver reports as device memory
+  int64_t allocations = 0;              // allocations checked
   std::vector<std::string> non_device;  // allocations that are not plain device memory (must be empty)
 };
 

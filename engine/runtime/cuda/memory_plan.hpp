@@ -16,18 +16,20 @@ inline constexpr int64_t kAllocationAlignment = 256;  // every sub-buffer starts
 inline constexpr int64_t kLogitsRowsPerPass = 16;     // final-logits rows computed at once
 
 struct MemoryPlan {
-  int64_t weight_bytes = 0;            // matrices as stored + fp32 vectors, aligned
-  int64_t kv_bytes_per_position = 0;   // layers * 2 (K, V) * kv_width * 2 bytes (fp16)
-  int64_t context = 0;                 // KV cache positions
-  int64_t max_batch = 0;               // tokens per forward pass on the device
-  int64_t scratch_bytes = 0;           // activations of one batch + logits of kLogitsRowsPerPass rows
-  int64_t reserve_bytes = 0;           // kept free for the CUDA context's own needs
+  int64_t weight_bytes = 0;           // matrices as stored + fp32 vectors, aligned
+  int64_t kv_bytes_per_position = 0;  // layers * 2 (K, V) * kv_width * 2 bytes (fp16)
+  int64_t context = 0;                // KV cache positions
+  int64_t max_batch = 0;              // tokens per forward pass on the device
+  int64_t scratch_bytes = 0;          // activations of one batch + logits of kLogitsRowsPerPass rows
+  int64_t reserve_bytes = 0;          // kept free for the CUDA context's own needs
 
   int64_t kv_bytes() const { return kv_bytes_per_position * context; }
   int64_t total_bytes() const { return weight_bytes + kv_bytes() + scratch_bytes + reserve_bytes; }
 };
 
-inline int64_t align_up(int64_t bytes) { return (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment; }
+inline int64_t align_up(int64_t bytes) {
+  return (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
+}
 
 // Halves of fp16 weight tile the tensor-core prefill path dequantizes into at most (24 MiB: a
 // whole multiple of 128 rows of every Phi-3 and Qwen2.5 product, e.g. 4,096 rows of 3,072).
@@ -38,8 +40,8 @@ inline constexpr int64_t kCublasWorkspaceBytes = int64_t{4} << 20;
 
 // `tensor_core_prefill` adds the fp16 scratch of the tensor-core prefill path: one weight tile
 // and the batch's activations at the widest product input, and cuBLAS's workspace.
-Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context, int64_t max_batch,
-                               bool tensor_core_prefill = false);
+Result<MemoryPlan> plan_memory(const model::LlamaInferenceAdapter& adapter, int64_t context,
+                               int64_t max_batch, bool tensor_core_prefill = false);
 
 // The activation regions of a batch, floats per token, in scratch order. Buffers whose lives do
 // not overlap share a region: the normed input with the attention output, the Q/K/V rows with
@@ -58,6 +60,7 @@ int64_t widest_product_input(const model::ModelConfig& config);
 // available = min(free_bytes, budget_bytes when > 0). Fails with kOutOfMemory:
 // "model 'x' needs 1234.5 MiB (weights 397.8, KV cache for 4096 positions 48.0, scratch 30.1, reserve 64.0)
 //  but 800.0 MiB are available (free 800.0 MiB, budget none); the largest context that fits is 1024"
-Status check_memory_plan(const MemoryPlan& plan, const std::string& model_name, int64_t free_bytes, int64_t budget_bytes);
+Status check_memory_plan(const MemoryPlan& plan, const std::string& model_name, int64_t free_bytes,
+                         int64_t budget_bytes);
 
 }  // namespace llama_worker::runtime::cuda

@@ -30,11 +30,13 @@ class UploadWorker {
     LW_CUDA_TRY(cudaSetDevice(device));
     LW_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     for (int i = 0; i < 2; ++i) {
-      LW_ASSIGN_OR_RETURN(staging_[i], PinnedHostBuffer::allocate(chunk_bytes, "weight upload staging buffer"));
+      LW_ASSIGN_OR_RETURN(staging_[i],
+                          PinnedHostBuffer::allocate(chunk_bytes, "weight upload staging buffer"));
       LW_CUDA_TRY(cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming));
     }
     int slot = 0;
-    for (size_t index = next.fetch_add(1); index < chunks.size() && !failed.load(); index = next.fetch_add(1)) {
+    for (size_t index = next.fetch_add(1); index < chunks.size() && !failed.load();
+         index = next.fetch_add(1)) {
       const Chunk& chunk = chunks[index];
       // Its previous copy has left the buffer (an event never recorded completes at once).
       LW_CUDA_TRY(cudaEventSynchronize(done_[slot]));
@@ -70,9 +72,11 @@ int default_upload_workers() {
   return cores == 0 ? 1 : static_cast<int>(cores < 4 ? cores : 4);
 }
 
-Status StagedUploader::init(int device, int64_t chunk_bytes, int workers, std::function<void(int64_t)> on_progress) {
+Status StagedUploader::init(int device, int64_t chunk_bytes, int workers,
+                            std::function<void(int64_t)> on_progress) {
   if (chunk_bytes < 4096) {
-    return make_error(ErrorCode::kInvalidArgument, "upload chunk of " + std::to_string(chunk_bytes) + " bytes is below 4 KiB");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "upload chunk of " + std::to_string(chunk_bytes) + " bytes is below 4 KiB");
   }
   if (workers < 1) return make_error(ErrorCode::kInvalidArgument, "upload needs at least one worker");
   device_ = device;
@@ -95,13 +99,15 @@ Status StagedUploader::finish() {
   std::vector<Chunk> chunks;
   for (const Copy& copy : queued_) {
     for (int64_t offset = 0; offset < copy.bytes; offset += chunk_bytes_) {
-      chunks.push_back({static_cast<uint8_t*>(copy.destination) + offset, static_cast<const uint8_t*>(copy.source) + offset,
+      chunks.push_back({static_cast<uint8_t*>(copy.destination) + offset,
+                        static_cast<const uint8_t*>(copy.source) + offset,
                         copy.bytes - offset < chunk_bytes_ ? copy.bytes - offset : chunk_bytes_});
     }
   }
   queued_.clear();
   if (chunks.empty()) return Status::ok();
-  const int workers = static_cast<int>(chunks.size() < static_cast<size_t>(workers_) ? chunks.size() : workers_);
+  const int workers =
+      static_cast<int>(chunks.size() < static_cast<size_t>(workers_) ? chunks.size() : workers_);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::mutex progress_mutex;

@@ -23,7 +23,8 @@ class StagedUploader {
 
   // device: the CUDA device the destinations live on; chunk_bytes: staging buffer size (>= 4 KiB);
   // workers: copy threads (>= 1); on_progress(bytes_done), from any worker (serialised), or null.
-  Status init(int device, int64_t chunk_bytes, int workers, std::function<void(int64_t)> on_progress = nullptr);
+  Status init(int device, int64_t chunk_bytes, int workers,
+              std::function<void(int64_t)> on_progress = nullptr);
   // Queues the copy of `bytes` from host `source` (must stay valid until finish()) to device
   // `destination`.
   Status upload(void* destination, const void* source, int64_t bytes);

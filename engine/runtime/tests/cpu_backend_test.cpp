@@ -58,7 +58,8 @@ TEST_P(EveryArchitecture, PrefillEqualsTokenByTokenDecoding) {
   for (size_t t = 0; t < kTokens.size(); ++t) {
     ASSERT_TRUE(stepwise->forward(std::span(&kTokens[t], 1), LogitsMode::kLastPosition, logits));
     ASSERT_EQ(logits.size(), static_cast<size_t>(vocab));
-    for (int64_t i = 0; i < vocab; ++i) ASSERT_EQ(logits[i], all[t * vocab + i]) << "position " << t << " id " << i;
+    for (int64_t i = 0; i < vocab; ++i)
+      ASSERT_EQ(logits[i], all[t * vocab + i]) << "position " << t << " id " << i;
   }
   EXPECT_EQ(stepwise->position(), static_cast<int64_t>(kTokens.size()));
 }
@@ -99,7 +100,9 @@ TEST_P(EveryArchitecture, LogitsAreFiniteAndDependOnTheTokens) {
 INSTANTIATE_TEST_SUITE_P(Cpu, EveryArchitecture,
                          ::testing::Values(model::testing::llama_spec(), model::testing::qwen2_spec(),
                                            model::testing::phi3_spec()),
-                         [](const ::testing::TestParamInfo<TinyModelSpec>& param_info) { return param_info.param.architecture; });
+                         [](const ::testing::TestParamInfo<TinyModelSpec>& param_info) {
+                           return param_info.param.architecture;
+                         });
 
 TEST(CpuBackend, ContextOverflowIsAClearErrorAndAppendsNothing) {
   TinyModel model(model::testing::llama_spec());

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "gguf/file.hpp"
-#include "runtime/cpu_backend.hpp"
 #include "model/synthetic/sha256.hpp"
+#include "runtime/cpu_backend.hpp"
 
 namespace llama_worker::runtime {
 namespace {
@@ -51,8 +51,8 @@ class GoldenLogits : public ::testing::Test {
     golden_ = std::make_unique<nlohmann::json>(nlohmann::json::parse(stream));
     ASSERT_EQ((*golden_)["format_version"].get<int>(), 1);
     const auto& t = (*golden_)["tolerances"];
-    tolerances_ = {t["logit_abs"].get<double>(), t["logit_rel"].get<double>(), t["logsumexp_abs"].get<double>(),
-                   t["top1_margin"].get<double>()};
+    tolerances_ = {t["logit_abs"].get<double>(), t["logit_rel"].get<double>(),
+                   t["logsumexp_abs"].get<double>(), t["top1_margin"].get<double>()};
     if (!g_arguments.skip_reason.empty()) return;
     auto digest = synthetic::sha256_file_hex(g_arguments.model_path);
     ASSERT_TRUE(digest) << digest.error().message;
@@ -139,8 +139,8 @@ TEST_F(GoldenLogits, PrefillLogitsMatchTheOracle) {
     EXPECT_LE(std::fabs(logsumexp - oracle), tolerances_.logsumexp_abs * (1 + std::fabs(oracle)))
         << "log-sum-exp at position " << p;
   }
-  std::printf("worst |ours - oracle| over %zu positions: %.3g (bound %.3g + %.3g |oracle|)\n", tokens.size(), worst,
-              tolerances_.logit_abs, tolerances_.logit_rel);
+  std::printf("worst |ours - oracle| over %zu positions: %.3g (bound %.3g + %.3g |oracle|)\n", tokens.size(),
+              worst, tolerances_.logit_abs, tolerances_.logit_rel);
 }
 
 TEST_F(GoldenLogits, GreedyContinuationMatchesTheOracle) {
@@ -156,8 +156,8 @@ TEST_F(GoldenLogits, GreedyContinuationMatchesTheOracle) {
   for (size_t step = 0; step < expected.size(); ++step) {
     const int32_t ours = static_cast<int32_t>(argmax(logits.data(), vocab));
     if (margins[step] <= tolerances_.top1_margin) {
-      std::printf("greedy step %zu is a numerical tie in the oracle (margin %.3g): compared up to here\n", step,
-                  margins[step]);
+      std::printf("greedy step %zu is a numerical tie in the oracle (margin %.3g): compared up to here\n",
+                  step, margins[step]);
       return;
     }
     ASSERT_EQ(ours, expected[step]) << "greedy step " << step;
@@ -178,16 +178,19 @@ int main(int argc, char** argv) {
     } else if (flag == "--model") {
       g_arguments.model_path = value;
       if (!std::filesystem::exists(value)) {
-        g_arguments.skip_reason = "model " + value + " is missing (made by the golden_logits.mkmodel.* fixture, "
+        g_arguments.skip_reason = "model " + value +
+                                  " is missing (made by the golden_logits.mkmodel.* fixture, "
                                   "which needs the shared data directory)";
       }
     } else if (flag == "--cache-model") {
       const char* cache = std::getenv("LLAMA_WORKER_CACHE");
       const char* home = std::getenv("HOME");
-      const std::string root = cache && *cache ? cache : std::string(home ? home : ".") + "/.cache/llama-worker";
+      const std::string root =
+          cache && *cache ? cache : std::string(home ? home : ".") + "/.cache/llama-worker";
       g_arguments.model_path = root + "/" + value;
       if (!std::filesystem::exists(g_arguments.model_path)) {
-        g_arguments.skip_reason = "real weights " + g_arguments.model_path + " not fetched (run the ci/fetch-*.sh "
+        g_arguments.skip_reason = "real weights " + g_arguments.model_path +
+                                  " not fetched (run the ci/fetch-*.sh "
                                   "script named in the golden file)";
       }
     } else {

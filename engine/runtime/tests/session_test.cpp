@@ -65,7 +65,8 @@ TEST_F(SessionOnSyntheticModel, SameSeedSameTokensAndStreamEqualsDecode) {
   EXPECT_EQ(first->generated_tokens, second->generated_tokens);
   EXPECT_EQ(first_text, second_text);
   EXPECT_NE(first->generated_tokens, other->generated_tokens);  // 12 draws over 151,936 tokens
-  auto decoded = tokenizer_->decode(first->generated_tokens, {.skip_special = true, .strip_dummy_prefix = false});
+  auto decoded =
+      tokenizer_->decode(first->generated_tokens, {.skip_special = true, .strip_dummy_prefix = false});
   ASSERT_TRUE(decoded);
   EXPECT_EQ(first_text, *decoded);
 }
@@ -83,7 +84,8 @@ TEST_F(SessionOnSyntheticModel, GreedyEqualsArgmaxOfTheBackend) {
   ASSERT_TRUE(backend_->forward(result->prompt_tokens, LogitsMode::kLastPosition, logits));
   for (int32_t token : result->generated_tokens) {
     int64_t best = 0;
-    for (size_t i = 1; i < logits.size(); ++i) best = logits[i] > logits[best] ? static_cast<int64_t>(i) : best;
+    for (size_t i = 1; i < logits.size(); ++i)
+      best = logits[i] > logits[best] ? static_cast<int64_t>(i) : best;
     ASSERT_EQ(token, best);
     ASSERT_TRUE(backend_->forward(std::span(&token, 1), LogitsMode::kLastPosition, logits));
   }
@@ -111,7 +113,8 @@ int main(int argc, char** argv) {
   }
   llama_worker::runtime::g_model_path = argv[1];
   if (!std::filesystem::exists(argv[1])) {
-    std::printf("SKIPPED: %s is missing (made by a golden_logits.mkmodel fixture; needs the shared data)\n", argv[1]);
+    std::printf("SKIPPED: %s is missing (made by a golden_logits.mkmodel fixture; needs the shared data)\n",
+                argv[1]);
     return 77;
   }
   return RUN_ALL_TESTS();

@@ -29,7 +29,8 @@ TEST(SamplingGolden, GeneratorMatchesReimplementation) {
   ASSERT_EQ(golden["format_version"], 1);
   for (const auto& entry : golden["generator"]) {
     Generator generator(std::stoull(entry["seed"].get<std::string>()));
-    for (const auto& value : entry["u64"]) EXPECT_EQ(generator.next_u64(), std::stoull(value.get<std::string>()));
+    for (const auto& value : entry["u64"])
+      EXPECT_EQ(generator.next_u64(), std::stoull(value.get<std::string>()));
     for (const auto& value : entry["unit_double_bits"]) {
       EXPECT_EQ(std::bit_cast<uint64_t>(generator.next_unit_double()), std::stoull(value.get<std::string>()));
     }

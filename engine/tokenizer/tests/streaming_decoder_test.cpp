@@ -38,14 +38,15 @@ std::vector<std::string> stream(StreamingDecoder& decoder, const std::vector<int
 TEST_F(StreamingDecoderTest, HoldsBackASplitCharacter) {
   const Tokenizer& phi3 = real_tokenizer("phi-3-mini-4k-instruct");
   StreamingDecoder decoder(phi3, StreamingDecoder::Boundary::kCharacter);
-  const std::vector<std::string> pieces = stream(decoder, phi3_bytes("\xE2\x82\xAC" "a"));  // "€a"
+  const std::vector<std::string> pieces = stream(decoder, phi3_bytes("\xE2\x82\xAC"
+                                                                     "a"));  // "€a"
   EXPECT_EQ(pieces, (std::vector<std::string>{"", "", "\u20AC", "a", ""}));
 }
 
 TEST_F(StreamingDecoderTest, ZwjFamilyComesOutWhole) {
   const Tokenizer& phi3 = real_tokenizer("phi-3-mini-4k-instruct");
   const std::string family = "\U0001F468\u200D\U0001F469\u200D\U0001F467";  // man ZWJ woman ZWJ girl
-  StreamingDecoder decoder(phi3);  // grapheme clusters
+  StreamingDecoder decoder(phi3);                                           // grapheme clusters
   std::vector<int32_t> ids = phi3_bytes(family);
   ids.push_back(29874);  // "a" starts the next cluster
   const std::vector<std::string> pieces = stream(decoder, ids);
@@ -65,7 +66,8 @@ TEST_F(StreamingDecoderTest, QwenEmojiTokensAcrossCharacters) {
   for (const std::string& piece : stream(decoder, ids)) {
     EXPECT_TRUE(validate_utf8(piece));
     if (piece.find("\U0001F469\U0001F3FD\u200D\U0001F4BB") != std::string::npos) saw_family_whole = true;
-    EXPECT_EQ(piece.find("\U0001F469\U0001F3FD") != std::string::npos, piece.find("\U0001F4BB") != std::string::npos)
+    EXPECT_EQ(piece.find("\U0001F469\U0001F3FD") != std::string::npos,
+              piece.find("\U0001F4BB") != std::string::npos)
         << "cluster split: '" << piece << "'";
     joined += piece;
   }

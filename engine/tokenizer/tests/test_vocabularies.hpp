@@ -64,7 +64,12 @@ inline Vocabulary tiny_sentencepiece_vocabulary() {
     v.tokens.emplace_back(name);
     v.token_types.push_back(TokenType::kByte);
   }
-  for (const char* text : {"\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab", "\xE2\x96\x81" "ab"}) {
+  for (const char* text : {"\xE2\x96\x81", "a", "b",
+                           "\xE2\x96\x81"
+                           "a",
+                           "ab",
+                           "\xE2\x96\x81"
+                           "ab"}) {
     v.tokens.emplace_back(text);
     v.token_types.push_back(TokenType::kNormal);
   }

@@ -27,26 +27,30 @@ constexpr size_t kMinimumCases = 10000;  // the issue's bar; CTest sets RC_PARAM
 rc::Gen<char32_t> code_point() {
   const auto range = [](char32_t low, char32_t high) { return rc::gen::inRange<char32_t>(low, high + 1); };
   return rc::gen::oneOf(
-      range(0x20, 0x7E), range(0x20, 0x7E), range(0x20, 0x7E), rc::gen::element<char32_t>('\t', '\n', '\r', ' ', '\'', '0', '7'),
-      range(0xA0, 0x24F), range(0x300, 0x36F), range(0x370, 0x4FF), range(0x590, 0x6FF), range(0x900, 0x97F),
-      range(0xE00, 0xE7F), range(0x1100, 0x11FF), range(0x3040, 0x30FF), range(0x4E00, 0x9FFF), range(0xAC00, 0xD7A3),
-      range(0x1F300, 0x1FAFF), rc::gen::element<char32_t>(0x200D, 0xFE0F, 0x1F3FB, 0x1F3FF, 0x20E3, 0x1F1FA, 0x1F1F8),
+      range(0x20, 0x7E), range(0x20, 0x7E), range(0x20, 0x7E),
+      rc::gen::element<char32_t>('\t', '\n', '\r', ' ', '\'', '0', '7'), range(0xA0, 0x24F),
+      range(0x300, 0x36F), range(0x370, 0x4FF), range(0x590, 0x6FF), range(0x900, 0x97F), range(0xE00, 0xE7F),
+      range(0x1100, 0x11FF), range(0x3040, 0x30FF), range(0x4E00, 0x9FFF), range(0xAC00, 0xD7A3),
+      range(0x1F300, 0x1FAFF),
+      rc::gen::element<char32_t>(0x200D, 0xFE0F, 0x1F3FB, 0x1F3FF, 0x20E3, 0x1F1FA, 0x1F1F8),
       rc::gen::element<char32_t>(0x85, 0xA0, 0x1680, 0x2000, 0x200B, 0x2028, 0x202F, 0x3000, 0x180E, 0xFEFF),
       rc::gen::suchThat(range(0, 0x10FFFF), [](char32_t cp) { return cp < 0xD800 || cp > 0xDFFF; }));
 }
 
 rc::Gen<std::string> utf8_text() {
-  return rc::gen::map(rc::gen::container<std::vector<char32_t>>(code_point()), [](const std::vector<char32_t>& cps) {
-    std::string text;
-    for (const char32_t cp : cps) append_utf8(text, cp);
-    return text;
-  });
+  return rc::gen::map(rc::gen::container<std::vector<char32_t>>(code_point()),
+                      [](const std::vector<char32_t>& cps) {
+                        std::string text;
+                        for (const char32_t cp : cps) append_utf8(text, cp);
+                        return text;
+                      });
 }
 
 bool has_added_token(const Tokenizer& t, const std::vector<int32_t>& ids) {
   for (const int32_t id : ids) {
     const TokenType type = t.vocabulary().token_types[static_cast<size_t>(id)];
-    if (type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown) return true;
+    if (type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown)
+      return true;
   }
   return false;
 }
@@ -102,9 +106,10 @@ TEST(TokenizerProperties, LlamaSpmRoundTripIsExact) {
 // tokens), so that split characters, invalid bytes and special tokens all occur.
 rc::Gen<std::vector<int32_t>> ids_for(const Tokenizer& t) {
   const int32_t size = t.size();
-  return rc::gen::container<std::vector<int32_t>>(rc::gen::oneOf(
-      rc::gen::inRange<int32_t>(0, size), rc::gen::inRange<int32_t>(0, std::min(size, 300)),
-      rc::gen::inRange<int32_t>(0, std::min(size, 300)), rc::gen::inRange<int32_t>(std::max(0, size - 400), size)));
+  return rc::gen::container<std::vector<int32_t>>(
+      rc::gen::oneOf(rc::gen::inRange<int32_t>(0, size), rc::gen::inRange<int32_t>(0, std::min(size, 300)),
+                     rc::gen::inRange<int32_t>(0, std::min(size, 300)),
+                     rc::gen::inRange<int32_t>(std::max(0, size - 400), size)));
 }
 
 void check_streaming(const char* name, StreamingDecoder::Boundary boundary) {

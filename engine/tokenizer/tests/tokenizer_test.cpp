@@ -28,7 +28,8 @@ TEST_F(TokenizerTest, InvalidUtf8IsRejectedWithItsOffset) {
     Result<std::vector<int32_t>> ids = real_tokenizer(name).encode("Hello \xF0\x9F\x98 world");
     ASSERT_FALSE(ids);
     EXPECT_EQ(ids.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(ids.error().message.find("invalid UTF-8 at byte offset 6"), std::string::npos) << ids.error().message;
+    EXPECT_NE(ids.error().message.find("invalid UTF-8 at byte offset 6"), std::string::npos)
+        << ids.error().message;
   }
 }
 
@@ -57,8 +58,8 @@ TEST_F(TokenizerTest, QwenNormalizesToNfc) {
 TEST_F(TokenizerTest, Phi3BosDummyPrefixAndRstrip) {
   const Tokenizer& phi3 = real_tokenizer("phi-3-mini-4k-instruct");
   EXPECT_EQ(encode(phi3, "Hello", false, true), (std::vector<int32_t>{1, 15043}));
-  EXPECT_EQ(encode(phi3, "Hello"), (std::vector<int32_t>{15043}));           // "▁Hello"
-  EXPECT_EQ(encode(phi3, " Hello"), (std::vector<int32_t>{29871, 15043}));   // "▁" "▁Hello"
+  EXPECT_EQ(encode(phi3, "Hello"), (std::vector<int32_t>{15043}));          // "▁Hello"
+  EXPECT_EQ(encode(phi3, " Hello"), (std::vector<int32_t>{29871, 15043}));  // "▁" "▁Hello"
   // <|user|> swallows the newline after it; the next fragment gets its dummy prefix.
   EXPECT_EQ(encode(phi3, "<|user|>\nHello<|end|>", true), (std::vector<int32_t>{32010, 15043, 32007}));
   // Decoding drops the dummy prefix of the first token only.
@@ -84,7 +85,8 @@ TEST_F(TokenizerTest, DecodeRejectsIdsOutOfRange) {
     Result<std::string> text = qwen.decode(std::vector<int32_t>{9707, bad});
     ASSERT_FALSE(text);
     EXPECT_EQ(text.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(text.error().message.find("at position 1 is out of range"), std::string::npos) << text.error().message;
+    EXPECT_NE(text.error().message.find("at position 1 is out of range"), std::string::npos)
+        << text.error().message;
   }
 }
 
@@ -95,7 +97,9 @@ TEST_F(TokenizerTest, DecodeOfBrokenBytesIsValidUtf8) {
   ASSERT_TRUE(text);
   EXPECT_EQ(*text, "\uFFFDa");
   Result<std::string> bytes = phi3.decode_bytes(std::vector<int32_t>{0xF0 + 3, 0x9F + 3, 29874});
-  EXPECT_EQ(*bytes, "\xF0\x9F" "a");
+  EXPECT_EQ(*bytes,
+            "\xF0\x9F"
+            "a");
   const Tokenizer& qwen = real_tokenizer("qwen2.5-0.5b-instruct");
   // Every single Qwen token decodes to valid UTF-8 once repaired.
   for (int32_t id = 0; id < qwen.size(); id += 97) {

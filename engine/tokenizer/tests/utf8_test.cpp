@@ -10,7 +10,8 @@ TEST(Utf8, ValidTextPasses) {
   EXPECT_TRUE(validate_utf8(""));
   EXPECT_TRUE(validate_utf8("plain ascii \x01\x7F"));
   EXPECT_TRUE(validate_utf8(std::string("nul\0inside", 10)));
-  EXPECT_TRUE(validate_utf8("\xC2\x80 \xDF\xBF \xE0\xA0\x80 \xED\x9F\xBF \xEE\x80\x80 \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF"));
+  EXPECT_TRUE(validate_utf8(
+      "\xC2\x80 \xDF\xBF \xE0\xA0\x80 \xED\x9F\xBF \xEE\x80\x80 \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF"));
 }
 
 struct InvalidCase {
@@ -20,14 +21,14 @@ struct InvalidCase {
 
 TEST(Utf8, InvalidTextNamesTheByteOffset) {
   const InvalidCase cases[] = {
-      {"abc\x80", 3},             // lone continuation byte
-      {"ab\xC0\xAF", 2},          // overlong (C0 can never start a sequence)
-      {"\xE0\x80\xAF", 0},        // overlong 3-byte form
-      {"xx\xED\xA0\x80", 2},      // UTF-16 surrogate
-      {"\xF4\x90\x80\x80", 0},    // above U+10FFFF
-      {"\xF5\x80\x80\x80", 0},    // F5 never starts a sequence
-      {"ok \xE2\x82", 3},         // cut off by the end
-      {"\xC3\x28", 0},            // lead followed by a non-continuation byte
+      {"abc\x80", 3},           // lone continuation byte
+      {"ab\xC0\xAF", 2},        // overlong (C0 can never start a sequence)
+      {"\xE0\x80\xAF", 0},      // overlong 3-byte form
+      {"xx\xED\xA0\x80", 2},    // UTF-16 surrogate
+      {"\xF4\x90\x80\x80", 0},  // above U+10FFFF
+      {"\xF5\x80\x80\x80", 0},  // F5 never starts a sequence
+      {"ok \xE2\x82", 3},       // cut off by the end
+      {"\xC3\x28", 0},          // lead followed by a non-continuation byte
       {"a\xFF", 1},
   };
   for (const InvalidCase& c : cases) {
@@ -44,7 +45,7 @@ TEST(Utf8, RepairReplacesMaximalSubparts) {
   const std::string repaired = repair_utf8("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64");
   EXPECT_EQ(repaired, "a\uFFFD\uFFFD\uFFFDb\uFFFDc\uFFFD\uFFFDd");
   EXPECT_EQ(repair_utf8("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");  // a surrogate: no valid prefix beyond ED
-  EXPECT_EQ(repair_utf8("\xF0\x9F\x98"), "\uFFFD");               // one truncated sequence
+  EXPECT_EQ(repair_utf8("\xF0\x9F\x98"), "\uFFFD");              // one truncated sequence
 }
 
 TEST(Utf8, RepairCanHoldAnIncompleteTail) {
@@ -61,7 +62,7 @@ TEST(Utf8, NfcComposesAndLeavesComposedTextAlone) {
   EXPECT_EQ(*nfc_normalize("e\u0301"), "\u00E9");
   EXPECT_EQ(*nfc_normalize("\u1100\u1161\u11A8"), "\uAC01");  // Hangul jamo -> syllable
   EXPECT_EQ(*nfc_normalize("A\u030A"), "\u00C5");
-  EXPECT_EQ(*nfc_normalize("\u212B"), "\u00C5");              // ANGSTROM SIGN is a singleton
+  EXPECT_EQ(*nfc_normalize("\u212B"), "\u00C5");  // ANGSTROM SIGN is a singleton
   EXPECT_EQ(*nfc_normalize(std::string("a\0b", 3)), std::string("a\0b", 3));
   EXPECT_EQ(*nfc_normalize("déjà vu"), "déjà vu");
   EXPECT_TRUE(is_trivially_nfc("déjà vu"));

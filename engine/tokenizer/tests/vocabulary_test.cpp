@@ -136,12 +136,14 @@ TEST(Vocabulary, ByteLevelDropsBytesWithoutToken) {
   ASSERT_TRUE(tokenizer) << tokenizer.error().message;
   auto encode = [&](std::string_view text) { return *tokenizer->encode(text); };
   EXPECT_EQ(encode("ab"), (std::vector<int32_t>{3}));
-  EXPECT_EQ(encode("!\x04!"), (std::vector<int32_t>{4}));      // one piece: "!!" once \x04 is gone
-  EXPECT_EQ(encode("a\x04" "b"), (std::vector<int32_t>{0, 1}));  // three pieces: a, \x04, b
+  EXPECT_EQ(encode("!\x04!"), (std::vector<int32_t>{4}));  // one piece: "!!" once \x04 is gone
+  EXPECT_EQ(encode("a\x04"
+                   "b"),
+            (std::vector<int32_t>{0, 1}));  // three pieces: a, \x04, b
   EXPECT_EQ(encode("\x04"), (std::vector<int32_t>{}));
   EXPECT_EQ(encode("\x04\x1D\x04"), (std::vector<int32_t>{}));
-  EXPECT_EQ(encode(" \x04"), (std::vector<int32_t>{5}));          // the piece " \x04" keeps its space
-  EXPECT_EQ(encode("c!"), (std::vector<int32_t>{2}));              // 'c' has no token either
+  EXPECT_EQ(encode(" \x04"), (std::vector<int32_t>{5}));  // the piece " \x04" keeps its space
+  EXPECT_EQ(encode("c!"), (std::vector<int32_t>{2}));     // 'c' has no token either
   EXPECT_EQ(*tokenizer->decode(std::vector<int32_t>{4, 5, 3}), "!! ab");
 }
 

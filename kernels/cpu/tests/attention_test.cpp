@@ -18,8 +18,8 @@ struct Shape {
   int64_t q_tokens, kv_tokens, heads, kv_heads, head_dim, offset, window;
 };
 
-std::vector<double> expected_attention(const Shape& s, const std::vector<float>& q, const std::vector<float>& k,
-                                       const std::vector<float>& v) {
+std::vector<double> expected_attention(const Shape& s, const std::vector<float>& q,
+                                       const std::vector<float>& k, const std::vector<float>& v) {
   const int64_t repeat = s.heads / s.kv_heads;
   std::vector<double> out(static_cast<size_t>(s.q_tokens * s.heads * s.head_dim), 0.0);
   for (int64_t h = 0; h < s.heads; ++h) {
@@ -35,7 +35,8 @@ std::vector<double> expected_attention(const Shape& s, const std::vector<float>&
         if (allowed) {
           score = 0;
           for (int64_t d = 0; d < s.head_dim; ++d)
-            score += double(q[(t * s.heads + h) * s.head_dim + d]) * k[(j * s.kv_heads + kvh) * s.head_dim + d];
+            score +=
+                double(q[(t * s.heads + h) * s.head_dim + d]) * k[(j * s.kv_heads + kvh) * s.head_dim + d];
           score /= std::sqrt(double(s.head_dim));
         }
         p[j] = score;
@@ -56,9 +57,18 @@ void check(const Shape& s, int threads) {
   auto k = random_floats(s.kv_tokens * s.kv_heads * s.head_dim, 12, 2.0f);
   auto v = random_floats(s.kv_tokens * s.kv_heads * s.head_dim, 13);
   auto out = poisoned(s.q_tokens * s.heads * s.head_dim);
-  attention_f32({.out = out.data(), .q = q.data(), .k = k.data(), .v = v.data(), .q_tokens = s.q_tokens,
-                 .kv_tokens = s.kv_tokens, .heads = s.heads, .kv_heads = s.kv_heads, .head_dim = s.head_dim,
-                 .q_position_offset = s.offset, .sliding_window = s.window, .threads = threads});
+  attention_f32({.out = out.data(),
+                 .q = q.data(),
+                 .k = k.data(),
+                 .v = v.data(),
+                 .q_tokens = s.q_tokens,
+                 .kv_tokens = s.kv_tokens,
+                 .heads = s.heads,
+                 .kv_heads = s.kv_heads,
+                 .head_dim = s.head_dim,
+                 .q_position_offset = s.offset,
+                 .sliding_window = s.window,
+                 .threads = threads});
   const auto expected = expected_attention(s, q, k, v);
   for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], expected[i], 2e-5) << "element " << i;
 }
@@ -74,8 +84,15 @@ TEST(Attention, WindowOfOneReturnsTheTokensOwnValue) {
   const Shape s{6, 6, 2, 1, 4, 0, 1};
   auto q = random_floats(6 * 2 * 4, 1), k = random_floats(6 * 4, 2), v = random_floats(6 * 4, 3);
   auto out = poisoned(6 * 2 * 4);
-  attention_f32({.out = out.data(), .q = q.data(), .k = k.data(), .v = v.data(), .q_tokens = s.q_tokens,
-                 .kv_tokens = s.kv_tokens, .heads = s.heads, .kv_heads = s.kv_heads, .head_dim = s.head_dim,
+  attention_f32({.out = out.data(),
+                 .q = q.data(),
+                 .k = k.data(),
+                 .v = v.data(),
+                 .q_tokens = s.q_tokens,
+                 .kv_tokens = s.kv_tokens,
+                 .heads = s.heads,
+                 .kv_heads = s.kv_heads,
+                 .head_dim = s.head_dim,
                  .sliding_window = 1});
   for (int64_t t = 0; t < 6; ++t)
     for (int64_t h = 0; h < 2; ++h)
@@ -86,8 +103,14 @@ TEST(Attention, ResultDoesNotDependOnThreadCount) {
   const int64_t n = 10 * 4 * 8;
   auto q = random_floats(n, 1), k = random_floats(10 * 2 * 8, 2), v = random_floats(10 * 2 * 8, 3);
   auto one = poisoned(n), two = poisoned(n);
-  AttentionParams p{.q = q.data(), .k = k.data(), .v = v.data(), .q_tokens = 10, .kv_tokens = 10, .heads = 4,
-                    .kv_heads = 2, .head_dim = 8};
+  AttentionParams p{.q = q.data(),
+                    .k = k.data(),
+                    .v = v.data(),
+                    .q_tokens = 10,
+                    .kv_tokens = 10,
+                    .heads = 4,
+                    .kv_heads = 2,
+                    .head_dim = 8};
   p.out = one.data();
   p.threads = 1;
   attention_f32(p);

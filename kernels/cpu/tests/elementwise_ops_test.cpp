@@ -46,8 +46,10 @@ TEST(RmsNorm, UnitWeightGivesUnitRootMeanSquareAndWorksInPlace) {
 }
 
 TEST(Softmax, RowsSumToOneAndMaskedEntriesAreZero) {
-  std::vector<float> x = {1000.0f, 999.0f, -std::numeric_limits<float>::infinity(), 998.0f,  // no overflow
-                          0.0f,    0.0f,   0.0f,                                    0.0f};
+  std::vector<float> x = {1000.0f, 999.0f, -std::numeric_limits<float>::infinity(),
+                          998.0f,  // no overflow
+                          0.0f,    0.0f,   0.0f,
+                          0.0f};
   softmax_f32(x.data(), 2, 4);
   const double z = 1 + std::exp(-1.0) + std::exp(-2.0);
   EXPECT_NEAR(x[0], 1 / z, 1e-6);
@@ -62,8 +64,13 @@ TEST(Swiglu, MatchesSiluTimesUpIncludingFusedLayout) {
   // Fused layout: (rows, 2 * width), gate first, as Phi-3's ffn_up produces it.
   auto fused = random_floats(rows * 2 * width, 4, 6.0f);
   auto out = poisoned(rows * width);
-  swiglu_f32({.out = out.data(), .gate = fused.data(), .up = fused.data() + width, .rows = rows, .width = width,
-              .gate_row_stride = 2 * width, .up_row_stride = 2 * width});
+  swiglu_f32({.out = out.data(),
+              .gate = fused.data(),
+              .up = fused.data() + width,
+              .rows = rows,
+              .width = width,
+              .gate_row_stride = 2 * width,
+              .up_row_stride = 2 * width});
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < width; ++i) {
       const double g = fused[r * 2 * width + i], u = fused[r * 2 * width + width + i];

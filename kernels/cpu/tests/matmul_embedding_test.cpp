@@ -28,7 +28,8 @@ uint16_t to_half(float value) {
   const uint16_t sign = value < 0 ? 0x8000 : 0;
   double magnitude = std::fabs(double(value));
   int exponent = 0;
-  double mantissa = std::frexp(magnitude, &exponent);  // magnitude = mantissa * 2^exponent, mantissa in [0.5, 1)
+  double mantissa =
+      std::frexp(magnitude, &exponent);  // magnitude = mantissa * 2^exponent, mantissa in [0.5, 1)
   int biased = exponent - 1 + 15;
   double fraction = std::nearbyint((mantissa * 2.0 - 1.0) * 1024.0);
   if (fraction == 1024.0) {
@@ -49,9 +50,16 @@ TEST(Matmul, F32WeightsWithBiasMatchDoubleSums) {
   auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2), bias = random_floats(out, 3);
   auto bytes = as_f32_bytes(w);
   auto y = poisoned(rows * out);
-  ASSERT_TRUE(matmul_f32({.y = y.data(), .x = x.data(), .weight = bytes.data(), .weight_type = gguf::TensorType::kF32,
-                          .weight_row_bytes = in * 4, .bias = bias.data(), .rows = rows, .in_features = in,
-                          .out_features = out, .threads = 2}));
+  ASSERT_TRUE(matmul_f32({.y = y.data(),
+                          .x = x.data(),
+                          .weight = bytes.data(),
+                          .weight_type = gguf::TensorType::kF32,
+                          .weight_row_bytes = in * 4,
+                          .bias = bias.data(),
+                          .rows = rows,
+                          .in_features = in,
+                          .out_features = out,
+                          .threads = 2}));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < out; ++o) {
       double expected = bias[o];
@@ -70,8 +78,14 @@ TEST(Matmul, F16WeightsAreDecodedExactly) {
     bytes[2 * i + 1] = static_cast<uint8_t>(h >> 8);
   }
   auto y = poisoned(rows * out);
-  ASSERT_TRUE(matmul_f32({.y = y.data(), .x = x.data(), .weight = bytes.data(), .weight_type = gguf::TensorType::kF16,
-                          .weight_row_bytes = in * 2, .rows = rows, .in_features = in, .out_features = out}));
+  ASSERT_TRUE(matmul_f32({.y = y.data(),
+                          .x = x.data(),
+                          .weight = bytes.data(),
+                          .weight_type = gguf::TensorType::kF16,
+                          .weight_row_bytes = in * 2,
+                          .rows = rows,
+                          .in_features = in,
+                          .out_features = out}));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < out; ++o) {
       double expected = 0;
@@ -85,8 +99,12 @@ TEST(Matmul, ThreadCountDoesNotChangeBits) {
   auto x = random_floats(rows * in, 6), w = random_floats(out * in, 7);
   auto bytes = as_f32_bytes(w);
   auto one = poisoned(rows * out), two = poisoned(rows * out);
-  MatmulParams p{.x = x.data(), .weight = bytes.data(), .weight_row_bytes = in * 4, .rows = rows,
-                 .in_features = in, .out_features = out};
+  MatmulParams p{.x = x.data(),
+                 .weight = bytes.data(),
+                 .weight_row_bytes = in * 4,
+                 .rows = rows,
+                 .in_features = in,
+                 .out_features = out};
   p.y = one.data();
   p.threads = 1;
   ASSERT_TRUE(matmul_f32(p));
@@ -99,8 +117,14 @@ TEST(Matmul, ThreadCountDoesNotChangeBits) {
 TEST(Matmul, RejectsARowSizeThatDoesNotMatchTheType) {
   std::vector<float> x(32), y(1);
   std::vector<uint8_t> w(34);
-  auto status = matmul_f32({.y = y.data(), .x = x.data(), .weight = w.data(), .weight_type = gguf::TensorType::kQ8_0,
-                            .weight_row_bytes = 30, .rows = 1, .in_features = 32, .out_features = 1});
+  auto status = matmul_f32({.y = y.data(),
+                            .x = x.data(),
+                            .weight = w.data(),
+                            .weight_type = gguf::TensorType::kQ8_0,
+                            .weight_row_bytes = 30,
+                            .rows = 1,
+                            .in_features = 32,
+                            .out_features = 1});
   ASSERT_FALSE(status);
   EXPECT_NE(status.message().find("34"), std::string::npos) << status.message();
 }
@@ -111,8 +135,13 @@ TEST(Embedding, CopiesRowsAndRejectsIdsOutsideTheVocabulary) {
   auto bytes = as_f32_bytes(table);
   std::vector<int32_t> tokens = {10, 0, 3, 3};
   auto out = poisoned(4 * width);
-  EmbeddingParams p{.out = out.data(), .tokens = tokens.data(), .token_count = 4, .table = bytes.data(),
-                    .table_row_bytes = width * 4, .vocab = vocab, .width = width};
+  EmbeddingParams p{.out = out.data(),
+                    .tokens = tokens.data(),
+                    .token_count = 4,
+                    .table = bytes.data(),
+                    .table_row_bytes = width * 4,
+                    .vocab = vocab,
+                    .width = width};
   ASSERT_TRUE(embedding_lookup_f32(p));
   for (int64_t t = 0; t < 4; ++t)
     for (int64_t i = 0; i < width; ++i) EXPECT_EQ(out[t * width + i], table[tokens[t] * width + i]);

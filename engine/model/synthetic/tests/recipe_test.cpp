@@ -51,7 +51,8 @@ TEST(Recipe, Qwen25HalfBillionQ4KM) {
     EXPECT_EQ(types.at(block + "attn_output.weight"), TensorType::kQ5_0);
     EXPECT_EQ(types.at(block + "ffn_gate.weight"), TensorType::kQ5_0);
     EXPECT_EQ(types.at(block + "ffn_up.weight"), TensorType::kQ5_0);
-    EXPECT_EQ(types.at(block + "ffn_down.weight"), more_bits_24(i) ? TensorType::kQ6_K : TensorType::kQ4_K);  // 4864 = 19 * 256
+    EXPECT_EQ(types.at(block + "ffn_down.weight"),
+              more_bits_24(i) ? TensorType::kQ6_K : TensorType::kQ4_K);  // 4864 = 19 * 256
     EXPECT_EQ(types.at(block + "attn_q.bias"), TensorType::kF32);
     EXPECT_EQ(types.at(block + "attn_norm.weight"), TensorType::kF32);
   }
@@ -97,7 +98,8 @@ TEST(Recipe, FallbacksForRowsThatHoldNoWholeBlock) {
   EXPECT_EQ(choose_tensor_type(q5_k_s, context, "blk.0.attn_q.weight", {1024, 896}), TensorType::kQ5_K);
   const auto q4_k_m = *find_recipe("Q4_K_M");
   EXPECT_EQ(choose_tensor_type(q4_k_m, context, "blk.0.attn_q.weight", {48, 48}), TensorType::kF16);
-  EXPECT_EQ(choose_tensor_type(q4_k_m, context, "blk.0.attn_v.weight", {96, 48}), TensorType::kQ8_0);  // layer 0: Q6_K
+  EXPECT_EQ(choose_tensor_type(q4_k_m, context, "blk.0.attn_v.weight", {96, 48}),
+            TensorType::kQ8_0);  // layer 0: Q6_K
   EXPECT_EQ(choose_tensor_type(q4_k_m, context, "blk.1.attn_v.weight", {96, 48}), TensorType::kQ5_0);
   const auto q4_k_s = *find_recipe("Q4_K_S");
   EXPECT_EQ(choose_tensor_type(q4_k_s, context, "blk.3.attn_v.weight", {512, 64}), TensorType::kQ5_K);

@@ -72,7 +72,8 @@ TEST(SyntheticModel, Qwen2SmallModelIsValidAndComplete) {
   EXPECT_EQ(q->type, gguf::TensorType::kQ4_K);
   EXPECT_EQ(file->find_tensor("blk.0.attn_k.weight")->shape, (std::vector<int64_t>{256, 128}));
   EXPECT_EQ(file->find_tensor("blk.0.attn_k.bias")->shape, (std::vector<int64_t>{128}));
-  EXPECT_EQ(file->find_tensor("blk.0.attn_v.weight")->type, gguf::TensorType::kQ4_K);  // use_more_bits(0, 2) is false
+  EXPECT_EQ(file->find_tensor("blk.0.attn_v.weight")->type,
+            gguf::TensorType::kQ4_K);  // use_more_bits(0, 2) is false
   EXPECT_EQ(file->find_tensor("blk.1.attn_v.weight")->type, gguf::TensorType::kQ6_K);  // 1 >= 7 * 2 / 8
   EXPECT_EQ(file->find_tensor("blk.0.ffn_down.weight")->shape, (std::vector<int64_t>{512, 256}));
   EXPECT_EQ(file->find_tensor("output.weight")->type, gguf::TensorType::kQ6_K);
@@ -120,9 +121,11 @@ TEST(SyntheticModel, SameBytesForAnyThreadCountDifferentForAnotherSeed) {
 // format change, and say why in the commit.
 TEST(SyntheticModel, PinnedSha256) {
   auto qwen = small_options("qwen2.5-0.5b-instruct.vocab.gguf", "Q4_K_M", 42);
-  EXPECT_EQ(sha256_hex(build_bytes(qwen)), "8e36063670f13f3a50398ec2b178fee659730d56b94c0d92d5cc8c9755b22a92");
+  EXPECT_EQ(sha256_hex(build_bytes(qwen)),
+            "8e36063670f13f3a50398ec2b178fee659730d56b94c0d92d5cc8c9755b22a92");
   auto phi3 = small_options("phi-3-mini-4k-instruct.vocab.gguf", "Q4_K_M", 42);
-  EXPECT_EQ(sha256_hex(build_bytes(phi3)), "202fd6a4f219e7448a3b0eb46696fbd15a66a5be0c9da6d90f209c71f4e28a2e");
+  EXPECT_EQ(sha256_hex(build_bytes(phi3)),
+            "202fd6a4f219e7448a3b0eb46696fbd15a66a5be0c9da6d90f209c71f4e28a2e");
 }
 
 TEST(SyntheticModel, ClearErrors) {

@@ -56,9 +56,11 @@ int64_t argmax(const float* row, int64_t count) { return std::max_element(row, r
 // fp16 KV cache on the GPU vs fp32 on the CPU: ~1e-3 relative error per element at most.
 constexpr double kLogitsBudget = 1e-5;
 
-void expect_same_top1(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab, const char* what) {
+void expect_same_top1(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab,
+                      const char* what) {
   for (size_t row = 0; row * vocab < cpu.size(); ++row) {
-    EXPECT_EQ(argmax(gpu.data() + row * vocab, vocab), argmax(cpu.data() + row * vocab, vocab)) << what << " row " << row;
+    EXPECT_EQ(argmax(gpu.data() + row * vocab, vocab), argmax(cpu.data() + row * vocab, vocab))
+        << what << " row " << row;
   }
 }
 
@@ -124,8 +126,10 @@ TEST_P(CudaBackendVsCpu, GraphReplayAndRepeatedRunsAreBitIdentical) {
   const auto plain = run(false);
   ASSERT_EQ(graph_a.size(), plain.size());
   for (size_t i = 0; i < plain.size(); ++i) {
-    ASSERT_EQ(std::bit_cast<uint32_t>(graph_a[i]), std::bit_cast<uint32_t>(graph_b[i])) << "run to run, index " << i;
-    ASSERT_EQ(std::bit_cast<uint32_t>(graph_a[i]), std::bit_cast<uint32_t>(plain[i])) << "graph vs plain, index " << i;
+    ASSERT_EQ(std::bit_cast<uint32_t>(graph_a[i]), std::bit_cast<uint32_t>(graph_b[i]))
+        << "run to run, index " << i;
+    ASSERT_EQ(std::bit_cast<uint32_t>(graph_a[i]), std::bit_cast<uint32_t>(plain[i]))
+        << "graph vs plain, index " << i;
   }
 }
 
@@ -171,7 +175,8 @@ TEST(CudaBackend, BudgetTooSmallIsRefusedWithTheLargestContextAndNothingLeaks) {
   const MemoryPlan plan = (*plan_probe)->memory_plan();
   plan_probe->reset();
   // Room for the weights, scratch, reserve and 40 positions only.
-  options.vram_budget_bytes = plan.weight_bytes + plan.scratch_bytes + plan.reserve_bytes + 40 * plan.kv_bytes_per_position;
+  options.vram_budget_bytes =
+      plan.weight_bytes + plan.scratch_bytes + plan.reserve_bytes + 40 * plan.kv_bytes_per_position;
   auto refused = CudaBackend::create(*model.file, options);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kOutOfMemory);

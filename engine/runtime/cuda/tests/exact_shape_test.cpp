@@ -30,14 +30,15 @@ std::string env(const char* name) {
 
 // Generates (once) and opens the exact-shape model for `vocab_file`.
 // `extra` carries recipe flags: the real Qwen2.5-0.5B ties its output to token_embd (--tied).
-std::optional<gguf::File> exact_shape_model(const std::string& vocab_file, const std::string& name, const std::string& extra) {
+std::optional<gguf::File> exact_shape_model(const std::string& vocab_file, const std::string& name,
+                                            const std::string& extra) {
   const std::string dir = env("LLAMA_WORKER_MODEL_DIR");
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/" + name + "-Q4_K_M-seed1" + (extra.empty() ? "" : "-tied") + ".gguf";
   if (!std::filesystem::exists(path)) {
-    const std::string command = env("LLAMA_WORKER_CLI") + " mkmodel --vocab " + env("LLAMA_WORKER_VOCAB_DIR") + "/" +
-                                vocab_file + " --quant Q4_K_M --seed 1 " + extra + " -o " + path + ".partial && mv " + path +
-                                ".partial " + path;
+    const std::string command =
+        env("LLAMA_WORKER_CLI") + " mkmodel --vocab " + env("LLAMA_WORKER_VOCAB_DIR") + "/" + vocab_file +
+        " --quant Q4_K_M --seed 1 " + extra + " -o " + path + ".partial && mv " + path + ".partial " + path;
     std::printf("generating: %s\n", command.c_str());
     if (std::system(command.c_str()) != 0) {
       ADD_FAILURE() << "mkmodel failed: " << command;
@@ -49,7 +50,8 @@ std::optional<gguf::File> exact_shape_model(const std::string& vocab_file, const
     ADD_FAILURE() << file.error().message;
     return std::nullopt;
   }
-  std::printf("model %s: %lld bytes\n", path.c_str(), static_cast<long long>(std::filesystem::file_size(path)));
+  std::printf("model %s: %lld bytes\n", path.c_str(),
+              static_cast<long long>(std::filesystem::file_size(path)));
   return std::move(*file);
 }
 
@@ -65,7 +67,8 @@ double nmse(const float* actual, const float* expected, int64_t count) {
 
 // Same top-1, unless the CPU's own top two are closer than the stated tolerance; then the GPU's
 // choice must be within it of the CPU maximum.
-void expect_rows_agree(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab, const std::string& what) {
+void expect_rows_agree(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab,
+                       const std::string& what) {
   ASSERT_EQ(gpu.size(), cpu.size()) << what;
   for (size_t row = 0; row * vocab < cpu.size(); ++row) {
     const float* g = gpu.data() + row * vocab;
@@ -76,7 +79,8 @@ void expect_rows_agree(const std::vector<float>& gpu, const std::vector<float>& 
     const int64_t cpu_top = std::max_element(c, c + vocab) - c;
     const float tolerance = 2e-3f * (std::fabs(c[cpu_top]) + 1.0f);
     if (gpu_top != cpu_top) {
-      EXPECT_GE(c[gpu_top], c[cpu_top] - tolerance) << what << " row " << row << ": GPU top-1 " << gpu_top << ", CPU " << cpu_top;
+      EXPECT_GE(c[gpu_top], c[cpu_top] - tolerance)
+          << what << " row " << row << ": GPU top-1 " << gpu_top << ", CPU " << cpu_top;
     }
     std::printf("%s row %zu: NMSE %.3g, top-1 gpu %lld cpu %lld\n", what.c_str(), row, row_nmse,
                 static_cast<long long>(gpu_top), static_cast<long long>(cpu_top));
@@ -94,8 +98,9 @@ void check_model(const std::string& vocab_file, const std::string& name, const s
   gpu_options.context = 64;
   auto gpu = CudaBackend::create(*file, gpu_options);
   ASSERT_TRUE(gpu) << gpu.error().message;
-  std::printf("%s: loaded in %.3f s, plan: weights %lld B, KV %lld B, scratch %lld B\n", name.c_str(), (*gpu)->load_seconds(),
-              static_cast<long long>((*gpu)->memory_plan().weight_bytes), static_cast<long long>((*gpu)->memory_plan().kv_bytes()),
+  std::printf("%s: loaded in %.3f s, plan: weights %lld B, KV %lld B, scratch %lld B\n", name.c_str(),
+              (*gpu)->load_seconds(), static_cast<long long>((*gpu)->memory_plan().weight_bytes),
+              static_cast<long long>((*gpu)->memory_plan().kv_bytes()),
               static_cast<long long>((*gpu)->memory_plan().scratch_bytes));
   auto residency = (*gpu)->check_vram_residency();
   ASSERT_TRUE(residency) << residency.error().message;
@@ -107,7 +112,8 @@ void check_model(const std::string& vocab_file, const std::string& name, const s
   ASSERT_TRUE((*cpu)->forward(prompt, LogitsMode::kAllPositions, cpu_logits));
   ASSERT_TRUE((*gpu)->forward(prompt, LogitsMode::kAllPositions, gpu_logits));
   expect_rows_agree(gpu_logits, cpu_logits, vocab, name + " prefill");
-  int32_t token = static_cast<int32_t>(std::max_element(cpu_logits.end() - vocab, cpu_logits.end()) - (cpu_logits.end() - vocab));
+  int32_t token = static_cast<int32_t>(std::max_element(cpu_logits.end() - vocab, cpu_logits.end()) -
+                                       (cpu_logits.end() - vocab));
   for (int step = 0; step < 3; ++step) {
     const int32_t ids[1] = {token};
     ASSERT_TRUE((*cpu)->forward(ids, LogitsMode::kLastPosition, cpu_logits));
@@ -120,9 +126,13 @@ void check_model(const std::string& vocab_file, const std::string& name, const s
   EXPECT_TRUE(residency->non_device.empty()) << "after generation";
 }
 
-TEST(ExactShape, Qwen25HalfBillionGpuMatchesCpu) { check_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", "--tied"); }
+TEST(ExactShape, Qwen25HalfBillionGpuMatchesCpu) {
+  check_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", "--tied");
+}
 
-TEST(ExactShape, Phi3MiniGpuMatchesCpu) { check_model("phi-3-mini-4k-instruct.vocab.gguf", "phi-3-mini", ""); }
+TEST(ExactShape, Phi3MiniGpuMatchesCpu) {
+  check_model("phi-3-mini-4k-instruct.vocab.gguf", "phi-3-mini", "");
+}
 
 TEST(ExactShape, QwenGreedyDecodingIsIdenticalOverThreeRuns) {
   auto file = exact_shape_model("qwen2.5-0.5b-instruct.vocab.gguf", "qwen2.5-0.5b", "--tied");
@@ -138,7 +148,8 @@ TEST(ExactShape, QwenGreedyDecodingIsIdenticalOverThreeRuns) {
     ASSERT_TRUE((*gpu)->forward(tokens, LogitsMode::kLastPosition, logits));
     std::vector<int32_t> generated;
     for (int step = 0; step < 64; ++step) {
-      const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const int32_t next =
+          static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
       generated.push_back(next);
       const int32_t ids[1] = {next};
       ASSERT_TRUE((*gpu)->forward(ids, LogitsMode::kLastPosition, logits));
