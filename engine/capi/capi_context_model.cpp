@@ -34,6 +34,8 @@ void copy_text(char* destination, size_t capacity, const std::string& text) {
   destination[length] = '\0';
 }
 
+constexpr int32_t kMaxInferences = 256;
+
 lw_status validate_model_options(const char* function, const lw_model_options& options) {
   if (options.backend != LW_BACKEND_CUDA && options.backend != LW_BACKEND_CPU) {
     return fail(function, LW_STATUS_INVALID_ARGUMENT,
@@ -60,6 +62,19 @@ lw_status validate_model_options(const char* function, const lw_model_options& o
     return fail(function, LW_STATUS_INVALID_ARGUMENT,
                 "options.upload_chunk_bytes is " + std::to_string(options.upload_chunk_bytes) +
                     ": it must be 0 (1 MiB) or in [4096, 1073741824]");
+  }
+  if (options.max_inferences < 0 || options.max_inferences > kMaxInferences) {
+    return fail(function, LW_STATUS_INVALID_ARGUMENT,
+                "options.max_inferences is " + std::to_string(options.max_inferences) +
+                    ": it must be in [0, " + std::to_string(kMaxInferences) +
+                    "] (0 or 1 = one inference at a time)");
+  }
+  if (options.max_inferences >= 2 && options.backend == LW_BACKEND_CUDA) {
+    return fail(
+        function, LW_STATUS_UNSUPPORTED,
+        "options.max_inferences is " + std::to_string(options.max_inferences) +
+            ": several inferences per model need the batched forward, which only LW_BACKEND_CPU has so "
+            "far; use max_inferences 1 on LW_BACKEND_CUDA (or load the model once per stream)");
   }
   return LW_STATUS_OK;
 }
@@ -204,7 +219,24 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
     cpu.context = options.context_length;
     auto backend = runtime::CpuBackend::create(gguf_file, cpu);
     if (!backend) return fail(kFunction, backend_status(backend.error().code, kind), backend.error().message);
+    runtime::CpuBackend& cpu_backend = **backend;
     state->backend = std::move(*backend);
+    if (options.max_inferences >= 2) {
+      runtime::scheduler::SchedulerOptions scheduling;
+      scheduling.max_sequences = options.max_inferences;
+      scheduling.kv_blocks = testing_kv_blocks();
+      auto scheduler = runtime::scheduler::Scheduler::create(cpu_backend, scheduling);
+      if (!scheduler) {
+        return fail(kFunction, backend_status(scheduler.error().code, kind),
+                    "the shared KV cache for max_inferences " + std::to_string(options.max_inferences) +
+                        " cannot be allocated: " + scheduler.error().message);
+      }
+      state->scheduler = std::move(*scheduler);
+      state->max_inferences = options.max_inferences;
+      for (int32_t id = 0; id < static_cast<int32_t>(state->tokenizer->size()); ++id) {
+        if (state->tokenizer->is_end_of_generation(id)) state->stop_tokens.push_back(id);
+      }
+    }
   }
   state->backend_kind = kind;
   const int64_t model_vocabulary = state->backend->config().vocab_size;
@@ -252,6 +284,7 @@ extern "C" {
 lw_model_options cuda_default_model_options(void) {
   lw_model_options options;
   options.backend = LW_BACKEND_CUDA;
+  options.max_inferences = 1;
   options.cpu_threads = 0;
   options.context_length = 0;
   options.vram_budget_bytes = 0;

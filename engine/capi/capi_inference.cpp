@@ -6,6 +6,7 @@
 // the prompt (empty, UTF-8, token ids), chat support, the model's single KV cache (busy), and
 // last the prompt's length against the context; nothing runs on the device until the first
 // cuda_inference_next_token, which prefills (cancellable between chunks).
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <span>
@@ -16,6 +17,8 @@
 #include "capi/handle_registry.hpp"
 #include "capi/status_codes.hpp"
 #include "capi/testing_hooks.hpp"
+#include "runtime/kv_pool/block_pool.hpp"
+#include "runtime/session.hpp"
 #include "sampling/sampling_params.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -73,6 +76,71 @@ struct Prompt {
   bool is_tokens = false;
 };
 
+// A model loaded with max_inferences >= 2: the inference is a sequence of the model's scheduler.
+// The prompt is encoded as Generation encodes it; the limit and the shared KV cache are checked
+// under the model lock (admission is quick: the scheduler's lock is never held across a step).
+lw_status start_scheduled(const char* function, const Lookup<ModelState>& model, const Prompt& prompt,
+                          const lw_sampling_params& params, cuda_inference** out_inference) {
+  ModelState& state = *model.state;
+  const runtime::GenerationOptions options = generation_options(params, state);
+  std::vector<int32_t> tokens;
+  if (prompt.is_tokens) {
+    tokens.assign(prompt.tokens.begin(), prompt.tokens.end());
+  } else {
+    const runtime::Session encoder(*state.backend, *state.tokenizer);
+    auto encoded = encoder.encode_prompt(prompt.text, options);
+    if (!encoded) return fail(function, status_from_code(encoded.error().code), encoded.error().message);
+    tokens = std::move(*encoded);
+  }
+  const int64_t capacity = state.backend->context_capacity();
+  const auto prompt_size = static_cast<int64_t>(tokens.size());
+  if (prompt_size == 0) return fail(function, LW_STATUS_EMPTY_PROMPT, "the prompt encodes to no tokens");
+  if (options.max_tokens > capacity - prompt_size) {
+    return fail(function, LW_STATUS_PROMPT_TOO_LONG,
+                "the prompt (" + std::to_string(prompt_size) + " tokens) plus " +
+                    std::to_string(options.max_tokens) + " tokens to generate exceed the context of " +
+                    std::to_string(capacity) + " positions");
+  }
+  runtime::scheduler::SequenceOptions sequence_options;
+  sequence_options.sampling = options.sampling;
+  sequence_options.max_tokens = options.max_tokens;
+  sequence_options.stop_tokens = state.stop_tokens;
+
+  auto inference = std::make_shared<InferenceState>();
+  inference->model = model.state;
+  inference->model_id = model.id;
+  inference->prompt_tokens = prompt_size;
+  inference->decoder.emplace(*state.tokenizer, tokenizer::StreamingDecoder::Boundary::kGraphemeCluster,
+                             tokenizer::DecodeOptions{.skip_special = true, .strip_dummy_prefix = false});
+  std::lock_guard lock(state.mutex);
+  if (state.live_inferences >= state.max_inferences) {
+    return fail(function, LW_STATUS_INFERENCE_LIMIT,
+                "the model already has " + std::to_string(state.live_inferences) +
+                    " live inferences, its max_inferences; free one first (or load the model with a larger "
+                    "max_inferences)");
+  }
+  auto sequence = state.scheduler->start(tokens, sequence_options);
+  if (!sequence) {
+    const Error& error = sequence.error();
+    lw_status status = status_from_code(error.code);
+    if (runtime::kv_pool::is_kv_pool_exhausted(error))
+      status = LW_STATUS_KV_CACHE_FULL;
+    else if (error.code == ErrorCode::kOutOfRange)
+      status = LW_STATUS_PROMPT_TOO_LONG;
+    return fail(function, status, error.message);
+  }
+  inference->sequence = *sequence;
+  run_testing_hook(TestingPoint::kStartBeforeRegister);
+  cuda_inference* handle = Registry::instance().add(inference);
+  if (handle == nullptr) {
+    return fail(function, LW_STATUS_INVALID_HANDLE,
+                std::string("the model was freed while ") + function + " ran; no inference was started");
+  }
+  ++state.live_inferences;
+  *out_inference = handle;
+  return LW_STATUS_OK;
+}
+
 lw_status start_inference(const char* function, cuda_model* model_handle, const Prompt& prompt,
                           const lw_sampling_params* params_in, cuda_inference** out_inference) {
   Registry& registry = Registry::instance();
@@ -126,6 +194,8 @@ lw_status start_inference(const char* function, cuda_model* model_handle, const 
     }
   }
 
+  if (state.scheduler != nullptr) return start_scheduled(function, model, prompt, params, out_inference);
+
   std::lock_guard lock(state.mutex);
   if (state.live_inference != 0) {
     return fail(function, LW_STATUS_MODEL_BUSY,
@@ -176,6 +246,66 @@ lw_status step_failed(const char* function, InferenceState& inference, const Err
   return status;
 }
 
+// A scheduler inference: the scheduler steps (or waits for the step running on another thread)
+// without the model lock; this inference's own state is guarded by its own mutex.
+lw_status next_scheduled(const Lookup<InferenceState>& inference, int32_t* out_token, const char** out_text,
+                         size_t* out_text_length, int32_t* out_finished) {
+  constexpr const char* kFunction = "cuda_inference_next_token";
+  InferenceState& state = *inference.state;
+  ModelState& model = *state.model;
+  std::lock_guard lock(state.mutex);
+  if (state.failure != LW_STATUS_OK) {
+    return fail(kFunction, state.failure,
+                state.failure == LW_STATUS_CANCELLED
+                    ? "the inference was cancelled; free it"
+                    : "the inference failed earlier; free it: " + state.failure_message);
+  }
+  if (state.stop_reason != runtime::StopReason::kNone) {
+    return fail(kFunction, LW_STATUS_WRONG_ORDER,
+                std::string("the generation has already finished (") +
+                    runtime::stop_reason_name(state.stop_reason) +
+                    "); free the inference and start a new one");
+  }
+  if (state.cancel.load()) (void)model.scheduler->cancel(*state.sequence);
+  const auto begin = std::chrono::steady_clock::now();
+  auto token = model.scheduler->next_token(*state.sequence);
+  run_testing_hook(TestingPoint::kNextTokenAfterStep);
+  if (!Registry::instance().is_registered(HandleKind::kInference, inference.id)) {
+    return fail(kFunction, LW_STATUS_INVALID_HANDLE,
+                "the inference (or its model or context) was freed while cuda_inference_next_token ran");
+  }
+  Result<std::string> text = std::string();
+  if (token) {
+    if (token->finished && token->stop_reason == runtime::StopReason::kEndOfGeneration) {
+      text = state.decoder->finish();
+    } else {
+      text = state.decoder->push(token->token);
+      if (text && token->finished) *text += state.decoder->finish();
+    }
+  }
+  if (!token || !text) {
+    const Error& error = !token ? token.error() : text.error();
+    lw_status status = status_from_code(error.code);
+    if (runtime::kv_pool::is_kv_pool_exhausted(error)) status = LW_STATUS_KV_CACHE_FULL;
+    state.stop_reason =
+        error.code == ErrorCode::kCancelled ? runtime::StopReason::kCancelled : runtime::StopReason::kFailed;
+    state.failure = status;
+    state.failure_message = error.message;
+    return fail(kFunction, status, error.message);
+  }
+  ++state.generated_tokens;
+  if (token->finished) state.stop_reason = token->stop_reason;
+  state.decode_ms +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
+  return publish_or_freed(kFunction, HandleKind::kInference, inference.id, [&] {
+    state.text = std::move(*text);
+    *out_token = token->token;
+    *out_text = state.text.c_str();
+    *out_text_length = state.text.size();
+    *out_finished = token->finished ? 1 : 0;
+  });
+}
+
 lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** out_text,
                      size_t* out_text_length, int32_t* out_finished) {
   constexpr const char* kFunction = "cuda_inference_next_token";
@@ -189,6 +319,7 @@ lw_status next_token(cuda_inference* handle, int32_t* out_token, const char** ou
     return fail(kFunction, LW_STATUS_INVALID_ARGUMENT,
                 "out_token, out_text, out_text_length and out_finished must all be non-NULL");
   }
+  if (state.sequence) return next_scheduled(inference, out_token, out_text, out_text_length, out_finished);
   std::lock_guard lock(model.mutex);
   if (state.failure != LW_STATUS_OK) {
     return fail(kFunction, state.failure,
@@ -298,6 +429,10 @@ lw_status cuda_inference_cancel(cuda_inference* inference_handle) {
     auto inference = Registry::instance().find("cuda_inference_cancel", inference_handle);
     if (inference.status != LW_STATUS_OK) return inference.status;
     inference.state->cancel.store(true);
+    // A scheduler inference stops at once: its buffered tokens are dropped and its blocks go back
+    // (after the running step, if it is in one). The scheduler's lock is never held across a step.
+    if (inference.state->sequence)
+      (void)inference.state->model->scheduler->cancel(*inference.state->sequence);
     return LW_STATUS_OK;
   });
 }
@@ -311,6 +446,20 @@ lw_status cuda_inference_get_stats(cuda_inference* inference_handle, lw_inferenc
     if (lw_status usable = check_context_usable(kFunction, *model.context); usable != LW_STATUS_OK)
       return usable;
     if (out_stats == nullptr) return fail(kFunction, LW_STATUS_INVALID_ARGUMENT, "out_stats is NULL");
+    if (inference.state->sequence) {
+      InferenceState& state = *inference.state;
+      lw_inference_stats stats{};
+      {
+        std::lock_guard lock(state.mutex);
+        stats.prompt_tokens = state.prompt_tokens;
+        stats.generated_tokens = state.generated_tokens;
+        stats.stop_reason = to_c(state.stop_reason);
+        stats.finished = state.stop_reason != runtime::StopReason::kNone ? 1 : 0;
+        stats.prefill_ms = 0;  // the prefill runs inside the shared steps: counted in decode_ms
+        stats.decode_ms = state.decode_ms;
+      }
+      return publish_or_freed(kFunction, HandleKind::kInference, inference.id, [&] { *out_stats = stats; });
+    }
     std::lock_guard lock(model.mutex);
     const runtime::Generation& generation = *inference.state->generation;
     lw_inference_stats stats;
@@ -331,6 +480,14 @@ lw_status cuda_inference_free(cuda_inference* inference_handle) {
     Registry::Removed removed = Registry::instance().remove_inference(inference.id);
     if (removed.inferences.empty()) return freed_meanwhile("cuda_inference_free", "inference");
     std::shared_ptr<ModelState> model = inference.state->model;
+    if (inference.state->sequence) {
+      // Frees the slot and the blocks now (mid-step: after the step); a next_token running on
+      // another thread returns after at most one step and sees the handle gone.
+      (void)model->scheduler->release(*inference.state->sequence);
+      std::lock_guard lock(model->mutex);
+      --model->live_inferences;
+      return LW_STATUS_OK;
+    }
     {
       std::lock_guard lock(model->mutex);
       if (model->live_inference == inference.id) model->live_inference = 0;

@@ -76,6 +76,11 @@ std::string ContextState::failure() {
   return failure_message;
 }
 
+InferenceState::~InferenceState() {
+  // Never throws: release() answers kNotFound for a sequence cuda_inference_free released.
+  if (sequence && model != nullptr && model->scheduler != nullptr) (void)model->scheduler->release(*sequence);
+}
+
 Registry& Registry::instance() {
   static Registry* registry = new Registry();  // never destroyed: handles may be freed during exit
   return *registry;

@@ -36,6 +36,8 @@
 #include "llama_worker.h"
 #include "runtime/backend.hpp"
 #include "runtime/generation.hpp"
+#include "runtime/scheduler/scheduler.hpp"
+#include "tokenizer/streaming_decoder.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace llama_worker::capi {
@@ -65,12 +67,35 @@ struct ModelState {
   std::string chat_template;    // tokenizer.chat_template, empty when the file has none
   uint64_t live_inference = 0;  // id of the inference using the KV cache, 0 when none
   // Members are destroyed in reverse order: the backend before the file it may read from.
+
+  // max_inferences >= 2 (CPU backend only): every inference is a sequence of this scheduler,
+  // over its own paged KV pool (the contiguous cache of `backend` is then unused). Set at load,
+  // immutable afterwards; the scheduler is thread-safe and is NOT guarded by `mutex`: its
+  // inferences step without the model lock. Declared after `backend`: destroyed before it.
+  int64_t max_inferences = 1;
+  std::unique_ptr<runtime::scheduler::Scheduler> scheduler;
+  std::vector<int32_t> stop_tokens;  // the tokenizer's end-of-generation ids
+  int64_t live_inferences = 0;       // scheduler inferences registered and not freed; guarded by mutex
 };
 
 struct InferenceState {
   std::shared_ptr<ModelState> model;  // first member: outlives the generation below
   uint64_t model_id = 0;
   std::atomic<bool> cancel{false};  // raised by cuda_inference_cancel without any lock
+
+  // A scheduler inference (model->scheduler set): its sequence, set before registration and
+  // immutable afterwards; released here at the latest (cuda_inference_free releases it first).
+  std::optional<runtime::scheduler::SequenceId> sequence;
+  ~InferenceState();
+
+  // Scheduler inferences: guarded by `mutex` (not the model's), so that the inferences of one
+  // model step concurrently. Single-inference models: guarded by model->mutex as below.
+  std::mutex mutex;
+  std::optional<tokenizer::StreamingDecoder> decoder;
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  runtime::StopReason stop_reason = runtime::StopReason::kNone;
+  double decode_ms = 0;
 
   // Guarded by model->mutex.
   std::optional<runtime::Generation> generation;

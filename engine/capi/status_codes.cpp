@@ -34,14 +34,16 @@ constexpr StatusText kStatusTexts[] = {
     {"LW_STATUS_NO_DEVICE", "no CUDA device with that index"},
     {"LW_STATUS_DEVICE_ERROR", "a CUDA call failed"},
     {"LW_STATUS_DEVICE_FAILED", "the device hit an unrecoverable error; restart the process"},
-    {"LW_STATUS_MODEL_BUSY", "the model already has a live inference"},
+    {"LW_STATUS_MODEL_BUSY", "the model already has a live inference (API 1; no longer returned)"},
     {"LW_STATUS_CANCELLED", "the inference was cancelled"},
     {"LW_STATUS_NOT_BUILT_WITH_CUDA", "llama-worker was built without CUDA"},
     {"LW_STATUS_NUMERIC_ERROR", "the model produced NaN or infinite logits"},
     {"LW_STATUS_INTERNAL", "internal error in llama-worker"},
+    {"LW_STATUS_INFERENCE_LIMIT", "the model already has max_inferences live inferences"},
+    {"LW_STATUS_KV_CACHE_FULL", "the model's KV cache has no free blocks for the inference"},
 };
 static_assert(sizeof(kStatusTexts) / sizeof(kStatusTexts[0]) == LW_STATUS_COUNT);
-static_assert(LW_STATUS_INTERNAL == LW_STATUS_COUNT - 1);
+static_assert(LW_STATUS_KV_CACHE_FULL == LW_STATUS_COUNT - 1);
 
 const StatusText* find_text(lw_status status) {
   const int value = static_cast<int>(status);

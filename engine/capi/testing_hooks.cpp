@@ -3,6 +3,7 @@
 #include "capi/testing_hooks.hpp"
 
 #include <array>
+#include <atomic>
 #include <mutex>
 
 #include "capi/handle_registry.hpp"
@@ -37,6 +38,13 @@ void run_testing_hook(TestingPoint point) {
   }
   if (hook) hook();
 }
+
+namespace {
+std::atomic<int64_t> kv_blocks_for_testing{0};
+}  // namespace
+
+void set_testing_kv_blocks(int64_t blocks) { kv_blocks_for_testing.store(blocks); }
+int64_t testing_kv_blocks() { return kv_blocks_for_testing.load(); }
 
 RegisteredHandles registered_handles_for_testing() {
   const Registry::Counts counts = Registry::instance().counts();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -25,6 +26,12 @@ enum class TestingPoint {
 void set_testing_hook(TestingPoint point, std::function<void()> hook);
 // Runs the hook installed at `point`, if any (called by the entry points).
 void run_testing_hook(TestingPoint point);
+
+// Models loaded afterwards with max_inferences >= 2 get a shared KV cache of this many blocks
+// (16 positions each) instead of one that lets every inference reach the full context; 0 restores
+// that. Lets a test run the cache full with a tiny model.
+void set_testing_kv_blocks(int64_t blocks);
+int64_t testing_kv_blocks();
 
 struct RegisteredHandles {
   size_t contexts = 0, models = 0, inferences = 0;

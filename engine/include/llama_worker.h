@@ -50,9 +50,24 @@
  *   Every function may be called from any thread. The registry of handles is guarded by a mutex,
  *   and every model has its own mutex: calls on one model (and on its inference) are serialised,
  *   calls on different models run concurrently (two threads driving two models of one context,
- *   or of two contexts, is supported and tested). A model has ONE KV cache, hence at most one
- *   live inference: cuda_inference_start on a model whose inference has not been freed answers
- *   LW_STATUS_MODEL_BUSY. cuda_inference_cancel may be called from another thread while
+ *   or of two contexts, is supported and tested).
+ *   - A model loaded with max_inferences 0 or 1 (the default; the only choice on
+ *     LW_BACKEND_CUDA) has ONE KV cache, hence at most one live inference:
+ *     cuda_inference_start on a model whose inference has not been freed answers
+ *     LW_STATUS_MODEL_BUSY.
+ *   - A model loaded with max_inferences N >= 2 (LW_BACKEND_CPU) serves up to N live inferences
+ *     at once from a shared, paged KV cache; start number N+1 answers LW_STATUS_INFERENCE_LIMIT,
+ *     and a prompt whose KV blocks are not free LW_STATUS_KV_CACHE_FULL. Their
+ *     cuda_inference_next_token calls do not take the model lock: threads each driving their
+ *     own inference of one model run at once, and their tokens are computed together (one
+ *     batched step for every inference that needs a token; whichever caller arrives first runs
+ *     it while the others wait for it, and up to 4 tokens per inference are computed ahead).
+ *     One thread pulling its inferences round-robin gets the same batching. An inference that
+ *     needs a new KV block when none is free fails alone with LW_STATUS_KV_CACHE_FULL (after
+ *     its tokens computed so far). cuda_inference_cancel and cuda_inference_free of one
+ *     inference take effect at once (mid-step: its result is dropped) and never change the
+ *     others' tokens; the free gives its slot and KV blocks back immediately.
+ *   cuda_inference_cancel may be called from another thread while
  *   cuda_inference_next_token runs (it takes no model lock); it stops a long prefill between
  *   chunks and a decode before its next step. The text pointer returned by
  *   cuda_inference_next_token stays valid until the next call on that inference or its free, so
@@ -75,6 +90,12 @@
  *
  * Determinism
  *   The same model file, backend, prompt, parameters and seed give the same tokens, run after run.
+ *   On LW_BACKEND_CPU with max_inferences >= 2, an inference's tokens and text are also
+ *   bit-for-bit those of the same request run alone on a max_inferences 1 model, whatever the
+ *   other inferences are, when they start, how many threads pull, and which are cancelled or
+ *   freed (each has its own sampler, seed and history; the batched forward computes each row
+ *   with the arithmetic of the single-sequence one). Only timing varies; and whether an
+ *   inference runs out of KV blocks depends on what the others hold.
  */
 #ifndef LLAMA_WORKER_H_
 #define LLAMA_WORKER_H_
@@ -86,7 +107,8 @@
 extern "C" {
 #endif
 
-#define LW_API_VERSION 1
+#define LW_API_VERSION \
+  2 /* 2: lw_model_options.max_inferences, LW_STATUS_INFERENCE_LIMIT, LW_STATUS_KV_CACHE_FULL */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Status codes. Stable: values are never renumbered; new codes are appended.                  */
@@ -115,14 +137,19 @@ typedef enum lw_status {
   LW_STATUS_NO_DEVICE = 17,                /* no CUDA device with that index */
   LW_STATUS_DEVICE_ERROR = 18,             /* a CUDA call failed; the device is still usable */
   LW_STATUS_DEVICE_FAILED = 19,            /* sticky: the device hit an unrecoverable error (see above) */
-  LW_STATUS_MODEL_BUSY = 20,               /* the model already has a live inference */
+  LW_STATUS_MODEL_BUSY = 20,               /* a model loaded with max_inferences 0 or 1 (one KV cache,
+                                              API 1's behaviour) already has its live inference */
   LW_STATUS_CANCELLED = 21,                /* the inference was cancelled */
   LW_STATUS_NOT_BUILT_WITH_CUDA = 22,      /* this library was built without CUDA */
   LW_STATUS_NUMERIC_ERROR = 23,            /* the model produced NaN or infinite logits (corrupt weights) */
-  LW_STATUS_INTERNAL = 24                  /* a bug in llama-worker: please report the message */
+  LW_STATUS_INTERNAL = 24,                 /* a bug in llama-worker: please report the message */
+  LW_STATUS_INFERENCE_LIMIT = 25,          /* a model loaded with max_inferences >= 2 already has that
+                                              many live inferences: free one first */
+  LW_STATUS_KV_CACHE_FULL = 26             /* the model's shared KV cache has no free blocks for this
+                                              inference (the message names blocks needed and free) */
 } lw_status;
 
-#define LW_STATUS_COUNT 25
+#define LW_STATUS_COUNT 27
 
 /* "LW_STATUS_INVALID_UTF8"; "LW_STATUS_UNKNOWN" for a value outside the enum. Never NULL. */
 const char* cuda_status_name(lw_status status);
@@ -167,9 +194,16 @@ typedef struct lw_model_options {
   int64_t context_length;     /* KV cache positions; 0 = min(model's context, 4096); <= model's */
   int64_t vram_budget_bytes;  /* refuse to load beyond this many device bytes; 0 = free memory only */
   int64_t upload_chunk_bytes; /* pinned staging chunk for the upload; 0 = 1 MiB; else 4 KiB .. 1 GiB */
+  int32_t max_inferences;     /* live inferences the model serves at once: 0 or 1 = one (API 1's
+                                 behaviour, the default), 2 .. 256 = that many through a shared,
+                                 paged KV cache and one batched step per token (LW_BACKEND_CPU
+                                 only: LW_BACKEND_CUDA answers LW_STATUS_UNSUPPORTED until its
+                                 batched forward exists). The shared cache holds context_length
+                                 positions for every inference (each can reach the full context). */
 } lw_model_options;
 
-/* backend CUDA, cpu_threads 0, context_length 0, vram_budget_bytes 0, upload_chunk_bytes 0 */
+/* backend CUDA, cpu_threads 0, context_length 0, vram_budget_bytes 0, upload_chunk_bytes 0,
+   max_inferences 1 */
 lw_model_options cuda_default_model_options(void);
 
 /* Loads a GGUF file: validates it, builds the tokenizer from its metadata, plans device memory
@@ -247,7 +281,8 @@ lw_status cuda_inference_next_token(cuda_inference* inference, int32_t* out_toke
                                     size_t* out_text_length, int32_t* out_finished);
 
 /* Asks the inference to stop: the running (or next) cuda_inference_next_token returns
-   LW_STATUS_CANCELLED, and so does every later one. Safe from any thread; returns at once. */
+   LW_STATUS_CANCELLED, and so does every later one. Safe from any thread; returns at once (on a
+   max_inferences >= 2 model its KV blocks go back after the running step). */
 lw_status cuda_inference_cancel(cuda_inference* inference);
 
 typedef enum lw_stop_reason {
@@ -263,13 +298,14 @@ typedef struct lw_inference_stats {
   int64_t generated_tokens; /* the end-of-generation token included */
   int32_t stop_reason;      /* lw_stop_reason */
   int32_t finished;         /* 1 once no more tokens will come */
-  double prefill_ms;
-  double decode_ms;
+  double prefill_ms;        /* 0 on a max_inferences >= 2 model: its prefill runs inside the */
+  double decode_ms;         /* shared steps, and decode_ms is the time spent in next_token calls */
 } lw_inference_stats;
 
 lw_status cuda_inference_get_stats(cuda_inference* inference, lw_inference_stats* out_stats);
 
-/* Frees the inference; the model can start another one. */
+/* Frees the inference; the model can start another one. On a max_inferences >= 2 model its
+   slot and KV blocks go back at once. */
 lw_status cuda_inference_free(cuda_inference* inference);
 
 #ifdef __cplusplus

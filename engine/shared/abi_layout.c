@@ -5,8 +5,10 @@
 
 #include "llama_worker.h"
 
-_Static_assert(LW_API_VERSION == 1, "a new API version: update the bindings' declarations");
-_Static_assert(sizeof(lw_model_options) == 32, "lw_model_options changed: update the bindings");
+_Static_assert(LW_API_VERSION == 2, "a new API version: update the bindings' declarations");
+_Static_assert(sizeof(lw_model_options) == 40, "lw_model_options changed: update the bindings");
+_Static_assert(offsetof(lw_model_options, max_inferences) == 32,
+               "lw_model_options changed: update the bindings");
 _Static_assert(sizeof(lw_model_info) == 200, "lw_model_info changed: update the bindings");
 _Static_assert(offsetof(lw_model_info, name) == 72, "lw_model_info changed: update the bindings");
 _Static_assert(sizeof(lw_residency_report) == 96, "lw_residency_report changed: update the bindings");

@@ -6,8 +6,8 @@ or constant here differs from it. Prefer the safe layer (Context, Model, Inferen
 import ctypes
 from ctypes import POINTER, c_char, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint64, c_void_p
 
-LW_API_VERSION = 1
-LW_STATUS_COUNT = 25
+LW_API_VERSION = 2
+LW_STATUS_COUNT = 27
 LW_DEVICE_CPU = -1
 
 # enum lw_status (a C enum: an int)
@@ -36,6 +36,8 @@ LW_STATUS_CANCELLED = 21
 LW_STATUS_NOT_BUILT_WITH_CUDA = 22
 LW_STATUS_NUMERIC_ERROR = 23
 LW_STATUS_INTERNAL = 24
+LW_STATUS_INFERENCE_LIMIT = 25
+LW_STATUS_KV_CACHE_FULL = 26
 
 # enum lw_backend
 LW_BACKEND_CUDA = 0
@@ -62,6 +64,7 @@ class lw_model_options(ctypes.Structure):
         ("context_length", c_int64),
         ("vram_budget_bytes", c_int64),
         ("upload_chunk_bytes", c_int64),
+        ("max_inferences", c_int32),
     ]
 
 

@@ -30,6 +30,8 @@ class StatusCode(enum.IntEnum):
     NOT_BUILT_WITH_CUDA = _raw.LW_STATUS_NOT_BUILT_WITH_CUDA
     NUMERIC_ERROR = _raw.LW_STATUS_NUMERIC_ERROR
     INTERNAL = _raw.LW_STATUS_INTERNAL
+    INFERENCE_LIMIT = _raw.LW_STATUS_INFERENCE_LIMIT
+    KV_CACHE_FULL = _raw.LW_STATUS_KV_CACHE_FULL
 
     @property
     def c_name(self):

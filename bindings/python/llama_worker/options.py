@@ -13,12 +13,14 @@ class Backend(enum.IntEnum):
 @dataclasses.dataclass
 class ModelOptions:
     """backend; cpu_threads (0 = all cores); context_length (0 = min(model, 4096)); vram_budget_bytes
-    (0 = free memory only); upload_chunk_bytes (0 = 1 MiB). Defaults: cuda_default_model_options()."""
+    (0 = free memory only); upload_chunk_bytes (0 = 1 MiB); max_inferences (0 or 1 = one; 2 .. 256 on
+    the CPU backend). Defaults: cuda_default_model_options()."""
     backend: Backend = None
     cpu_threads: int = None
     context_length: int = None
     vram_budget_bytes: int = None
     upload_chunk_bytes: int = None
+    max_inferences: int = None
 
     def __post_init__(self):
         defaults = _library.library().cuda_default_model_options()
@@ -33,7 +35,7 @@ class ModelOptions:
 
     def to_raw(self):
         return _raw.lw_model_options(int(self.backend), self.cpu_threads, self.context_length,
-                                     self.vram_budget_bytes, self.upload_chunk_bytes)
+                                     self.vram_budget_bytes, self.upload_chunk_bytes, self.max_inferences)
 
 
 @dataclasses.dataclass

@@ -46,6 +46,8 @@ pub struct ModelOptions {
     pub vram_budget_bytes: i64,
     /// Pinned staging chunk of the upload; 0 = 1 MiB.
     pub upload_chunk_bytes: i64,
+    /// Live inferences at once: 0 or 1 = one; 2 .. 256 on the CPU backend only.
+    pub max_inferences: i32,
 }
 
 impl Default for ModelOptions {
@@ -58,6 +60,7 @@ impl Default for ModelOptions {
             context_length: raw.context_length,
             vram_budget_bytes: raw.vram_budget_bytes,
             upload_chunk_bytes: raw.upload_chunk_bytes,
+            max_inferences: raw.max_inferences,
         }
     }
 }
@@ -75,6 +78,7 @@ impl ModelOptions {
             context_length: self.context_length,
             vram_budget_bytes: self.vram_budget_bytes,
             upload_chunk_bytes: self.upload_chunk_bytes,
+            max_inferences: self.max_inferences,
         }
     }
 }

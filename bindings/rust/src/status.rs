@@ -33,6 +33,10 @@ pub enum StatusCode {
     NotBuiltWithCuda,
     NumericError,
     Internal,
+    /// A model loaded with max_inferences >= 2 already has that many live inferences.
+    InferenceLimit,
+    /// The model's shared KV cache has no free blocks for the inference.
+    KvCacheFull,
     /// A value this version of the binding does not know (a newer library).
     Unknown(i32),
 }
@@ -66,6 +70,8 @@ impl StatusCode {
             sys::LW_STATUS_NOT_BUILT_WITH_CUDA => NotBuiltWithCuda,
             sys::LW_STATUS_NUMERIC_ERROR => NumericError,
             sys::LW_STATUS_INTERNAL => Internal,
+            sys::LW_STATUS_INFERENCE_LIMIT => InferenceLimit,
+            sys::LW_STATUS_KV_CACHE_FULL => KvCacheFull,
             other => Unknown(other),
         }
     }
@@ -98,6 +104,8 @@ impl StatusCode {
             NotBuiltWithCuda => sys::LW_STATUS_NOT_BUILT_WITH_CUDA,
             NumericError => sys::LW_STATUS_NUMERIC_ERROR,
             Internal => sys::LW_STATUS_INTERNAL,
+            InferenceLimit => sys::LW_STATUS_INFERENCE_LIMIT,
+            KvCacheFull => sys::LW_STATUS_KV_CACHE_FULL,
             Unknown(raw) => raw,
         }
     }

@@ -5,7 +5,7 @@
 
 use std::os::raw::c_char;
 
-pub const LW_API_VERSION: i32 = 1;
+pub const LW_API_VERSION: i32 = 2;
 
 pub type lw_status = i32;
 pub const LW_STATUS_OK: lw_status = 0;
@@ -33,7 +33,9 @@ pub const LW_STATUS_CANCELLED: lw_status = 21;
 pub const LW_STATUS_NOT_BUILT_WITH_CUDA: lw_status = 22;
 pub const LW_STATUS_NUMERIC_ERROR: lw_status = 23;
 pub const LW_STATUS_INTERNAL: lw_status = 24;
-pub const LW_STATUS_COUNT: i32 = 25;
+pub const LW_STATUS_INFERENCE_LIMIT: lw_status = 25;
+pub const LW_STATUS_KV_CACHE_FULL: lw_status = 26;
+pub const LW_STATUS_COUNT: i32 = 27;
 
 pub const LW_DEVICE_CPU: i32 = -1;
 
@@ -70,6 +72,7 @@ pub struct lw_model_options {
     pub context_length: i64,
     pub vram_budget_bytes: i64,
     pub upload_chunk_bytes: i64,
+    pub max_inferences: i32,
 }
 
 #[repr(C)]
