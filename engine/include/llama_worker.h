@@ -107,8 +107,8 @@
 extern "C" {
 #endif
 
-#define LW_API_VERSION \
-  2 /* 2: lw_model_options.max_inferences, LW_STATUS_INFERENCE_LIMIT, LW_STATUS_KV_CACHE_FULL */
+/* 2: lw_model_options.max_inferences, LW_STATUS_INFERENCE_LIMIT, LW_STATUS_KV_CACHE_FULL */
+#define LW_API_VERSION 2
 
 /* ------------------------------------------------------------------------------------------ */
 /* Status codes. Stable: values are never renumbered; new codes are appended.                  */
