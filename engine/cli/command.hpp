@@ -27,4 +27,8 @@ Command add_bench_command(CLI::App& parent);
 // Prints "error: <context>: <message>" on stderr and returns exit status 1.
 int report_error(const std::string& context, const Error& error);
 
+// Prints "error: <command>: cannot write the output to stdout: <strerror(error)>" (or "write
+// failed" for error 0) and returns exit status 1: a full device, a closed descriptor or pipe.
+int report_stdout_failure(const std::string& command, int error);
+
 }  // namespace llama_worker::cli

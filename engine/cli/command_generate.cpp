@@ -2,6 +2,7 @@
 //  [--min-p M] [--repeat-penalty R] [--chat] [--backend cpu|cuda]`: streams the generated text to
 // stdout and the timing to stderr. Without -m it runs the default model (model_backend.hpp) and
 // says how to fetch it when it is missing.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -83,8 +84,11 @@ int run_generate(const GenerateOptions& options) {
   if (!result) return report_error("generate", result.error());
   // The statistics start on their own line even when stdout and stderr share a pipe (`2>&1 | tee`):
   // a buffered stdout would hold this newline back until exit, after the statistics.
+  // A failed write of the text (full device, closed stdout) is reported here, while errno still
+  // names it: the newline's flush retries the write and fails the same way.
   std::fputc('\n', stdout);
-  std::fflush(stdout);
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return report_stdout_failure("generate", errno);
   const size_t generated = result->generated_tokens.size();
   std::fprintf(
       stderr,

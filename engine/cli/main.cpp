@@ -48,10 +48,7 @@ int finish_output(const std::string& command, int status) {
   errno = 0;
   const bool flushed = std::fflush(stdout) == 0;
   if (status != 0 || (flushed && !std::ferror(stdout))) return status;  // a failure already said why
-  const int error = errno;
-  std::fprintf(stderr, "error: %s: cannot write the output to stdout: %s\n", command.c_str(),
-               error != 0 ? std::strerror(error) : "write failed");
-  return kFailure;
+  return llama_worker::cli::report_stdout_failure(command, errno);
 }
 
 }  // namespace

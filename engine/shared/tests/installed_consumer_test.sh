@@ -13,7 +13,7 @@ run_example() {  # binary: must load the installed library, then generate on the
   local binary=$1
   local resolved
   resolved=$(LD_LIBRARY_PATH="$libdir" ldd "$binary" | awk '/libllama_worker/ {print $3}')
-  [ "$resolved" -ef "$libdir/libllama_worker.so.1" ] || { echo "error: $binary resolves libllama_worker to '$resolved'"; exit 1; }
+  [ "$resolved" -ef "$libdir/libllama_worker.so" ] || { echo "error: $binary resolves libllama_worker to '$resolved'"; exit 1; }
   LD_PRELOAD="${LLAMA_WORKER_PRELOAD:-}" LD_LIBRARY_PATH="$libdir" "$binary" "$model" cpu "Write a haiku about a GPU." >"$work/out.txt" 2>"$work/err.txt" || {
     cat "$work/err.txt"; echo "error: $binary failed"; exit 1; }
   grep -q "prompt [0-9]* tokens, generated" "$work/err.txt" || { cat "$work/err.txt"; echo "error: no stats line"; exit 1; }
