@@ -152,6 +152,33 @@ Status CpuBackend::matmul(const Matrix& w, const float* x, int64_t rows, float* 
                           .threads = threads_});
 }
 
+// x += Wdown (silu(Wgate m) * (Wup m)), m = rmsnorm(x), over n rows: the feed-forward half of a
+// block, shared by forward() and forward_batch() (row-wise: each row's bits depend on that row only).
+Status CpuBackend::feed_forward(const Layer& layer, int64_t n, float* x, float* normed, float* gate_up,
+                                float* activated, float* projected) const {
+  const model::ModelConfig& c = adapter_.config();
+  const model::BlockSpec& spec = adapter_.block();
+  const int64_t embd = c.embedding_width, ff = c.feed_forward_width;
+  cpu::rmsnorm_f32(normed, x, layer.ffn_norm.data(), n, embd, c.rms_norm_eps);
+  cpu::SwigluParams swiglu{.out = activated, .rows = n, .width = ff};
+  if (spec.fused_gate_up) {
+    LW_TRY(matmul(layer.w_up, normed, n, gate_up));  // (n, 2 ff): gate | up
+    swiglu.gate = gate_up;
+    swiglu.up = gate_up + ff;
+    swiglu.gate_row_stride = swiglu.up_row_stride = 2 * ff;
+  } else {
+    LW_TRY(matmul(layer.w_gate, normed, n, gate_up));
+    LW_TRY(matmul(layer.w_up, normed, n, gate_up + n * ff));
+    swiglu.gate = gate_up;
+    swiglu.up = gate_up + n * ff;
+    swiglu.gate_row_stride = swiglu.up_row_stride = ff;
+  }
+  cpu::swiglu_f32(swiglu);
+  LW_TRY(matmul(layer.w_down, activated, n, projected));
+  cpu::residual_add_f32(x, x, projected, n * embd);
+  return Status::ok();
+}
+
 Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) {
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
@@ -229,24 +256,8 @@ Status CpuBackend::forward(std::span<const int32_t> tokens, LogitsMode mode, std
     LW_TRY(matmul(layer.wo, attn_out.data(), n, projected.data()));
     cpu::residual_add_f32(x.data(), x.data(), projected.data(), n * embd);
 
-    // Feed-forward: m = rmsnorm(x); Wdown (silu(Wgate m) * (Wup m)).
-    cpu::rmsnorm_f32(normed.data(), x.data(), layer.ffn_norm.data(), n, embd, c.rms_norm_eps);
-    cpu::SwigluParams swiglu{.out = activated.data(), .rows = n, .width = ff};
-    if (spec.fused_gate_up) {
-      LW_TRY(matmul(layer.w_up, normed.data(), n, gate_up.data()));  // (n, 2 ff): gate | up
-      swiglu.gate = gate_up.data();
-      swiglu.up = gate_up.data() + ff;
-      swiglu.gate_row_stride = swiglu.up_row_stride = 2 * ff;
-    } else {
-      LW_TRY(matmul(layer.w_gate, normed.data(), n, gate_up.data()));
-      LW_TRY(matmul(layer.w_up, normed.data(), n, gate_up.data() + n * ff));
-      swiglu.gate = gate_up.data();
-      swiglu.up = gate_up.data() + n * ff;
-      swiglu.gate_row_stride = swiglu.up_row_stride = ff;
-    }
-    cpu::swiglu_f32(swiglu);
-    LW_TRY(matmul(layer.w_down, activated.data(), n, projected.data()));
-    cpu::residual_add_f32(x.data(), x.data(), projected.data(), n * embd);
+    LW_TRY(
+        feed_forward(layer, n, x.data(), normed.data(), gate_up.data(), activated.data(), projected.data()));
   }
 
   // Final norm and logits, only for the rows the caller wants.

@@ -91,6 +91,10 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
   Status prepare(const CpuBackendOptions& options);
   Result<Matrix> prepare_matrix(const model::WeightView& view, bool dequantize) const;
   Status matmul(const Matrix& w, const float* x, int64_t rows, float* y, const float* bias = nullptr) const;
+  // The feed-forward half of a block over n rows, in place on x (scratch: normed and projected
+  // n x embedding, gate_up n x 2 feed-forward, activated n x feed-forward).
+  Status feed_forward(const Layer& layer, int64_t n, float* x, float* normed, float* gate_up,
+                      float* activated, float* projected) const;
   Status check_batch(std::span<const BatchEntry> entries) const;
   // K (value = false) or V slab of `block` in `layer`: (block_positions, kv_heads, head_dim).
   float* paged_slab(int32_t block, int64_t layer, bool value);

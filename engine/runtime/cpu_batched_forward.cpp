@@ -227,23 +227,8 @@ Status CpuBackend::forward_batch(std::span<const BatchEntry> entries, std::vecto
     LW_TRY(matmul(layer.wo, attn_out.data(), n, projected.data()));
     cpu::residual_add_f32(x.data(), x.data(), projected.data(), n * embd);
 
-    cpu::rmsnorm_f32(normed.data(), x.data(), layer.ffn_norm.data(), n, embd, c.rms_norm_eps);
-    cpu::SwigluParams swiglu{.out = activated.data(), .rows = n, .width = ff};
-    if (spec.fused_gate_up) {
-      LW_TRY(matmul(layer.w_up, normed.data(), n, gate_up.data()));  // (n, 2 ff): gate | up
-      swiglu.gate = gate_up.data();
-      swiglu.up = gate_up.data() + ff;
-      swiglu.gate_row_stride = swiglu.up_row_stride = 2 * ff;
-    } else {
-      LW_TRY(matmul(layer.w_gate, normed.data(), n, gate_up.data()));
-      LW_TRY(matmul(layer.w_up, normed.data(), n, gate_up.data() + n * ff));
-      swiglu.gate = gate_up.data();
-      swiglu.up = gate_up.data() + n * ff;
-      swiglu.gate_row_stride = swiglu.up_row_stride = ff;
-    }
-    cpu::swiglu_f32(swiglu);
-    LW_TRY(matmul(layer.w_down, activated.data(), n, projected.data()));
-    cpu::residual_add_f32(x.data(), x.data(), projected.data(), n * embd);
+    LW_TRY(
+        feed_forward(layer, n, x.data(), normed.data(), gate_up.data(), activated.data(), projected.data()));
   }
 
   // Final norm and logits of the last row of each entry that asks.
