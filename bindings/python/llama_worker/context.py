@@ -3,13 +3,16 @@ import ctypes
 import os
 
 from . import _library, _raw
+from ._handle import OwnedHandle
 from .errors import LlamaWorkerError, StatusCode, check
 
 
-class Context:
+class Context(OwnedHandle):
     """Owns a cuda_context; close() (or leaving the with block, or garbage collection) frees it
     and, as the C API does, every model and inference in it: their handles then answer
     INVALID_HANDLE instead of crashing. Closing twice is a no-op."""
+    _kind = "context"
+    _free_function = "cuda_free"
 
     def __init__(self, device=_raw.LW_DEVICE_CPU):
         self._lib = _library.library()
@@ -34,24 +37,3 @@ class Context:
         from .model import Model
         from .options import ModelOptions
         return Model(self, os.fsencode(path), options if options is not None else ModelOptions())
-
-    @property
-    def handle(self):
-        if self._handle is None:
-            raise LlamaWorkerError(StatusCode.NULL_HANDLE, "the context is closed")
-        return self._handle
-
-    def close(self):
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._lib.cuda_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exception):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()

@@ -4,7 +4,8 @@ import dataclasses
 import enum
 
 from . import _raw
-from .errors import LlamaWorkerError, StatusCode, check
+from ._handle import OwnedHandle
+from .errors import check
 
 
 class StopReason(enum.IntEnum):
@@ -33,23 +34,19 @@ class Stats:
     decode_ms: float
 
 
-class Inference:
+class Inference(OwnedHandle):
     """Owns a cuda_inference; close() frees it and its model can start another. Iterating yields
     Pieces until the end of generation or max_tokens; a failure (CANCELLED, NUMERIC_ERROR, ...)
     raises LlamaWorkerError once and ends the iteration. cancel() may be called from any thread
     while another iterates; everything else wants one thread at a time."""
+    _kind = "inference"
+    _free_function = "cuda_inference_free"
 
     def __init__(self, model, handle):
         self._model = model
         self._lib = model._lib
         self._handle = handle
         self._done = False
-
-    @property
-    def handle(self):
-        if self._handle is None:
-            raise LlamaWorkerError(StatusCode.NULL_HANDLE, "the inference is closed")
-        return self._handle
 
     def next_piece(self):
         """The next Piece, or None once finished (never reaching the C API's WRONG_ORDER)."""
@@ -92,18 +89,3 @@ class Inference:
         check(self._lib.cuda_inference_get_stats(self.handle, ctypes.byref(raw)))
         return Stats(raw.prompt_tokens, raw.generated_tokens, StopReason(raw.stop_reason), bool(raw.finished),
                      raw.prefill_ms, raw.decode_ms)
-
-    def close(self):
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._lib.cuda_inference_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exception):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()

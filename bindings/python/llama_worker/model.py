@@ -3,6 +3,7 @@ import ctypes
 import dataclasses
 
 from . import _raw
+from ._handle import OwnedHandle
 from .errors import LlamaWorkerError, StatusCode, check
 from .options import Backend, SamplingParams
 
@@ -34,9 +35,11 @@ def _no_nul(data, what):
     return data
 
 
-class Model:
+class Model(OwnedHandle):
     """Owns a cuda_model; close() frees it and its inference (use it as a context manager). It
     keeps its Context alive. One live inference at a time: start() answers MODEL_BUSY otherwise."""
+    _kind = "model"
+    _free_function = "cuda_model_free"
 
     def __init__(self, context, path, options):
         self._context = context
@@ -47,12 +50,6 @@ class Model:
         check(self._lib.cuda_load_model(context.handle, _no_nul(path, "the model path"), ctypes.byref(raw_options),
                                         ctypes.byref(handle)))
         self._handle = handle
-
-    @property
-    def handle(self):
-        if self._handle is None:
-            raise LlamaWorkerError(StatusCode.NULL_HANDLE, "the model is closed")
-        return self._handle
 
     def info(self):
         raw = _raw.lw_model_info()
@@ -96,18 +93,3 @@ class Model:
         """A generator of the Pieces of one inference, freed when the generator ends or is closed."""
         with self.start(prompt, params) as inference:
             yield from inference
-
-    def close(self):
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._lib.cuda_model_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exception):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()
