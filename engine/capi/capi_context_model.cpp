@@ -69,13 +69,6 @@ lw_status validate_model_options(const char* function, const lw_model_options& o
                     ": it must be in [0, " + std::to_string(kMaxInferences) +
                     "] (0 or 1 = one inference at a time)");
   }
-  if (options.max_inferences >= 2 && options.backend == LW_BACKEND_CUDA) {
-    return fail(
-        function, LW_STATUS_UNSUPPORTED,
-        "options.max_inferences is " + std::to_string(options.max_inferences) +
-            ": several inferences per model need the batched forward, which only LW_BACKEND_CPU has so "
-            "far; use max_inferences 1 on LW_BACKEND_CUDA (or load the model once per stream)");
-  }
   return LW_STATUS_OK;
 }
 
@@ -219,23 +212,28 @@ lw_status load_model(cuda_context* context_handle, const char* path_text, const 
     cpu.context = options.context_length;
     auto backend = runtime::CpuBackend::create(gguf_file, cpu);
     if (!backend) return fail(kFunction, backend_status(backend.error().code, kind), backend.error().message);
-    runtime::CpuBackend& cpu_backend = **backend;
     state->backend = std::move(*backend);
-    if (options.max_inferences >= 2) {
-      runtime::scheduler::SchedulerOptions scheduling;
-      scheduling.max_sequences = options.max_inferences;
-      scheduling.kv_blocks = testing_kv_blocks();
-      auto scheduler = runtime::scheduler::Scheduler::create(cpu_backend, scheduling);
-      if (!scheduler) {
-        return fail(kFunction, backend_status(scheduler.error().code, kind),
-                    "the shared KV cache for max_inferences " + std::to_string(options.max_inferences) +
-                        " cannot be allocated: " + scheduler.error().message);
-      }
-      state->scheduler = std::move(*scheduler);
-      state->max_inferences = options.max_inferences;
-      for (int32_t id = 0; id < static_cast<int32_t>(state->tokenizer->size()); ++id) {
-        if (state->tokenizer->is_end_of_generation(id)) state->stop_tokens.push_back(id);
-      }
+  }
+  if (options.max_inferences >= 2) {
+    auto* batched = dynamic_cast<runtime::BatchedInferenceBackend*>(state->backend.get());
+    if (batched == nullptr) {
+      return fail(kFunction, LW_STATUS_UNSUPPORTED,
+                  "options.max_inferences is " + std::to_string(options.max_inferences) +
+                      ": this backend has no batched forward; use max_inferences 1");
+    }
+    runtime::scheduler::SchedulerOptions scheduling;
+    scheduling.max_sequences = options.max_inferences;
+    scheduling.kv_blocks = testing_kv_blocks();
+    auto scheduler = runtime::scheduler::Scheduler::create(*batched, scheduling);
+    if (!scheduler) {
+      return fail(kFunction, backend_status(scheduler.error().code, kind),
+                  "the shared KV cache for max_inferences " + std::to_string(options.max_inferences) +
+                      " cannot be allocated: " + scheduler.error().message);
+    }
+    state->scheduler = std::move(*scheduler);
+    state->max_inferences = options.max_inferences;
+    for (int32_t id = 0; id < static_cast<int32_t>(state->tokenizer->size()); ++id) {
+      if (state->tokenizer->is_end_of_generation(id)) state->stop_tokens.push_back(id);
     }
   }
   state->backend_kind = kind;

@@ -287,6 +287,7 @@ lw_status next_scheduled(const Lookup<InferenceState>& inference, int32_t* out_t
     const Error& error = !token ? token.error() : text.error();
     lw_status status = status_from_code(error.code);
     if (runtime::kv_pool::is_kv_pool_exhausted(error)) status = LW_STATUS_KV_CACHE_FULL;
+    if (runtime::scheduler::is_non_finite_logits(error)) status = LW_STATUS_NUMERIC_ERROR;
     state.stop_reason =
         error.code == ErrorCode::kCancelled ? runtime::StopReason::kCancelled : runtime::StopReason::kFailed;
     state.failure = status;

@@ -51,11 +51,10 @@
  *   and every model has its own mutex: calls on one model (and on its inference) are serialised,
  *   calls on different models run concurrently (two threads driving two models of one context,
  *   or of two contexts, is supported and tested).
- *   - A model loaded with max_inferences 0 or 1 (the default; the only choice on
- *     LW_BACKEND_CUDA) has ONE KV cache, hence at most one live inference:
- *     cuda_inference_start on a model whose inference has not been freed answers
+ *   - A model loaded with max_inferences 0 or 1 (the default) has ONE KV cache, hence at most
+ *     one live inference: cuda_inference_start on a model whose inference has not been freed answers
  *     LW_STATUS_MODEL_BUSY.
- *   - A model loaded with max_inferences N >= 2 (LW_BACKEND_CPU) serves up to N live inferences
+ *   - A model loaded with max_inferences N >= 2 (either backend) serves up to N live inferences
  *     at once from a shared, paged KV cache; start number N+1 answers LW_STATUS_INFERENCE_LIMIT,
  *     and a prompt whose KV blocks are not free LW_STATUS_KV_CACHE_FULL. Their
  *     cuda_inference_next_token calls do not take the model lock: threads each driving their
@@ -90,12 +89,16 @@
  *
  * Determinism
  *   The same model file, backend, prompt, parameters and seed give the same tokens, run after run.
- *   On LW_BACKEND_CPU with max_inferences >= 2, an inference's tokens and text are also
- *   bit-for-bit those of the same request run alone on a max_inferences 1 model, whatever the
- *   other inferences are, when they start, how many threads pull, and which are cancelled or
- *   freed (each has its own sampler, seed and history; the batched forward computes each row
- *   with the arithmetic of the single-sequence one). Only timing varies; and whether an
- *   inference runs out of KV blocks depends on what the others hold.
+ *   With max_inferences >= 2, an inference's tokens and text do not depend on the other
+ *   inferences: whatever they are, when they start, how many threads pull, and which are
+ *   cancelled or freed, they are bit-for-bit those of the same request run alone on that model
+ *   (each has its own sampler, seed and history; the batched forward computes every row with
+ *   arithmetic that does not depend on the batch). On LW_BACKEND_CPU they are also those of a
+ *   max_inferences 1 model. On LW_BACKEND_CUDA the batched forward uses other kernels than the
+ *   single-inference one (products and attention that serve any number of rows alike, not the
+ *   fused decode step), so a max_inferences >= 2 model and a max_inferences 1 model may differ
+ *   in the last bits of their logits, hence, rarely, in a sampled token. Only timing varies;
+ *   and whether an inference runs out of KV blocks depends on what the others hold.
  */
 #ifndef LLAMA_WORKER_H_
 #define LLAMA_WORKER_H_
@@ -196,9 +199,9 @@ typedef struct lw_model_options {
   int64_t upload_chunk_bytes; /* pinned staging chunk for the upload; 0 = 1 MiB; else 4 KiB .. 1 GiB */
   int32_t max_inferences;     /* live inferences the model serves at once: 0 or 1 = one (API 1's
                                  behaviour, the default), 2 .. 256 = that many through a shared,
-                                 paged KV cache and one batched step per token (LW_BACKEND_CPU
-                                 only: LW_BACKEND_CUDA answers LW_STATUS_UNSUPPORTED until its
-                                 batched forward exists). The shared cache holds context_length
+                                 paged KV cache and one batched step per token (either backend;
+                                 on LW_BACKEND_CUDA the paged cache is fp16 device memory beside
+                                 the single-inference cache). The shared cache holds context_length
                                  positions for every inference (each can reach the full context). */
 } lw_model_options;
 

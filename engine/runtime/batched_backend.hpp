@@ -51,4 +51,10 @@ class BatchedInferenceBackend {
   virtual Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) = 0;
 };
 
+// The checks forward_batch makes before running anything (batched_backend.cpp): a pool is
+// allocated, every entry has tokens inside the vocabulary, fits the context, and its table covers
+// its positions with blocks of the pool that no other entry holds.
+Status check_batch_entries(std::span<const BatchEntry> entries, const kv_pool::KvPoolPlan& pool,
+                           int64_t capacity, int64_t vocab);
+
 }  // namespace llama_worker::runtime

@@ -95,7 +95,6 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
   // n x embedding, gate_up n x 2 feed-forward, activated n x feed-forward).
   Status feed_forward(const Layer& layer, int64_t n, float* x, float* normed, float* gate_up,
                       float* activated, float* projected) const;
-  Status check_batch(std::span<const BatchEntry> entries) const;
   // K (value = false) or V slab of `block` in `layer`: (block_positions, kv_heads, head_dim).
   float* paged_slab(int32_t block, int64_t layer, bool value);
 

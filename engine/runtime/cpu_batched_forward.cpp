@@ -31,11 +31,6 @@ cpu::RopeStyle kernel_rope_style(model::RopeStyle style) {
   return style == model::RopeStyle::kNeox ? cpu::RopeStyle::kNeox : cpu::RopeStyle::kNormal;
 }
 
-Error bad_entry(size_t index, const std::string& what) {
-  return make_error(ErrorCode::kInvalidArgument,
-                    "forward_batch: entry " + std::to_string(index) + ": " + what);
-}
-
 }  // namespace
 
 kv_pool::KvGeometry CpuBackend::kv_geometry() const {
@@ -73,53 +68,8 @@ float* CpuBackend::paged_slab(int32_t block, int64_t layer, bool value) {
   return paged_kv_.data() + index * slab;
 }
 
-Status CpuBackend::check_batch(std::span<const BatchEntry> entries) const {
-  if (paged_plan_.blocks_total == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "forward_batch: no KV pool (allocate_kv_blocks first)");
-  }
-  if (entries.empty()) return make_error(ErrorCode::kInvalidArgument, "forward_batch: no entries");
-  const int64_t vocab = config().vocab_size;
-  std::vector<bool> block_seen(static_cast<size_t>(paged_plan_.blocks_total), false);
-  for (size_t e = 0; e < entries.size(); ++e) {
-    const BatchEntry& entry = entries[e];
-    const int64_t n = static_cast<int64_t>(entry.tokens.size());
-    if (n == 0) return bad_entry(e, "no tokens");
-    if (entry.start_position < 0) return bad_entry(e, "negative start position");
-    if (entry.start_position + n > capacity_) {
-      return make_error(ErrorCode::kOutOfRange, "forward_batch: entry " + std::to_string(e) + ": " +
-                                                    std::to_string(entry.start_position) + " cached + " +
-                                                    std::to_string(n) + " new tokens exceed the context of " +
-                                                    std::to_string(capacity_) + " positions");
-    }
-    for (int64_t t = 0; t < n; ++t) {
-      const int32_t id = entry.tokens[static_cast<size_t>(t)];
-      if (id < 0 || id >= vocab) {
-        return bad_entry(e, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                                std::to_string(vocab) + ")");
-      }
-    }
-    const int64_t covered = static_cast<int64_t>(entry.block_table.size()) * paged_plan_.block_positions;
-    if (covered < entry.start_position + n) {
-      return bad_entry(e, "its " + std::to_string(entry.block_table.size()) + " blocks hold " +
-                              std::to_string(covered) + " positions, not " +
-                              std::to_string(entry.start_position + n));
-    }
-    for (const int32_t block : entry.block_table) {
-      if (block < 0 || block >= paged_plan_.blocks_total) {
-        return bad_entry(e, "block " + std::to_string(block) + " is outside the pool of " +
-                                std::to_string(paged_plan_.blocks_total));
-      }
-      if (block_seen[static_cast<size_t>(block)]) {
-        return bad_entry(e, "block " + std::to_string(block) + " is in two block tables");
-      }
-      block_seen[static_cast<size_t>(block)] = true;
-    }
-  }
-  return Status::ok();
-}
-
 Status CpuBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) {
-  LW_TRY(check_batch(entries));
+  LW_TRY(check_batch_entries(entries, paged_plan_, capacity_, config().vocab_size));
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
   const model::ModelWeights& w = adapter_.weights();

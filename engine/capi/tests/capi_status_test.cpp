@@ -262,6 +262,24 @@ TEST_F(CapiStatus, CorruptWeightsGiveANumericError) {
   expect_model_still_works();
 }
 
+// The same on a model serving several inferences (the scheduler's path): each inference fails
+// alone with the numeric error, never a token sampled from NaN.
+TEST_F(CapiStatus, CorruptWeightsGiveANumericErrorWithSeveralInferences) {
+  cuda_model* model = nullptr;
+  lw_model_options options = cpu_options();
+  options.max_inferences = 2;
+  ASSERT_LW(LW_STATUS_OK, cuda_load_model(context_, test_models().nan_weights.c_str(), &options, &model));
+  for (int round = 0; round < 2; ++round) {
+    const Generated generated = generate(model, "hello", greedy(4));
+    EXPECT_LW(LW_STATUS_NUMERIC_ERROR, generated.status);
+    EXPECT_NE(std::string(cuda_last_error()).find("non-finite logit"), std::string::npos)
+        << cuda_last_error();
+    EXPECT_TRUE(generated.tokens.empty());
+  }
+  cuda_model_free(model);
+  expect_model_still_works();
+}
+
 TEST_F(CapiStatus, Cancelled) {
   cuda_inference* inference = nullptr;
   ASSERT_LW(LW_STATUS_OK, cuda_inference_start(model_, "hello", nullptr, &inference));

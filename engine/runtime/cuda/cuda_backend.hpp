@@ -28,6 +28,7 @@
 #include "gguf/file.hpp"
 #include "model/llama_inference_adapter.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/batched_backend.hpp"
 #include "runtime/cuda/device_memory.hpp"
 #include "runtime/cuda/memory_plan.hpp"
 
@@ -53,7 +54,7 @@ struct DeviceMatrix {
   int64_t out_features = 0;
 };
 
-class CudaBackend final : public InferenceBackend {
+class CudaBackend final : public InferenceBackend, public BatchedInferenceBackend {
  public:
   // `file` must outlive the backend only during create (weights are copied to the device).
   static Result<std::unique_ptr<CudaBackend>> create(const gguf::File& file,
@@ -65,6 +66,17 @@ class CudaBackend final : public InferenceBackend {
   int64_t position() const override { return position_; }
   void reset() override { position_ = 0; }
   Status forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) override;
+
+  // Many sequences over a paged fp16 KV pool (batched_backend.hpp), in cuda_batched_forward.cpp.
+  // Every op of the batched step is row-wise or per row (the column-invariant products of
+  // quant_gemv_columns, paged attention per query row), so an entry's bits depend on its own rows
+  // only: not on the other entries, their number or order, nor on how its prompt is chunked. The
+  // arithmetic differs from forward() (no fused decode kernels, no tensor cores), so a sequence
+  // run alone through forward() is not bit-equal to it through forward_batch(); the pool is
+  // separate from forward()'s contiguous cache.
+  kv_pool::KvGeometry kv_geometry() const override;
+  Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) override;
+  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) override;
 
   const MemoryPlan& memory_plan() const { return plan_; }
   // Every weight, KV and scratch buffer is plain device memory (cudaPointerGetAttributes).
@@ -101,8 +113,29 @@ class CudaBackend final : public InferenceBackend {
   Result<bool> residual_product_then_norm(const DeviceMatrix& w, const float* input,
                                           const float* norm_weight);
 
+  // The batched step (cuda_batched_forward.cpp): one pass of `rows` stacked rows whose token ids,
+  // positions, table offsets and block tables are in batch_meta_, up to the final norm.
+  Status enqueue_batched_layers(int64_t rows);
+  // Final norm and logits of `count` rows of x_ (source rows at batch_gather_ + first), appended
+  // to `logits`.
+  Status batched_logits(int64_t first, int64_t count, std::vector<float>& logits);
+  // y = x W^T (+ bias) (+ residual), or the SwiGLU form with `up`: every row's bits independent of
+  // `rows` (quant_gemv_columns).
+  Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
+                         int64_t y_stride, const float* bias, const float* residual,
+                         const uint8_t* up = nullptr);
+
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
+  // The paged pool and the batch's metadata (allocate_kv_blocks): int32 regions of max_batch
+  // each for tokens, positions, table offsets and gathered rows, then the block tables.
+  kv_pool::KvPoolPlan paged_plan_;
+  DeviceAllocation paged_kv_, batch_meta_;
+  PinnedHostBuffer pinned_batch_meta_buffer_;
+  int32_t* pinned_batch_meta_ = nullptr;
+  int64_t batch_meta_ints_ = 0;
+  int32_t *batch_tokens_ = nullptr, *batch_positions_ = nullptr, *batch_row_tables_ = nullptr,
+          *batch_gather_ = nullptr, *batch_tables_ = nullptr;
   DeviceAllocation weights_, kv_cache_, scratch_;
   std::vector<DeviceLayer> layers_;
   DeviceMatrix token_embd_, output_;

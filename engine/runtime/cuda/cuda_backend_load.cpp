@@ -277,7 +277,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
 }
 
 Result<ResidencyReport> CudaBackend::check_vram_residency() const {
-  return check_residency({&weights_, &kv_cache_, &scratch_});
+  return check_residency({&weights_, &kv_cache_, &scratch_, &paged_kv_, &batch_meta_});
 }
 
 }  // namespace llama_worker::runtime::cuda

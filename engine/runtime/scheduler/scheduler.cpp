@@ -1,7 +1,9 @@
 #include "runtime/scheduler/scheduler.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace llama_worker::runtime::scheduler {
@@ -299,6 +301,15 @@ Result<bool> Scheduler::run_step(std::unique_lock<std::mutex>& lock) {
       ++row;
       const int64_t position = entry.start_position + static_cast<int64_t>(entry.tokens.size()) - 1;
       if (options_.logits_observer) options_.logits_observer(entry.sequence->id, position, values);
+      if (const auto bad =
+              std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+          bad != values.end()) {
+        entry.sample_error = make_error(
+            ErrorCode::kInternal, std::string(kNonFiniteLogitsPrefix) + " " + std::to_string(*bad) +
+                                      " for token " + std::to_string(bad - values.begin()) + " at position " +
+                                      std::to_string(position) + ": its weights are probably corrupt");
+        continue;
+      }
       Result<int32_t> token = entry.sequence->sampler->sample(values, entry.sequence->history);
       if (token) {
         entry.sampled = *token;
@@ -358,6 +369,11 @@ void Scheduler::commit_locked(std::vector<PlannedEntry>& planned, const Status& 
     }
     push_token_locked(sequence, *entry.sampled);
   }
+}
+
+bool is_non_finite_logits(const Error& error) {
+  return error.code == ErrorCode::kInternal &&
+         std::string_view(error.message).starts_with(kNonFiniteLogitsPrefix);
 }
 
 }  // namespace llama_worker::runtime::scheduler

@@ -84,6 +84,11 @@ struct SchedulerStats {
   int64_t blocks_free = 0;
 };
 
+// A sequence whose logits row holds NaN or an infinity fails alone (kInternal) with a message
+// starting with this prefix (corrupt weights); is_non_finite_logits() recognises it.
+inline constexpr const char* kNonFiniteLogitsPrefix = "the model produced a non-finite logit:";
+bool is_non_finite_logits(const Error& error);
+
 class Scheduler {
  public:
   // Plans the KV pool from the options and the backend's geometry and context, and allocates it.

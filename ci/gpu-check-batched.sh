@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# One device call for many inferences per model (issue 17), everything that work needs:
+#   1. op conformance of the batched kernels (column-invariant products, paged KV store and
+#      attention) and of everything else, against their CPU twins;
+#   2. gpu_cuda_batched_tests: the CUDA batched forward vs the CPU reference, and 64 sequences
+#      through the scheduler equal to each alone, bit for bit (synthetic golden models, made here);
+#   3. side by side with llama.cpp's llama-batched-bench (-npp 128 -ntg 128 -npl 1,4,16,64) on the
+#      exact-shape Qwen2.5-0.5B and Phi-3-mini Q4_K_M files, against `llama-worker bench --parallel`,
+#      plus our single-stream tg128 (plain path) for the per-stream comparison.
+# The peer is built in the background from .peer-src (bench/README.md) while 1 and 2 run.
+# Usage, from the repository root on the GPU machine, with .gpu-stage and .peer-src carried:
+#   ci/gpu-check-batched.sh [stage-dir]        (default .gpu-build; unpacked from .gpu-stage if absent)
+# Environment: TOTAL (seconds for the whole call, default 585), MODELS (default "qwen phi3"),
+# PARALLEL (default 1,4,16,64). Logs under $OUT; a short table last.
+set -u -o pipefail
+stage=${1:-.gpu-build}
+out=${OUT:-$PWD/gpu-check-out}
+total=${TOTAL:-585}
+parallel=${PARALLEL:-1,4,16,64}
+start=$(date +%s)
+mkdir -p "$out"
+left() { echo $((total - ($(date +%s) - start))); }
+say() { echo "[batched $(($(date +%s) - start))s] $*"; }
+
+[ -x "$stage/bin/llama-worker" ] || tar -xJf .gpu-stage/build.tar.xz
+export LD_LIBRARY_PATH="$PWD/$stage/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+worker="$stage/bin/llama-worker"
+if [ ! -x .peer/llama-batched-bench ]; then
+  (PEER_JOBS=${PEER_JOBS:-12} nice bash .peer-src/build-on-gpu.sh > "$out/peer-build.log" 2>&1
+   echo "peer build exit $?" >> "$out/peer-build.log") &
+  peer_build=$!
+else
+  peer_build=""
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/machine.txt"
+
+say "synthetic golden models"
+golden=/tmp/llama-worker-golden-models
+mkdir -p "$golden"
+vocab=conformance/data/vocab
+make_golden() {  # name vocab quant seed extra...
+  local name=$1 v=$2 quant=$3 seed=$4
+  shift 4
+  [ -s "$golden/$name.gguf" ] || "$worker" mkmodel --vocab "$vocab/$v" --quant "$quant" --seed "$seed" --layers 2 \
+    --embd 256 --ff 512 --heads 4 "$@" -o "$golden/$name.gguf" > /dev/null
+}
+make_golden synthetic-qwen2-q4_k_m qwen2.5-0.5b-instruct.vocab.gguf Q4_K_M 1 --kv-heads 2 --tied
+make_golden synthetic-qwen2-f16 qwen2.5-0.5b-instruct.vocab.gguf F16 1 --kv-heads 2 --tied
+make_golden synthetic-phi3-q4_k_m phi-3-mini-4k-instruct.vocab.gguf Q4_K_M 2 --kv-heads 4
+make_golden synthetic-llama-q4_k_m llama-spm.vocab.gguf Q4_K_M 3 --kv-heads 2
+ls -la "$golden" | tail -n +2 | awk '{print "  " $5, $9}'
+
+say "op conformance"
+timeout 200 "$stage/bin/gpu_op_conformance_tests" > "$out/op-conformance.log" 2>&1
+conformance=$?
+grep -E "FAILED|Failure" "$out/op-conformance.log" | head -20
+grep -E "PASSED|tests ran" "$out/op-conformance.log" | tail -2
+
+say "batched forward end to end"
+LLAMA_WORKER_GOLDEN_MODELS=$golden timeout 240 "$stage/bin/gpu_cuda_batched_tests" > "$out/batched.log" 2>&1
+batched=$?
+grep -E "tokens in|FAILED|Failure|PASSED|SKIPPED" "$out/batched.log" | head -30
+grep -E "NMSE" "$out/batched.log" | sort -k9 -g | tail -2
+
+say "exact-shape models"
+model_dir=/tmp/llama-worker-bench-models
+mkdir -p "$model_dir"
+for model in ${MODELS:-qwen phi3}; do
+  case $model in
+    qwen) file=$model_dir/qwen-tied-Q4_K_M-seed1.gguf; flags="--vocab $vocab/qwen2.5-0.5b-instruct.vocab.gguf --tied" ;;
+    phi3) file=$model_dir/phi3-Q4_K_M-seed1.gguf; flags="--vocab $vocab/phi-3-mini-4k-instruct.vocab.gguf" ;;
+  esac
+  [ -s "$file" ] || timeout $(($(left) - 200)) "$worker" mkmodel $flags --quant Q4_K_M --seed 1 -o "$file.partial" > /dev/null &&
+    mv "$file.partial" "$file"
+  cat "$file" > /dev/null
+done
+
+if [ -n "$peer_build" ]; then
+  say "waiting for the peer build"
+  while kill -0 "$peer_build" 2> /dev/null && (($(left) > 150)); do sleep 5; done
+  tail -n 2 "$out/peer-build.log"
+fi
+export LD_LIBRARY_PATH="$PWD/.peer:/usr/local/cuda/lib64:$LD_LIBRARY_PATH"
+for model in ${MODELS:-qwen phi3}; do
+  case $model in
+    qwen) file=$model_dir/qwen-tied-Q4_K_M-seed1.gguf ;;
+    phi3) file=$model_dir/phi3-Q4_K_M-seed1.gguf ;;
+  esac
+  [ -s "$file" ] || continue
+  (($(left) > 30)) || break
+  say "$model: ours, bench --parallel $parallel"
+  timeout $(($(left) / 2)) "$worker" bench -m "$file" --backend cuda -p 128 -n 128 --parallel "$parallel" \
+    --json-out "$out/ours-parallel-$model.json" > "$out/ours-parallel-$model.log" 2>&1
+  echo "exit $?" >> "$out/ours-parallel-$model.log"
+  cat "$out/ours-parallel-$model.log"
+  say "$model: ours, single stream tg128 (the one-inference path)"
+  timeout 60 "$worker" bench -m "$file" --backend cuda -p 128 -n 128 -r 3 2>&1 | grep -E '^\|' | tail -n +3
+  (($(left) > 20)) || break
+  say "$model: llama-batched-bench -npp 128 -ntg 128 -npl $parallel"
+  timeout $(($(left) - 10)) .peer/llama-batched-bench -m "$file" -ngl 99 -fa on -c $((128 * 2 * 64 + 256)) \
+    -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$parallel" > "$out/peer-parallel-$model.log" 2>&1
+  echo "exit $?" >> "$out/peer-parallel-$model.log"
+  grep -E '^\|' "$out/peer-parallel-$model.log"
+done
+echo
+echo "| check | result |"
+echo "|---|---|"
+echo "| op conformance | exit $conformance |"
+echo "| batched forward tests | exit $batched |"
+echo "| total | $(($(date +%s) - start)) s |"

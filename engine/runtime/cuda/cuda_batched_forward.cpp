@@ -1,0 +1,280 @@
+// CudaBackend's batched forward over the paged fp16 KV pool (batched_backend.hpp).
+//
+// The rows of every entry are stacked (entry order) and run in passes of at most max_batch rows
+// through the ops of the Llama block, each of which gives a row the same bits whatever else is
+// in the pass:
+//   embedding, RMSNorm, RoPE, SwiGLU   row-wise kernels (one block per row or element-wise);
+//   every matrix product               quant_gemv_columns: a column's sums run in one fixed order
+//                                      for 1..any columns (kernels/cuda/quant_gemv.cuh);
+//   K/V store and attention            paged_kv_store / paged_attention: per query row over its
+//                                      own sequence's blocks, no split chosen from the batch.
+// So an entry's logits and the K/V it writes do not depend on the other entries, their number or
+// their order — nor on how a prompt is cut into chunks or passes (a row sees the K/V the earlier
+// rows of its sequence stored, in this pass or an earlier one). gpu_cuda_batched_tests check it.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_check.hpp"
+#include "cuda/embedding.cuh"
+#include "cuda/gather_rows.cuh"
+#include "cuda/paged_kv.cuh"
+#include "cuda/quant_gemv.cuh"
+#include "cuda/rmsnorm.cuh"
+#include "cuda/rope.cuh"
+#include "cuda/swiglu.cuh"
+#include "runtime/cuda/cuda_backend.hpp"
+
+namespace llama_worker::runtime::cuda {
+namespace kc = kernels::cuda;
+
+namespace {
+
+kc::RopeStyle batched_rope_style(model::RopeStyle style) {
+  return style == model::RopeStyle::kNeox ? kc::RopeStyle::kNeox : kc::RopeStyle::kNormal;
+}
+
+}  // namespace
+
+kv_pool::KvGeometry CudaBackend::kv_geometry() const {
+  return {.layers = static_cast<int64_t>(layers_.size()), .kv_width = config().kv_width(), .bytes_per_element = 2};
+}
+
+Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
+  const kv_pool::KvGeometry mine = kv_geometry();
+  if (plan.geometry.layers != mine.layers || plan.geometry.kv_width != mine.kv_width ||
+      plan.geometry.bytes_per_element != mine.bytes_per_element) {
+    return make_error(ErrorCode::kInvalidArgument, "allocate_kv_blocks: the plan is for another model's geometry");
+  }
+  if (plan.blocks_total <= 0 || plan.block_positions <= 0 || plan.blocks_per_sequence <= 0) {
+    return make_error(ErrorCode::kInvalidArgument, "allocate_kv_blocks: the plan has no blocks");
+  }
+  LW_CUDA_TRY(cudaSetDevice(device_));
+  LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  paged_kv_ = {};
+  batch_meta_ = {};
+  pinned_batch_meta_buffer_ = {};
+  paged_plan_ = {};
+  const int64_t b = plan_.max_batch;
+  const int64_t tables = b * std::min(plan.blocks_per_sequence, plan.blocks_total);
+  const int64_t ints = 4 * b + tables;
+  auto pool = DeviceAllocation::allocate(plan.bytes_total, "paged kv pool");
+  if (!pool) {
+    return make_error(ErrorCode::kOutOfMemory, "allocate_kv_blocks: cannot allocate " + plan.describe() + ": " +
+                                                   pool.error().message);
+  }
+  LW_ASSIGN_OR_RETURN(batch_meta_, DeviceAllocation::allocate(ints * 4, "batch metadata"));
+  LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_, PinnedHostBuffer::allocate(ints * 4, "batch metadata staging"));
+  paged_kv_ = std::move(*pool);
+  // Zeros: a pool position is always written before it is read, but a stale read stays reproducible.
+  LW_CUDA_TRY(cudaMemsetAsync(paged_kv_.data(), 0, static_cast<size_t>(paged_kv_.bytes()), stream_));
+  auto* meta = reinterpret_cast<int32_t*>(batch_meta_.data());
+  batch_tokens_ = meta;
+  batch_positions_ = meta + b;
+  batch_row_tables_ = meta + 2 * b;
+  batch_gather_ = meta + 3 * b;
+  batch_tables_ = meta + 4 * b;
+  pinned_batch_meta_ = reinterpret_cast<int32_t*>(pinned_batch_meta_buffer_.data());
+  batch_meta_ints_ = ints;
+  LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  paged_plan_ = plan;
+  return Status::ok();
+}
+
+Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
+                                    float* y, int64_t y_stride, const float* bias, const float* residual,
+                                    const uint8_t* up) {
+  kc::QuantGemvColumnsParams p;
+  p.y = y;
+  p.y_stride = y_stride;
+  p.x = x;
+  p.x_stride = x_stride;
+  p.weight = w.data;
+  p.up_weight = up;
+  p.weight_type = w.type;
+  p.weight_row_bytes = w.row_bytes;
+  p.bias = bias;
+  p.residual = residual;
+  p.in_features = w.in_features;
+  p.out_features = w.out_features;
+  p.columns = rows;
+  return kc::quant_gemv_columns(p, stream_);
+}
+
+Status CudaBackend::enqueue_batched_layers(int64_t n) {
+  const model::ModelConfig& c = adapter_.config();
+  const model::BlockSpec& spec = adapter_.block();
+  const int64_t embd = c.embedding_width, qw = c.q_width(), kvw = c.kv_width(), ff = c.feed_forward_width;
+  const int64_t qkv = qw + 2 * kvw;
+
+  kc::EmbeddingParams embedding;
+  embedding.out = x_;
+  embedding.tokens = batch_tokens_;
+  embedding.token_count = n;
+  embedding.table = token_embd_.data;
+  embedding.table_type = token_embd_.type;
+  embedding.table_row_bytes = token_embd_.row_bytes;
+  embedding.vocab = c.vocab_size;
+  embedding.width = embd;
+  embedding.error_flag = device_error_flag_;
+  LW_TRY(kc::embedding_lookup(embedding, stream_));
+
+  const int64_t slab = paged_plan_.slab_elements();
+  auto* pool = reinterpret_cast<__half*>(paged_kv_.data());
+  for (size_t layer_index = 0; layer_index < layers_.size(); ++layer_index) {
+    const DeviceLayer& layer = layers_[layer_index];
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+    if (spec.fused_qkv) {
+      LW_TRY(batched_product(layer.wqkv, normed_, embd, n, qkv_, qkv, nullptr, nullptr));
+    } else {
+      LW_TRY(batched_product(layer.wq, normed_, embd, n, qkv_, qkv, layer.bq, nullptr));
+      LW_TRY(batched_product(layer.wk, normed_, embd, n, qkv_ + qw, qkv, layer.bk, nullptr));
+      LW_TRY(batched_product(layer.wv, normed_, embd, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr));
+    }
+    kc::RopeParams rope;  // Q heads and K heads are adjacent in each row: one launch rotates both
+    rope.x = qkv_;
+    rope.positions = batch_positions_;
+    rope.tokens = n;
+    rope.heads = c.head_count + c.kv_head_count;
+    rope.head_dim = c.head_dim;
+    rope.rotary_dims = c.rope_dims;
+    rope.token_stride = qkv;
+    rope.freq_base = c.rope_freq_base;
+    rope.freq_scale = c.rope_freq_scale;
+    rope.style = batched_rope_style(spec.rope_style);
+    LW_TRY(kc::rope_f32(rope, stream_));
+
+    kc::PagedKvLayout kv;
+    kv.k = pool + (2 * static_cast<int64_t>(layer_index)) * slab;
+    kv.v = pool + (2 * static_cast<int64_t>(layer_index) + 1) * slab;
+    kv.block_stride = static_cast<int64_t>(layers_.size()) * 2 * slab;
+    kv.block_positions = paged_plan_.block_positions;
+    kv.kv_heads = c.kv_head_count;
+    kv.head_dim = c.head_dim;
+    kv.block_tables = batch_tables_;
+    kv.row_table = batch_row_tables_;
+    kv.row_positions = batch_positions_;
+    LW_TRY(kc::paged_kv_store(kv, qkv_ + qw, qkv, qkv_ + qw + kvw, qkv, n, stream_));
+    kc::PagedAttentionParams attention;
+    attention.out = attention_;
+    attention.out_stride = qw;
+    attention.q = qkv_;
+    attention.q_stride = qkv;
+    attention.kv = kv;
+    attention.rows = n;
+    attention.heads = c.head_count;
+    attention.sliding_window = spec.sliding_window;
+    LW_TRY(kc::paged_attention(attention, stream_));
+    LW_TRY(batched_product(layer.wo, attention_, qw, n, x_, embd, nullptr, x_));
+
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+    // Gate, up and SwiGLU in one product where both matrices take the decode kernel alike (as the
+    // decode step does), else two products and the SwiGLU kernel. The choice depends on the
+    // weights only, never on the batch.
+    const DeviceMatrix& gate = spec.fused_gate_up ? layer.w_up : layer.w_gate;
+    const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
+    const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
+                                                  layer.w_gate.row_bytes == layer.w_up.row_bytes);
+    if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, normed_) &&
+        kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, normed_)) {
+      DeviceMatrix gate_rows = gate;
+      gate_rows.out_features = ff;  // the gate half of a fused gate/up matrix
+      LW_TRY(batched_product(gate_rows, normed_, embd, n, activated_, 2 * ff, nullptr, nullptr, up));
+    } else {
+      if (spec.fused_gate_up) {
+        LW_TRY(batched_product(layer.w_up, normed_, embd, n, gate_up_, 2 * ff, nullptr, nullptr));
+      } else {
+        LW_TRY(batched_product(layer.w_gate, normed_, embd, n, gate_up_, 2 * ff, nullptr, nullptr));
+        LW_TRY(batched_product(layer.w_up, normed_, embd, n, gate_up_ + ff, 2 * ff, nullptr, nullptr));
+      }
+      kc::SwigluParams swiglu;
+      swiglu.out = activated_;
+      swiglu.gate = gate_up_;
+      swiglu.up = gate_up_ + ff;
+      swiglu.rows = n;
+      swiglu.width = ff;
+      swiglu.gate_row_stride = 2 * ff;
+      swiglu.up_row_stride = 2 * ff;
+      swiglu.out_row_stride = 2 * ff;
+      LW_TRY(kc::swiglu_f32(swiglu, stream_));
+    }
+    LW_TRY(batched_product(layer.w_down, activated_, 2 * ff, n, x_, embd, nullptr, x_));
+  }
+  return Status::ok();
+}
+
+Status CudaBackend::batched_logits(int64_t first, int64_t count, std::vector<float>& logits) {
+  const model::ModelConfig& c = adapter_.config();
+  const int64_t embd = c.embedding_width;
+  for (int64_t done = 0; done < count; done += kLogitsRowsPerPass) {
+    const int64_t rows = std::min(kLogitsRowsPerPass, count - done);
+    // gate_up_ is free after the last layer: the wanted rows of x_ side by side there.
+    kc::GatherRowsParams gather;
+    gather.out = gate_up_;
+    gather.in = x_;
+    gather.rows = batch_gather_ + first + done;
+    gather.count = rows;
+    gather.width = embd;
+    LW_TRY(kc::gather_rows_f32(gather, stream_));
+    LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_));
+    LW_TRY(batched_product(output_, normed_, embd, rows, logits_, c.vocab_size, nullptr, nullptr));
+    LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_, logits_, static_cast<size_t>(rows * c.vocab_size * 4),
+                                cudaMemcpyDeviceToHost, stream_));
+    LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+    logits.insert(logits.end(), pinned_logits_, pinned_logits_ + rows * c.vocab_size);
+  }
+  return Status::ok();
+}
+
+Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) {
+  const model::ModelConfig& c = adapter_.config();
+  LW_TRY(check_batch_entries(entries, paged_plan_, plan_.context, c.vocab_size));
+  LW_CUDA_TRY(cudaSetDevice(device_));
+  logits.clear();
+  const int64_t b = plan_.max_batch;
+  const int64_t block_positions = paged_plan_.block_positions;
+  size_t entry = 0;
+  int64_t entry_row = 0;  // rows of `entry` already run in earlier passes
+  while (entry < entries.size()) {
+    // One pass: rows of consecutive entries up to max_batch; an entry may be cut between passes.
+    int64_t rows = 0, tables = 0, wanted = 0;
+    int32_t* tokens = pinned_batch_meta_;
+    int32_t* positions = pinned_batch_meta_ + b;
+    int32_t* row_tables = pinned_batch_meta_ + 2 * b;
+    int32_t* gather = pinned_batch_meta_ + 3 * b;
+    int32_t* table_data = pinned_batch_meta_ + 4 * b;
+    const int64_t table_capacity = batch_meta_ints_ - 4 * b;
+    while (entry < entries.size() && rows < b) {
+      const BatchEntry& e = entries[entry];
+      const int64_t n = static_cast<int64_t>(e.tokens.size());
+      const int64_t take = std::min(n - entry_row, b - rows);
+      const int64_t reach = e.start_position + entry_row + take;  // positions the rows see
+      const int64_t blocks = kv_pool::blocks_for_positions(reach, block_positions);
+      if (tables + blocks > table_capacity) break;  // the next pass takes it
+      std::copy_n(e.block_table.begin(), blocks, table_data + tables);
+      for (int64_t t = 0; t < take; ++t) {
+        tokens[rows + t] = e.tokens[static_cast<size_t>(entry_row + t)];
+        positions[rows + t] = static_cast<int32_t>(e.start_position + entry_row + t);
+        row_tables[rows + t] = static_cast<int32_t>(tables);
+      }
+      tables += blocks;
+      rows += take;
+      entry_row += take;
+      if (entry_row == n) {
+        if (e.logits) gather[wanted++] = static_cast<int32_t>(rows - 1);
+        ++entry;
+        entry_row = 0;
+      }
+    }
+    if (rows == 0) return make_error(ErrorCode::kInternal, "forward_batch: an entry's block table does not fit");
+    LW_CUDA_TRY(cudaMemcpyAsync(batch_meta_.data(), pinned_batch_meta_,
+                                static_cast<size_t>((4 * b + tables) * 4), cudaMemcpyHostToDevice, stream_));
+    LW_TRY(enqueue_batched_layers(rows));
+    if (wanted > 0) LW_TRY(batched_logits(0, wanted, logits));
+    LW_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging buffer is reused by the next pass
+  }
+  return Status::ok();
+}
+
+}  // namespace llama_worker::runtime::cuda
