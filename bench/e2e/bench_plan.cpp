@@ -70,6 +70,8 @@ int64_t required_context(const BenchSettings& settings) {
   const auto largest = [](const std::vector<int64_t>& values) {
     return values.empty() ? int64_t{0} : *std::max_element(values.begin(), values.end());
   };
+  if (!settings.parallel.empty())
+    return largest(settings.prompt_counts) + largest(settings.generate_counts) + 1;
   return largest(settings.depths) + largest(settings.prompt_counts) + largest(settings.generate_counts);
 }
 

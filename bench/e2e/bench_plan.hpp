@@ -35,6 +35,9 @@ struct BenchSettings {
   int repetitions = 5;                        // -r, timed runs per case
   bool warmup = true;                         // one untimed run per case first
   uint64_t seed = 1;                          // random token ids
+  // --parallel: stream counts of llama-batched-bench's cases (parallel_bench.hpp); when not empty
+  // the bench runs those cases (every PP of -p x TG of -n x N, in that nesting) instead of pp/tg.
+  std::vector<int64_t> parallel;
 };
 
 // "512" or "0,2048" -> counts (each >= 0). `flag` names the option in the error ("-p").
@@ -47,7 +50,8 @@ Result<std::vector<TestCase>> make_test_cases(const BenchSettings& settings);
 std::string test_name(const TestCase& test);
 
 // KV positions a run of these cases needs: llama-bench's n_ctx = max over depths of
-// (depth + largest P + largest N).
+// (depth + largest P + largest N); with --parallel, the positions one stream may reach (largest
+// P + largest N + 1: its last sampled token).
 int64_t required_context(const BenchSettings& settings);
 
 }  // namespace llama_worker::bench

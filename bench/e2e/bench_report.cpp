@@ -47,7 +47,7 @@ std::string markdown_table(const std::vector<std::string>& header, const std::ve
   };
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) {
-    width[c] = columns(header[c]);
+    width[c] = std::max<size_t>(3, columns(header[c]));  // room for "--:" under a one-letter header
     for (const auto& row : rows) width[c] = std::max(width[c], columns(row[c]));
   }
   // Built with append(): GCC 12 warns falsely (-Wrestrict) on `" " + std::string(...)`.
@@ -81,9 +81,42 @@ std::string mib_text(int64_t bytes) {
   return printf_string("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
 }
 
+// llama-batched-bench's table (PP, TG, B, N_KV, T_PP s, S_PP t/s, T_TG s, S_TG t/s, T s, S t/s)
+// plus the per-stream decode rate, the scheduler's steps and its KV pool.
+std::string parallel_markdown(const BenchReport& report) {
+  std::vector<std::vector<std::string>> rows;
+  for (const ParallelResult& result : report.parallel_results) {
+    rows.push_back({std::to_string(result.test.prompt_tokens), std::to_string(result.test.generate_tokens),
+                    std::to_string(result.test.streams), std::to_string(result.kv_positions()),
+                    printf_string("%.3f", result.prefill_seconds),
+                    printf_string("%.2f", result.prefill_rate()),
+                    printf_string("%.3f", result.decode_seconds), printf_string("%.2f", result.decode_rate()),
+                    printf_string("%.2f", result.decode_rate_per_stream()),
+                    printf_string("%.3f", result.total_seconds()), printf_string("%.2f", result.total_rate()),
+                    std::to_string(result.steps), mib_text(result.kv_pool_bytes)});
+  }
+  std::string out = "model: " + report.model.architecture + " " + report.model.file_type + ", " +
+                    size_text(report.model.file_bytes) + ", " + parameter_text(report.model.parameter_count) +
+                    " params, backend " + upper(report.backend) + "\n\n";
+  out += markdown_table({"PP", "TG", "B", "N_KV", "T_PP s", "S_PP t/s", "T_TG s", "S_TG t/s", "S_TG/B t/s",
+                         "T s", "S t/s", "steps", "KV pool"},
+                        std::vector<bool>(13, true), rows);
+  return out;
+}
+
 }  // namespace
 
 std::string format_markdown(const BenchReport& report) {
+  if (!report.parallel_results.empty()) {
+    std::string out = parallel_markdown(report);
+    out += "\n";
+    out += "device: " + report.device_name + ", KV cache " + std::to_string(report.context) +
+           " positions per stream, one timed run per case" +
+           (report.settings.warmup ? " after a warm-up" : "") + "\n";
+    out += "load: " + printf_string("%.3f s", report.load_seconds) + " (file in page cache -> ready)\n";
+    if (report.peak_memory_bytes) out += "device memory: peak " + mib_text(*report.peak_memory_bytes) + "\n";
+    return out;
+  }
   std::vector<std::vector<std::string>> rows;
   const std::string model = report.model.architecture + " " + report.model.file_type;
   for (const TestResult& result : report.results) {
@@ -139,6 +172,28 @@ std::string format_json(const BenchReport& report, const std::string& engine_ver
         {"samples_ns", samples_ns},
     });
   }
+  // llama-batched-bench's jsonl names (pp, tg, pl, n_kv, t_pp, speed_pp, t_tg, speed_tg, t, speed)
+  // plus ours (speed_tg_per_stream, steps, kv_pool_*).
+  json parallel = json::array();
+  for (const ParallelResult& result : report.parallel_results) {
+    parallel.push_back({
+        {"pp", result.test.prompt_tokens},
+        {"tg", result.test.generate_tokens},
+        {"pl", result.test.streams},
+        {"n_kv", result.kv_positions()},
+        {"t_pp", result.prefill_seconds},
+        {"speed_pp", result.prefill_rate()},
+        {"t_tg", result.decode_seconds},
+        {"speed_tg", result.decode_rate()},
+        {"speed_tg_per_stream", result.decode_rate_per_stream()},
+        {"t", result.total_seconds()},
+        {"speed", result.total_rate()},
+        {"steps", result.steps},
+        {"kv_pool_blocks", result.kv_pool_blocks},
+        {"kv_block_positions", result.kv_block_positions},
+        {"kv_pool_bytes", result.kv_pool_bytes},
+    });
+  }
   json record = {
       {"engine", "llama-worker"},
       {"engine_version", engine_version},
@@ -163,6 +218,7 @@ std::string format_json(const BenchReport& report, const std::string& engine_ver
       {"memory_after_load_bytes", optional_bytes(report.memory_after_load_bytes)},
       {"peak_memory_bytes", optional_bytes(report.peak_memory_bytes)},
       {"tests", tests},
+      {"parallel", parallel},
   };
   return record.dump(2) + "\n";
 }

@@ -9,6 +9,7 @@
 
 #include "gguf/file.hpp"
 #include "model/config.hpp"
+#include "runtime/batched_backend.hpp"
 #include "runtime/cpu_backend.hpp"
 #ifdef LLAMA_WORKER_HAS_CUDA_BACKEND
 #include "runtime/cuda/cuda_backend.hpp"
@@ -203,11 +204,43 @@ std::string file_type_name(uint32_t file_type) {
   }
 }
 
+namespace {
+
+// --parallel's cases in llama-batched-bench's nesting (every PP, every TG, every N), or an error
+// for settings that have no meaning there.
+Result<std::vector<ParallelCase>> make_parallel_cases(const BenchSettings& settings) {
+  for (const int64_t depth : settings.depths) {
+    if (depth != 0)
+      return make_error(ErrorCode::kInvalidArgument, "-d (KV depth) is not supported with --parallel");
+  }
+  std::vector<ParallelCase> cases;
+  for (const int64_t prompt : settings.prompt_counts) {
+    for (const int64_t generate : settings.generate_counts) {
+      if (prompt < 1 || generate < 1) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "with --parallel every -p and -n value must be at least 1 (a stream needs a prompt "
+                          "and a token to generate)");
+      }
+      for (const int64_t streams : settings.parallel) cases.push_back({prompt, generate, streams});
+    }
+  }
+  return cases;
+}
+
+}  // namespace
+
 Result<BenchReport> run_bench(const BenchRunOptions& options) {
   const auto say = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };
-  LW_ASSIGN_OR_RETURN(const std::vector<TestCase> cases, make_test_cases(options.settings));
+  const bool parallel = !options.settings.parallel.empty();
+  std::vector<TestCase> cases;
+  std::vector<ParallelCase> parallel_cases;
+  if (parallel) {
+    LW_ASSIGN_OR_RETURN(parallel_cases, make_parallel_cases(options.settings));
+  } else {
+    LW_ASSIGN_OR_RETURN(cases, make_test_cases(options.settings));
+  }
 
   std::unique_ptr<DeviceProbe> probe;
   if (options.backend == "cuda") {
@@ -252,6 +285,22 @@ Result<BenchReport> run_bench(const BenchRunOptions& options) {
     auto result = run_test_case(*backend, *probe, test, options.settings, rng, memory);
     if (!result) return make_error(result.error().code, test_name(test) + ": " + result.error().message);
     report.results.push_back(std::move(*result));
+  }
+  if (parallel) {
+    auto* batched = dynamic_cast<runtime::BatchedInferenceBackend*>(backend.get());
+    if (batched == nullptr) {
+      return make_error(ErrorCode::kUnsupported,
+                        "backend " + options.backend + " does not serve --parallel (no batched forward)");
+    }
+    for (const ParallelCase& test : parallel_cases) {
+      const std::string name = "pp" + std::to_string(test.prompt_tokens) + " tg" +
+                               std::to_string(test.generate_tokens) + " x" + std::to_string(test.streams);
+      say("running " + name + " (" + std::to_string(test.streams) + " streams)");
+      auto result = run_parallel_case(*batched, *probe, test, options.settings.warmup, rng);
+      if (!result) return make_error(result.error().code, name + ": " + result.error().message);
+      memory.sample(*probe);
+      report.parallel_results.push_back(*result);
+    }
   }
   report.peak_memory_bytes = memory.peak_delta();
   return report;

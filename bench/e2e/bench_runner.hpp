@@ -21,6 +21,7 @@
 #include "core/status.hpp"
 #include "e2e/bench_plan.hpp"
 #include "e2e/device_probe.hpp"
+#include "e2e/parallel_bench.hpp"
 #include "e2e/statistics.hpp"
 #include "runtime/backend.hpp"
 
@@ -83,6 +84,7 @@ struct BenchReport {
   std::optional<int64_t> memory_after_load_bytes;  // delta over the baseline
   std::optional<int64_t> peak_memory_bytes;        // delta over the baseline, over the whole run
   std::vector<TestResult> results;
+  std::vector<ParallelResult> parallel_results;  // --parallel: one per (PP, TG, N), in run order
 };
 
 // llama.cpp's name of a general.file_type value ("Q4_K - Medium"); "type N" when unknown.

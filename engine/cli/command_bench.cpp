@@ -3,6 +3,8 @@
 // over the repetitions after a warm-up, optionally at a KV depth) plus load time and peak device
 // memory. The measuring code is bench/e2e (linked from bench/e2e/CMakeLists.txt); this file only
 // maps options onto it. stdout: the markdown table (or JSON with --json); stderr: progress.
+// `--parallel 1,4,16,64` measures llama-batched-bench's figures instead (e2e/parallel_bench.hpp):
+// -p/-n are then PP/TG (default 128 each), -d and -r are refused.
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -14,6 +16,7 @@
 #include "e2e/bench_plan.hpp"
 #include "e2e/bench_report.hpp"
 #include "e2e/bench_runner.hpp"
+#include "e2e/parallel_bench.hpp"
 
 namespace llama_worker::cli {
 namespace {
@@ -36,24 +39,53 @@ struct BenchArguments {
   bool json = false;
   std::string json_out;
   bool json_out_given = false;  // --json-out "" is a mistake, not "no file"
+  std::string parallel;         // stream counts; empty = llama-bench's pp/tg cases
+  bool parallel_given = false;
+  bool prompt_counts_given = false;
+  bool generate_counts_given = false;
+  bool depths_given = false;
+  bool repetitions_given = false;
 };
+
+constexpr const char* kParallelDefaultCount = "128";  // llama-batched-bench's usual -npp / -ntg
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "error: %s\nRun 'llama-worker bench --help' for more information.\n", message.c_str());
+  return kUsageError;
+}
 
 int run_bench_command(const BenchArguments& arguments) {
   bench::BenchRunOptions options;
+  const bool parallel = arguments.parallel_given;
+  if (parallel) {
+    auto streams = bench::parse_stream_list(arguments.parallel);
+    if (!streams) return usage_error(streams.error().message);
+    options.settings.parallel = std::move(*streams);
+    if (arguments.depths_given) return usage_error("-d (KV depth) is not supported with --parallel");
+    if (arguments.repetitions_given)
+      return usage_error(
+          "-r is not supported with --parallel (one timed run per case, as llama-batched-bench)");
+  }
+  const std::string prompt_counts =
+      parallel && !arguments.prompt_counts_given ? kParallelDefaultCount : arguments.prompt_counts;
+  const std::string generate_counts =
+      parallel && !arguments.generate_counts_given ? kParallelDefaultCount : arguments.generate_counts;
   const std::pair<const std::string*, std::vector<int64_t>*> lists[] = {
-      {&arguments.prompt_counts, &options.settings.prompt_counts},
-      {&arguments.generate_counts, &options.settings.generate_counts},
+      {&prompt_counts, &options.settings.prompt_counts},
+      {&generate_counts, &options.settings.generate_counts},
       {&arguments.depths, &options.settings.depths},
   };
   const char* flags[] = {"-p", "-n", "-d"};
   for (size_t i = 0; i < 3; ++i) {
     auto counts = bench::parse_count_list(*lists[i].first, flags[i]);
-    if (!counts) {
-      std::fprintf(stderr, "error: %s\nRun 'llama-worker bench --help' for more information.\n",
-                   counts.error().message.c_str());
-      return kUsageError;
-    }
+    if (!counts) return usage_error(counts.error().message);
     *lists[i].second = std::move(*counts);
+    if (parallel && i < 2) {
+      for (const int64_t count : *lists[i].second) {
+        if (count < 1)
+          return usage_error(std::string(flags[i]) + ": 0 is not allowed with --parallel (at least 1 token)");
+      }
+    }
   }
   // The files first: minutes of measuring must not end in "cannot write".
   if (auto usable = check_model_path(arguments.model); !usable) return report_error("bench", usable.error());
@@ -108,10 +140,10 @@ Command add_bench_command(CLI::App& parent) {
       "bench", "Measure prefill, decode and load speed (llama-bench compatible figures)");
   app->add_option("-m,--model", arguments->model, "GGUF model file")->required();
   app->add_option("-p,--n-prompt", arguments->prompt_counts,
-                  "Prompt lengths to prefill (comma list; 0 = none)")
+                  "Prompt lengths to prefill (comma list; 0 = none); with --parallel: PP, default 128")
       ->capture_default_str();
   app->add_option("-n,--n-gen", arguments->generate_counts,
-                  "Tokens to generate one at a time (comma list; 0 = none)")
+                  "Tokens to generate one at a time (comma list; 0 = none); with --parallel: TG, default 128")
       ->capture_default_str();
   app->add_option("-d,--n-depth", arguments->depths,
                   "KV cache depths filled before each test, untimed (comma list)")
@@ -130,9 +162,17 @@ Command add_bench_command(CLI::App& parent) {
                           "KV cache positions (0 = depth + prompt + generated, as llama-bench)", int64_t{0});
   app->add_flag("--json", arguments->json, "Print one JSON record instead of the markdown table");
   app->add_option("--json-out", arguments->json_out, "Also write the JSON record to this file");
+  app->add_option("--parallel", arguments->parallel,
+                  "Stream counts served at once through the scheduler (comma list, each 1 to 256): "
+                  "llama-batched-bench's figures for -p PP x -n TG x each count, instead of pp/tg");
   command.app = app;
   command.run = [arguments, app] {
     arguments->json_out_given = app->count("--json-out") > 0;
+    arguments->parallel_given = app->count("--parallel") > 0;
+    arguments->prompt_counts_given = app->count("-p") > 0;
+    arguments->generate_counts_given = app->count("-n") > 0;
+    arguments->depths_given = app->count("-d") > 0;
+    arguments->repetitions_given = app->count("-r") > 0;
     return run_bench_command(*arguments);
   };
   return command;

@@ -2,6 +2,8 @@
 //  [--min-p M] [--repeat-penalty R] [--chat] [--backend cpu|cuda]`: streams the generated text to
 // stdout and the timing to stderr. Without -m it runs the default model (model_backend.hpp) and
 // says how to fetch it when it is missing.
+// `--parallel N --prompts-file FILE` (instead of -p) runs the first N lines of FILE at once through
+// one scheduler (generate_parallel.hpp).
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/generate_parallel.hpp"
 #include "cli/model_backend.hpp"
 #include "cli/number_options.hpp"
 #include "runtime/session.hpp"
@@ -28,9 +31,18 @@ struct GenerateOptions {
   bool chat = false;
   bool model_given = false;  // -m was on the command line (an empty -m is a mistake, not the default)
   BackendOptions backend;
+  int64_t parallel = 0;  // --parallel N: sequences at once (0 = one prompt from -p)
+  std::string prompts_file;
+  bool prompt_given = false;
 };
 
 int run_generate(const GenerateOptions& options) {
+  if (options.parallel == 0 && !options.prompt_given) {
+    std::fprintf(stderr,
+                 "error: --prompt is required (or --parallel N --prompts-file FILE)\n"
+                 "Run 'llama-worker generate --help' for more information.\n");
+    return 2;
+  }
   if (auto valid = sampling::validate(options.sampling); !valid)
     return report_error("generate", valid.error());
   if (options.max_tokens < 1) {
@@ -38,7 +50,12 @@ int run_generate(const GenerateOptions& options) {
                                                "-n/--n-predict is " + std::to_string(options.max_tokens) +
                                                    ": it must be at least 1 (tokens to generate)"));
   }
-  if (options.prompt.empty()) {
+  std::vector<std::string> prompts;
+  if (options.parallel > 0) {
+    auto read = read_prompts_file(options.prompts_file, options.parallel);
+    if (!read) return report_error("generate", read.error());
+    prompts = std::move(*read);
+  } else if (options.prompt.empty()) {
     return report_error("generate", make_error(ErrorCode::kInvalidArgument, "the prompt is empty (-p \"\")"));
   }
   std::string path = options.model;
@@ -75,6 +92,13 @@ int run_generate(const GenerateOptions& options) {
     auto chat_template = file->get<std::string>("tokenizer.chat_template");
     if (!chat_template) return report_error("generate", chat_template.error());
     generation.chat_template = *chat_template;
+  }
+  if (options.parallel > 0) {
+    ParallelGeneration run{.prompts = prompts,
+                           .generation = generation,
+                           .backend_name = resolved_backend(options.backend),
+                           .load_ms = load_ms};
+    return generate_parallel(**backend, *tokenizer, run);
   }
   runtime::Session session(**backend, *tokenizer);
   auto result = session.generate(options.prompt, generation, [](std::string_view text) {
@@ -113,7 +137,8 @@ Command add_generate_command(CLI::App& parent) {
   app.add_option("-m,--model", options->model,
                  "GGUF model file (default: " + std::string(kDefaultModelFile) +
                      " in the llama-worker cache, see " + kDefaultModelFetchScript + ")");
-  app.add_option("-p,--prompt", options->prompt, "Prompt text")->required();
+  CLI::Option* prompt =
+      app.add_option("-p,--prompt", options->prompt, "Prompt text (required without --parallel)");
   add_whole_number_option(app, "-n,--n-predict", options->max_tokens, "Tokens to generate at most",
                           int64_t{0});
   add_whole_number_option(app, "--seed", options->sampling.seed, "Random seed", uint64_t{0});
@@ -132,8 +157,19 @@ Command add_generate_command(CLI::App& parent) {
       ->capture_default_str();
   app.add_flag("--chat", options->chat, "Wrap the prompt in the model's chat format (ChatML or Phi-3)");
   add_backend_options(app, options->backend);
+  CLI::Option* parallel = add_whole_number_option(
+      app, "--parallel", options->parallel,
+      "Run the first N prompts of --prompts-file at once through the scheduler (1 to 256)", int64_t{1},
+      kMaxParallelPrompts);
+  CLI::Option* prompts_file =
+      app.add_option("--prompts-file", options->prompts_file,
+                     "One prompt per line, for --parallel N (at least N lines; the first N are used)");
+  parallel->needs(prompts_file);
+  prompts_file->needs(parallel);
+  prompt->excludes(parallel);
   command.run = [options, &app] {
     options->model_given = app.count("--model") > 0;
+    options->prompt_given = app.count("--prompt") > 0;
     return run_generate(*options);
   };
   return command;

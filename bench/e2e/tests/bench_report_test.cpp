@@ -100,5 +100,42 @@ TEST(FormatJson, MissingDeviceMemoryIsNull) {
   EXPECT_TRUE(record["peak_memory_bytes"].is_null());
 }
 
+TEST(FormatParallel, BatchedBenchColumnsAndJsonNames) {
+  BenchReport report = sample_report();
+  report.results.clear();
+  ParallelResult row;
+  row.test = {.prompt_tokens = 128, .generate_tokens = 128, .streams = 4};
+  row.prefill_seconds = 0.5;
+  row.decode_seconds = 2.0;
+  row.steps = 129;
+  row.kv_pool_blocks = 64;
+  row.kv_block_positions = 16;
+  row.kv_pool_bytes = 64 * 1024;
+  report.parallel_results = {row};
+  const std::string table = format_markdown(report);
+  EXPECT_NE(
+      table.find("|  PP |  TG |   B | N_KV | T_PP s | S_PP t/s | T_TG s | S_TG t/s | S_TG/B t/s |   T s |"),
+      std::string::npos)
+      << table;
+  EXPECT_NE(
+      table.find("| 128 | 128 |   4 | 1024 |  0.500 |  1024.00 |  2.000 |   256.00 |      64.00 | 2.500 |"),
+      std::string::npos)
+      << table;
+  const auto record = nlohmann::json::parse(format_json(report, "0.1.0", "x"));
+  ASSERT_EQ(record["parallel"].size(), 1u);
+  const auto& parallel = record["parallel"][0];
+  EXPECT_EQ(parallel["pp"], 128);
+  EXPECT_EQ(parallel["tg"], 128);
+  EXPECT_EQ(parallel["pl"], 4);
+  EXPECT_EQ(parallel["n_kv"], 1024);
+  EXPECT_DOUBLE_EQ(parallel["speed_pp"].get<double>(), 1024.0);
+  EXPECT_DOUBLE_EQ(parallel["speed_tg"].get<double>(), 256.0);
+  EXPECT_DOUBLE_EQ(parallel["speed_tg_per_stream"].get<double>(), 64.0);
+  EXPECT_DOUBLE_EQ(parallel["t"].get<double>(), 2.5);
+  EXPECT_DOUBLE_EQ(parallel["speed"].get<double>(), 1024.0 / 2.5);
+  EXPECT_EQ(parallel["kv_pool_bytes"], 65536);
+  EXPECT_TRUE(record["tests"].empty());
+}
+
 }  // namespace
 }  // namespace llama_worker::bench

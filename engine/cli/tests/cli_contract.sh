@@ -60,6 +60,9 @@ check() {
 out="$work/out.bin"
 cheap_generate=(generate --backend cpu --threads 1 -p hi -n 2 --temp 0)
 cheap_bench=(bench --backend cpu --threads 1 -p 4 -n 2 -r 1 --no-warmup)
+printf 'hi\nhello\n' >"$work/prompts.txt"
+cheap_parallel_generate=(generate --backend cpu --threads 1 --parallel 2 --prompts-file "$work/prompts.txt" -n 2 --temp 0)
+cheap_parallel_bench=(bench --backend cpu --threads 1 --parallel 1,2 -p 4 -n 2 --no-warmup)
 cheap_mkmodel=(mkmodel --quant Q8_0 --seed 1 --layers 1 --embd 64 --ff 64 --heads 2 --kv-heads 2)
 
 # Inputs: the model (or vocabulary, or cases) path of every subcommand.
@@ -71,6 +74,9 @@ for input in "${hostile_inputs[@]}"; do
   check "generate -m '$input'" "$cli" "${cheap_generate[@]}" -m "$input"
   check "logits -m '$input'" "$cli" logits --backend cpu --threads 1 -m "$input" --tokens "1 2" --out "$out"
   check "bench -m '$input'" "$cli" "${cheap_bench[@]}" -m "$input"
+  check "bench --parallel -m '$input'" "$cli" "${cheap_parallel_bench[@]}" -m "$input"
+  check "generate --prompts-file '$input'" "$cli" generate --backend cpu --threads 1 --parallel 2 -n 2 \
+    -m "$model" --prompts-file "$input"
   check "mkmodel --vocab '$input'" "$cli" "${cheap_mkmodel[@]}" --vocab "$input" -o "$work/mk.gguf"
 done
 
@@ -103,6 +109,10 @@ for number in "${hostile_numbers[@]}"; do
     mapfile -d '' base < <(without "$option" "${cheap_generate[@]}")
     check "generate $option '$number'" "$cli" "${base[@]}" -m "$model" "$option" "$number"
   done
+  mapfile -d '' base < <(without --parallel "${cheap_parallel_generate[@]}")
+  check "generate --parallel '$number'" "$cli" "${base[@]}" -m "$model" --parallel "$number"
+  mapfile -d '' base < <(without --parallel "${cheap_parallel_bench[@]}")
+  check "bench --parallel '$number'" "$cli" "${base[@]}" -m "$model" --parallel "$number"
   for option in --threads --ctx --device --vram-budget --upload-chunk; do
     check "logits $option '$number'" "$cli" logits --backend cpu -m "$model" --tokens "1 2" --out "$out" \
       "$option" "$number"
