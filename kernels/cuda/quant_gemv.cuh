@@ -72,11 +72,40 @@ struct QuantGemvMultiParams {
   int64_t rows_per_warp[kMaxGemvSegments] = {};  // filled by quant_gemv_multi
 };
 
+// Several activation columns (tokens of different sequences) against one matrix, for the batched
+// forward: y[c][o] = sum_i x[c][i] * W[o][i] (+ bias[o]) (+ residual[c][o]), or the SwiGLU form
+// y[c][o] = silu(W[o] . x[c]) * (U[o] . x[c]). Batch invariance: every column's output bits are the
+// same whatever `columns` is and wherever the column sits in the call, and equal those of
+// quant_gemv() on that column alone (same weight, bias, residual, up_weight; no norm options).
+//
+// Q4_K, Q6_K, Q5_0 and Q8_0 matrices that quant_gemv_supports() take the decode kernel's per-row
+// arithmetic, for groups of up to 8 columns per block (quant_gemv_columns.cu). Other types (F32,
+// F16, Q5_K, ...) and misaligned matrices take quant_matmul's general kernel (never_gemv), whose
+// per-token arithmetic does not depend on the token count either: still column invariant, but not
+// the bits of quant_gemv (which refuses those matrices); the SwiGLU form is then kUnsupported.
+struct QuantGemvColumnsParams {
+  float* y = nullptr;  // (columns, out_features), row stride y_stride (0: out_features)
+  int64_t y_stride = 0;
+  const float* x =
+      nullptr;  // (columns, in_features), row stride x_stride (0: in_features); 16-byte aligned rows
+  int64_t x_stride = 0;
+  const uint8_t* weight = nullptr;     // out_features rows of weight_row_bytes, device memory
+  const uint8_t* up_weight = nullptr;  // SwiGLU form as in QuantGemvParams: y = silu(W.x) * (U.x)
+  gguf::TensorType weight_type = gguf::TensorType::kF32;
+  int64_t weight_row_bytes = 0;
+  const float* bias = nullptr;  // (out_features) or null; not with up_weight
+  const float* residual =
+      nullptr;  // (columns, out_features) stride y_stride, may alias y; not with up_weight
+  int64_t in_features = 0, out_features = 0;
+  int64_t columns = 0;  // >= 1, any number (the batched forward uses up to ~128)
+};
+
 // True when `type` has a decode kernel and the matrix's alignment suits it.
 bool quant_gemv_supports(gguf::TensorType type, const uint8_t* weight, int64_t row_bytes, int64_t in_features,
                          const float* x);
 
 Status quant_gemv(const QuantGemvParams& params, cudaStream_t stream);
 Status quant_gemv_multi(const QuantGemvMultiParams& params, cudaStream_t stream);
+Status quant_gemv_columns(const QuantGemvColumnsParams& params, cudaStream_t stream);
 
 }  // namespace llama_worker::kernels::cuda

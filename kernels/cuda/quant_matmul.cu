@@ -105,7 +105,8 @@ Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream) {
     return make_error(ErrorCode::kInvalidArgument,
                       "quant_matmul: x must be 16-byte aligned with a stride multiple of 4");
   }
-  if (p.tokens == 1 && quant_gemv_supports(p.weight_type, p.weight, p.weight_row_bytes, p.in_features, p.x)) {
+  if (p.tokens == 1 && !p.never_gemv &&
+      quant_gemv_supports(p.weight_type, p.weight, p.weight_row_bytes, p.in_features, p.x)) {
     QuantGemvParams gemv;  // single-token decode: the bandwidth-bound kernel
     gemv.y = p.y;
     gemv.x = p.x;

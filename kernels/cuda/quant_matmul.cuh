@@ -7,7 +7,8 @@
 // 32 partial sums are combined by a fixed butterfly, so results do not depend on timing.
 //
 // One token with a Q4_K, Q6_K, Q5_0 or Q8_0 matrix takes the decode kernel of quant_gemv.cuh
-// instead (wide loads, rows per warp); its sums are grouped differently, within the same NMSE budget.
+// instead (wide loads, rows per warp); its sums are grouped differently, within the same NMSE budget
+// (never_gemv turns that off).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -32,6 +33,11 @@ struct QuantMatmulParams {
   int64_t out_features = 0;  // GGUF shape[1]
   int64_t x_stride = 0;      // elements between rows of x (0: in_features)
   int64_t y_stride = 0;      // elements between rows of y and residual (0: out_features)
+  // Keep the general kernel for one token too. Its per-token arithmetic is the same whatever the
+  // token count and the token's place in the call, so with this set every token's bits are
+  // independent of the batch (quant_gemv_columns' fallback relies on it); without it, a call of
+  // one token takes quant_gemv, whose sums are grouped differently.
+  bool never_gemv = false;
 };
 
 Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream);
