@@ -32,8 +32,8 @@ struct Timed {
 };
 
 // One run of `test` through a fresh scheduler.
-Result<Timed> run_once(runtime::BatchedInferenceBackend& backend, DeviceProbe& probe, const ParallelCase& test,
-                       std::mt19937_64& rng) {
+Result<Timed> run_once(runtime::BatchedInferenceBackend& backend, DeviceProbe& probe,
+                       const ParallelCase& test, std::mt19937_64& rng) {
   const int64_t vocab = backend.config().vocab_size;
   std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(vocab - 1));
   std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(test.streams));
@@ -47,12 +47,13 @@ Result<Timed> run_once(runtime::BatchedInferenceBackend& backend, DeviceProbe& p
   options.step_token_budget = kParallelStepTokens;
   options.run_ahead_tokens = 1;
   const int64_t positions = test.prompt_tokens + test.generate_tokens;
-  options.kv_blocks = test.streams * ((positions + options.kv_block_positions - 1) / options.kv_block_positions);
+  options.kv_blocks =
+      test.streams * ((positions + options.kv_block_positions - 1) / options.kv_block_positions);
   LW_ASSIGN_OR_RETURN(std::unique_ptr<scheduler::Scheduler> batcher,
                       scheduler::Scheduler::create(backend, options));
 
   scheduler::SequenceOptions sequence;
-  sequence.sampling.temperature = 0;       // greedy
+  sequence.sampling.temperature = 0;               // greedy
   sequence.max_tokens = test.generate_tokens + 1;  // the prompt's token, then TG decode steps
   // No stop tokens: every stream makes exactly its tokens, whatever the model says.
   std::vector<scheduler::SequenceId> ids;
@@ -104,7 +105,9 @@ double ParallelResult::decode_rate() const {
 double ParallelResult::decode_rate_per_stream() const {
   return rate(static_cast<double>(test.generate_tokens), decode_seconds);
 }
-double ParallelResult::total_rate() const { return rate(static_cast<double>(kv_positions()), total_seconds()); }
+double ParallelResult::total_rate() const {
+  return rate(static_cast<double>(kv_positions()), total_seconds());
+}
 
 Result<std::vector<int64_t>> parse_stream_list(std::string_view text) {
   const std::string bounds = "from 1 to " + std::to_string(kMaxParallelStreams);
@@ -133,15 +136,17 @@ Result<ParallelResult> run_parallel_case(runtime::BatchedInferenceBackend& backe
                                          const ParallelCase& test, bool warmup, std::mt19937_64& rng) {
   if (test.prompt_tokens < 1 || test.generate_tokens < 1 || test.streams < 1 ||
       test.streams > kMaxParallelStreams) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "a parallel case needs a prompt and a generated token (-p and -n at least 1) and 1 to " +
-                          std::to_string(kMaxParallelStreams) + " streams");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "a parallel case needs a prompt and a generated token (-p and -n at least 1) and 1 to " +
+            std::to_string(kMaxParallelStreams) + " streams");
   }
   const int64_t needed = test.prompt_tokens + test.generate_tokens + 1;
   if (needed > backend.context_capacity()) {
     return make_error(ErrorCode::kOutOfRange, "each stream needs " + std::to_string(needed) +
                                                   " positions (PP + TG + 1); the backend holds " +
-                                                  std::to_string(backend.context_capacity()) + " (see --ctx)");
+                                                  std::to_string(backend.context_capacity()) +
+                                                  " (see --ctx)");
   }
   if (warmup) {
     ParallelCase short_case = test;

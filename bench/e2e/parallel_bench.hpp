@@ -52,11 +52,11 @@ struct ParallelResult {
   int64_t kv_pool_bytes = 0;  // the scheduler's plan: blocks * bytes per block
 
   int64_t kv_positions() const { return test.streams * (test.prompt_tokens + test.generate_tokens); }  // N_KV
-  double total_seconds() const { return prefill_seconds + decode_seconds; }                           // T
-  double prefill_rate() const;           // S_PP, tokens per second
-  double decode_rate() const;            // S_TG, tokens per second over all streams
-  double decode_rate_per_stream() const; // S_TG / N
-  double total_rate() const;             // S
+  double total_seconds() const { return prefill_seconds + decode_seconds; }                            // T
+  double prefill_rate() const;            // S_PP, tokens per second
+  double decode_rate() const;             // S_TG, tokens per second over all streams
+  double decode_rate_per_stream() const;  // S_TG / N
+  double total_rate() const;              // S
 };
 
 // "1,4,16,64" -> stream counts, each 1..kMaxParallelStreams; duplicates are kept (each runs again,

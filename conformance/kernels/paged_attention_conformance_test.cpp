@@ -196,9 +196,10 @@ std::vector<float> run_rows(const PagedProblem& p, const std::vector<int64_t>& o
   return result;
 }
 
-bool same_row_bits(const PagedProblem& p, const std::vector<float>& a, const std::vector<float>& b, int64_t r) {
-  return std::memcmp(a.data() + r * p.width, b.data() + r * p.width, static_cast<size_t>(p.width) * sizeof(float)) ==
-         0;
+bool same_row_bits(const PagedProblem& p, const std::vector<float>& a, const std::vector<float>& b,
+                   int64_t r) {
+  return std::memcmp(a.data() + r * p.width, b.data() + r * p.width,
+                     static_cast<size_t>(p.width) * sizeof(float)) == 0;
 }
 
 // Lengths 1, 17, 100 and 300; the 100-long sequence runs a prefill chunk of 9 rows beside the
@@ -206,10 +207,10 @@ bool same_row_bits(const PagedProblem& p, const std::vector<float>& a, const std
 const std::vector<Sequence> kMixedBatch = {{17, 1}, {100, 9}, {1, 1}, {300, 1}};
 
 const Shape kShapes[] = {
-    {14, 2, 64, 0},  {14, 2, 64, 40},  // Qwen2.5 heads: 7 query heads per KV head
-    {6, 3, 96, 0},   {6, 3, 96, 40},   // Phi-3 head dimension, 2 per KV head
-    {8, 8, 128, 0},  {8, 4, 128, 40},  // Llama head dimension, 1 and 2 per KV head
-    {4, 2, 64, 1},                     // a window of one: each row sees only itself
+    {14, 2, 64, 0}, {14, 2, 64, 40},  // Qwen2.5 heads: 7 query heads per KV head
+    {6, 3, 96, 0},  {6, 3, 96, 40},   // Phi-3 head dimension, 2 per KV head
+    {8, 8, 128, 0}, {8, 4, 128, 40},  // Llama head dimension, 1 and 2 per KV head
+    {4, 2, 64, 1},                    // a window of one: each row sees only itself
 };
 
 std::vector<int64_t> all_rows(const PagedProblem& p) {
@@ -255,8 +256,10 @@ void check_batch_invariance(const Shape& shape) {
       << "second run changed bits, " << p.describe();
   for (const int64_t r : order) {
     const auto alone = run_rows(p, {r}, 0);
-    EXPECT_TRUE(same_row_bits(p, batch, alone, r)) << "row " << r << " alone vs in the batch, " << p.describe();
-    EXPECT_TRUE(same_row_bits(p, batch, reordered, r)) << "row " << r << " in another order, " << p.describe();
+    EXPECT_TRUE(same_row_bits(p, batch, alone, r))
+        << "row " << r << " alone vs in the batch, " << p.describe();
+    EXPECT_TRUE(same_row_bits(p, batch, reordered, r))
+        << "row " << r << " in another order, " << p.describe();
   }
   // A subset: the prefill chunk without the decode rows, and the decode rows without it.
   std::vector<int64_t> chunk, decode;
@@ -308,10 +311,12 @@ void check_store(int64_t kv_heads, int64_t head_dim) {
   std::vector<uint16_t> expected = p.pool;
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t position = row_positions[static_cast<size_t>(r)];
-    const int32_t block = p.tables[row_sequence[static_cast<size_t>(r)]][static_cast<size_t>(position / kBlockPositions)];
+    const int32_t block =
+        p.tables[row_sequence[static_cast<size_t>(r)]][static_cast<size_t>(position / kBlockPositions)];
     for (int64_t i = 0; i < p.kv_width; ++i) {
       const auto at = static_cast<size_t>(r * fused + q_width + i);
-      expected[static_cast<size_t>(slot(p, block, position % kBlockPositions, 0) + i)] = quant::f32_to_f16(qkv[at]);
+      expected[static_cast<size_t>(slot(p, block, position % kBlockPositions, 0) + i)] =
+          quant::f32_to_f16(qkv[at]);
       expected[static_cast<size_t>(slot(p, block, position % kBlockPositions, 1) + i)] =
           quant::f32_to_f16(qkv[at + static_cast<size_t>(p.kv_width)]);
     }
@@ -325,9 +330,8 @@ void check_store(int64_t kv_heads, int64_t head_dim) {
   kv.block_tables = d_tables.get();
   kv.row_table = d_row_table.get();
   kv.row_positions = d_positions.get();
-  const Status status =
-      kernels::cuda::paged_kv_store(kv, d_qkv.get() + q_width, fused, d_qkv.get() + q_width + p.kv_width, fused, rows,
-                                    nullptr);
+  const Status status = kernels::cuda::paged_kv_store(
+      kv, d_qkv.get() + q_width, fused, d_qkv.get() + q_width + p.kv_width, fused, rows, nullptr);
   ASSERT_TRUE(status) << status.message();
   const auto pool = p.d_pool.download();
   ASSERT_TRUE(pool.is_ok());
@@ -435,13 +439,16 @@ TEST(PagedAttentionConformance, BadParametersAreErrors) {
 
   const float* k = d_q.get();
   const int64_t kv_width = p.kv_width;
-  EXPECT_EQ(kernels::cuda::paged_kv_store(good.kv, nullptr, 0, k, 0, 2, nullptr).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(kernels::cuda::paged_kv_store(good.kv, nullptr, 0, k, 0, 2, nullptr).code(),
+            ErrorCode::kInvalidArgument);
   EXPECT_EQ(kernels::cuda::paged_kv_store(good.kv, k, kv_width - 1, k, 0, 2, nullptr).code(),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(kernels::cuda::paged_kv_store(good.kv, k, 0, k, 0, -1, nullptr).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(kernels::cuda::paged_kv_store(good.kv, k, 0, k, 0, -1, nullptr).code(),
+            ErrorCode::kInvalidArgument);
   auto no_table = good.kv;
   no_table.row_table = nullptr;
-  EXPECT_EQ(kernels::cuda::paged_kv_store(no_table, k, 0, k, 0, 2, nullptr).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(kernels::cuda::paged_kv_store(no_table, k, 0, k, 0, 2, nullptr).code(),
+            ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -198,8 +198,8 @@ TEST_P(QuantGemvColumnsConformance, BatchInvariantAndMatchesCpu) {
       auto reference = d_y.download();
       ASSERT_TRUE(reference);
       const int64_t differs = first_bit_difference(alone->data(), reference->data(), out);
-      EXPECT_EQ(differs, -1) << "column " << c << ": quant_gemv_columns " << (*alone)[differs] << " vs quant_gemv "
-                             << (*reference)[differs];
+      EXPECT_EQ(differs, -1) << "column " << c << ": quant_gemv_columns " << (*alone)[differs]
+                             << " vs quant_gemv " << (*reference)[differs];
     }
     EXPECT_NMSE_BELOW(single, expected, 1e-10);
 

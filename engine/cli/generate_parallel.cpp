@@ -158,17 +158,18 @@ int generate_parallel(runtime::InferenceBackend& backend, const tokenizer::Token
     prompt_tokens += static_cast<int64_t>(streams[k].prompt.size());
     generated += streams[k].generated;
   }
-  std::fprintf(stderr,
-               "model %s (%s), backend %s, %zu sequences at once\n"
-               "load %.0f ms | prompts %lld tokens, generated %lld tokens, %.0f ms (%.1f tok/s in all) | %lld "
-               "steps, largest %lld sequences | KV pool %s\n",
-               batched->config().name.c_str(), batched->config().architecture.c_str(), run.backend_name.c_str(),
-               streams.size(), run.load_ms, static_cast<long long>(prompt_tokens),
-               static_cast<long long>(generated), elapsed_ms, generated * 1000.0 / std::max(elapsed_ms, 1e-3),
-               static_cast<long long>(stats.steps), static_cast<long long>(stats.largest_step_entries),
-               batcher->kv_plan().describe().c_str());
+  std::fprintf(
+      stderr,
+      "model %s (%s), backend %s, %zu sequences at once\n"
+      "load %.0f ms | prompts %lld tokens, generated %lld tokens, %.0f ms (%.1f tok/s in all) | %lld "
+      "steps, largest %lld sequences | KV pool %s\n",
+      batched->config().name.c_str(), batched->config().architecture.c_str(), run.backend_name.c_str(),
+      streams.size(), run.load_ms, static_cast<long long>(prompt_tokens), static_cast<long long>(generated),
+      elapsed_ms, generated * 1000.0 / std::max(elapsed_ms, 1e-3), static_cast<long long>(stats.steps),
+      static_cast<long long>(stats.largest_step_entries), batcher->kv_plan().describe().c_str());
   for (const Stream& stream : streams) {
-    if (auto released = batcher->release(stream.id); !released) return report_error("generate", released.error());
+    if (auto released = batcher->release(stream.id); !released)
+      return report_error("generate", released.error());
   }
   return 0;
 }

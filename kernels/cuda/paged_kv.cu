@@ -26,10 +26,10 @@ constexpr int kUnroll = 2;  // keys per lane group per step, loaded together
 
 template <int kHeadDim>
 struct HeadTraits {
-  static constexpr int kChunks = kHeadDim / 8;                     // 16-byte chunks of a head row
-  static constexpr int kLanesPerKey = kChunks <= 8 ? 8 : 16;       // a power of two >= kChunks
-  static constexpr int kKeysPerWarp = 32 / kLanesPerKey;           // lane groups of a warp
-  static constexpr int kKeysPerStep = kKeysPerWarp * kUnroll;      // keys a warp takes per step
+  static constexpr int kChunks = kHeadDim / 8;                 // 16-byte chunks of a head row
+  static constexpr int kLanesPerKey = kChunks <= 8 ? 8 : 16;   // a power of two >= kChunks
+  static constexpr int kKeysPerWarp = 32 / kLanesPerKey;       // lane groups of a warp
+  static constexpr int kKeysPerStep = kKeysPerWarp * kUnroll;  // keys a warp takes per step
   static_assert(kHeadDim % 8 == 0 && kChunks <= 16, "head_dim: multiple of 8, at most 128");
 };
 
@@ -79,9 +79,8 @@ __global__ void __launch_bounds__(kThreads) paged_attention_kernel(PagedAttentio
   const int64_t kv_head = head / (p.heads / p.kv.kv_heads);
   const int64_t position = p.kv.row_positions[row];
   if (position < 0) return;  // the caller guarantees positions >= 0; never read out of bounds
-  const int64_t first = p.sliding_window > 0 && position - p.sliding_window + 1 > 0
-                            ? position - p.sliding_window + 1
-                            : 0;
+  const int64_t first =
+      p.sliding_window > 0 && position - p.sliding_window + 1 > 0 ? position - p.sliding_window + 1 : 0;
   const int32_t* table = p.kv.block_tables + p.kv.row_table[row];
   const int64_t kv_width = p.kv.kv_heads * kHeadDim;
   const int32_t block_positions = static_cast<int32_t>(p.kv.block_positions);
@@ -131,7 +130,8 @@ __global__ void __launch_bounds__(kThreads) paged_attention_kernel(PagedAttentio
         dot = fmaf(q[2 * h + 1], f.y, dot);
       }
 #pragma unroll
-      for (int offset = kLanes / 2; offset > 0; offset >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+      for (int offset = kLanes / 2; offset > 0; offset >>= 1)
+        dot += __shfl_xor_sync(0xffffffffu, dot, offset);
       if (!present[u]) continue;
       const float score = dot * scale;
       const float merged_max = fmaxf(state.max_score, score);
@@ -195,11 +195,13 @@ __global__ void paged_kv_store_kernel(PagedKvLayout kv, const float* k, int64_t 
 Status check_layout(const PagedKvLayout& kv, const char* op) {
   if (kv.k == nullptr || kv.v == nullptr || kv.block_tables == nullptr || kv.row_table == nullptr ||
       kv.row_positions == nullptr) {
-    return make_error(ErrorCode::kInvalidArgument, std::string(op) + ": null pool, table or position pointer");
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(op) + ": null pool, table or position pointer");
   }
   if (kv.kv_heads <= 0 || kv.head_dim <= 0 || kv.block_positions <= 0 || kv.block_stride <= 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      std::string(op) + ": kv_heads, head_dim, block_positions and block_stride must be positive");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        std::string(op) + ": kv_heads, head_dim, block_positions and block_stride must be positive");
   }
   if (kv.block_positions > INT32_MAX) {
     return make_error(ErrorCode::kInvalidArgument, std::string(op) + ": block_positions above INT32_MAX");
@@ -219,8 +221,8 @@ Status launch_attention(const PagedAttentionParams& p, float scale, cudaStream_t
 
 }  // namespace
 
-Status paged_kv_store(const PagedKvLayout& kv, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
-                      int64_t rows, cudaStream_t stream) {
+Status paged_kv_store(const PagedKvLayout& kv, const float* k, int64_t k_stride, const float* v,
+                      int64_t v_stride, int64_t rows, cudaStream_t stream) {
   if (rows < 0) return make_error(ErrorCode::kInvalidArgument, "paged_kv_store: negative rows");
   if (rows == 0) return Status::ok();
   LW_TRY(check_layout(kv, "paged_kv_store"));
@@ -256,7 +258,8 @@ Status paged_attention(const PagedAttentionParams& params, cudaStream_t stream) 
   if (p.q_stride == 0) p.q_stride = width;
   if (p.out_stride == 0) p.out_stride = width;
   if (p.q_stride < width || p.out_stride < width) {
-    return make_error(ErrorCode::kInvalidArgument, "paged_attention: q_stride or out_stride below heads * head_dim");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "paged_attention: q_stride or out_stride below heads * head_dim");
   }
   // 16-byte loads of K and V rows: every row of the pool must start on a 16-byte boundary.
   if (reinterpret_cast<uintptr_t>(p.kv.k) % 16 != 0 || reinterpret_cast<uintptr_t>(p.kv.v) % 16 != 0 ||

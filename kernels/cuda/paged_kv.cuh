@@ -31,22 +31,22 @@ namespace llama_worker::kernels::cuda {
 
 // One layer's view of the pool.
 struct PagedKvLayout {
-  __half* k = nullptr;           // pool base + (layer * 2 + 0) * slab_elements: block 0's K slab of the layer
-  __half* v = nullptr;           // pool base + (layer * 2 + 1) * slab_elements: block 0's V slab of the layer
-  int64_t block_stride = 0;      // elements from a slab of block b to the same slab of b + 1 (layers * 2 * slab)
-  int64_t block_positions = 16;  // positions per block
-  int64_t kv_heads = 0;          // KV heads; kv_width = kv_heads * head_dim
-  int64_t head_dim = 0;          // elements per head
-  const int32_t* block_tables = nullptr;   // device: every row's sequence table, concatenated (pool block ids)
-  const int32_t* row_table = nullptr;      // (rows) device: offset of the row's sequence table in block_tables
+  __half* k = nullptr;       // pool base + (layer * 2 + 0) * slab_elements: block 0's K slab of the layer
+  __half* v = nullptr;       // pool base + (layer * 2 + 1) * slab_elements: block 0's V slab of the layer
+  int64_t block_stride = 0;  // elements from a slab of block b to the same slab of b + 1 (layers * 2 * slab)
+  int64_t block_positions = 16;           // positions per block
+  int64_t kv_heads = 0;                   // KV heads; kv_width = kv_heads * head_dim
+  int64_t head_dim = 0;                   // elements per head
+  const int32_t* block_tables = nullptr;  // device: every row's sequence table, concatenated (pool block ids)
+  const int32_t* row_table = nullptr;     // (rows) device: offset of the row's sequence table in block_tables
   const int32_t* row_positions = nullptr;  // (rows) device: absolute position of each row, >= 0
 };
 
 // Writes each row's K and V (fp32, K already rotated; (rows, kv_width) with row strides
 // k_stride / v_stride in floats, 0 meaning kv_width) into the pool as fp16 (round to nearest)
 // at the row's position. The block tables must cover every row's position.
-Status paged_kv_store(const PagedKvLayout& kv, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
-                      int64_t rows, cudaStream_t stream);
+Status paged_kv_store(const PagedKvLayout& kv, const float* k, int64_t k_stride, const float* v,
+                      int64_t v_stride, int64_t rows, cudaStream_t stream);
 
 struct PagedAttentionParams {
   float* out = nullptr;      // (rows, heads * head_dim), row stride out_stride floats

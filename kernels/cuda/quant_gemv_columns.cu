@@ -148,8 +148,8 @@ Status launch_column_groups(const QuantGemvColumnsParams& p, int64_t first_colum
   for (int64_t begin = 0; begin < row_blocks; begin += kMaxGridHeight) {
     const int64_t height = row_blocks - begin < kMaxGridHeight ? row_blocks - begin : kMaxGridHeight;
     const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>(height));
-    LW_CUDA_TRY(launch(quant_gemv_columns_kernel<Unit, kSwiglu, kColumns>, grid, dim3(32 * kWarps), 0, stream, p,
-                       first_column, begin));
+    LW_CUDA_TRY(launch(quant_gemv_columns_kernel<Unit, kSwiglu, kColumns>, grid, dim3(32 * kWarps), 0, stream,
+                       p, first_column, begin));
   }
   return Status::ok();
 }
@@ -171,7 +171,8 @@ Status launch_columns(const QuantGemvColumnsParams& p, cudaStream_t stream) {
 
 template <typename Unit>
 Status launch_unit(const QuantGemvColumnsParams& p, cudaStream_t stream) {
-  return p.up_weight != nullptr ? launch_columns<Unit, true>(p, stream) : launch_columns<Unit, false>(p, stream);
+  return p.up_weight != nullptr ? launch_columns<Unit, true>(p, stream)
+                                : launch_columns<Unit, false>(p, stream);
 }
 
 // The product for matrices without a decode kernel: quant_matmul's general kernel, all columns as

@@ -17,7 +17,8 @@ TEST(ParseStreamList, AcceptsCountsFromOneTo256AndKeepsDuplicates) {
 }
 
 TEST(ParseStreamList, RejectsWhatIsNotAStreamCount) {
-  for (const char* text : {"0", "257", "abc", "1,", ",1", "1,,2", "-1", " 2", "2.5", "99999999999999999999"}) {
+  for (const char* text :
+       {"0", "257", "abc", "1,", ",1", "1,,2", "-1", " 2", "2.5", "99999999999999999999"}) {
     auto counts = parse_stream_list(text);
     EXPECT_FALSE(counts) << "'" << text << "' was accepted";
     if (!counts) {
@@ -55,8 +56,9 @@ TEST(RunParallelCase, PrefillStepThenOneDecodeStepPerToken) {
   EXPECT_DOUBLE_EQ(result->decode_rate(), 3 * result->decode_rate_per_stream());
 
   // PP + TG + 1 must fit the context (the last sampled token's position).
-  auto too_long = run_parallel_case(**backend, *probe, {.prompt_tokens = 20, .generate_tokens = 12, .streams = 1},
-                                    /*warmup=*/false, rng);
+  auto too_long =
+      run_parallel_case(**backend, *probe, {.prompt_tokens = 20, .generate_tokens = 12, .streams = 1},
+                        /*warmup=*/false, rng);
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error().code, ErrorCode::kOutOfRange);
 }

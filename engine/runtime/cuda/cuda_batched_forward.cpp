@@ -38,14 +38,17 @@ kc::RopeStyle batched_rope_style(model::RopeStyle style) {
 }  // namespace
 
 kv_pool::KvGeometry CudaBackend::kv_geometry() const {
-  return {.layers = static_cast<int64_t>(layers_.size()), .kv_width = config().kv_width(), .bytes_per_element = 2};
+  return {.layers = static_cast<int64_t>(layers_.size()),
+          .kv_width = config().kv_width(),
+          .bytes_per_element = 2};
 }
 
 Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   const kv_pool::KvGeometry mine = kv_geometry();
   if (plan.geometry.layers != mine.layers || plan.geometry.kv_width != mine.kv_width ||
       plan.geometry.bytes_per_element != mine.bytes_per_element) {
-    return make_error(ErrorCode::kInvalidArgument, "allocate_kv_blocks: the plan is for another model's geometry");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "allocate_kv_blocks: the plan is for another model's geometry");
   }
   if (plan.blocks_total <= 0 || plan.block_positions <= 0 || plan.blocks_per_sequence <= 0) {
     return make_error(ErrorCode::kInvalidArgument, "allocate_kv_blocks: the plan has no blocks");
@@ -61,11 +64,12 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   const int64_t ints = 4 * b + tables;
   auto pool = DeviceAllocation::allocate(plan.bytes_total, "paged kv pool");
   if (!pool) {
-    return make_error(ErrorCode::kOutOfMemory, "allocate_kv_blocks: cannot allocate " + plan.describe() + ": " +
-                                                   pool.error().message);
+    return make_error(ErrorCode::kOutOfMemory,
+                      "allocate_kv_blocks: cannot allocate " + plan.describe() + ": " + pool.error().message);
   }
   LW_ASSIGN_OR_RETURN(batch_meta_, DeviceAllocation::allocate(ints * 4, "batch metadata"));
-  LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_, PinnedHostBuffer::allocate(ints * 4, "batch metadata staging"));
+  LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_,
+                      PinnedHostBuffer::allocate(ints * 4, "batch metadata staging"));
   paged_kv_ = std::move(*pool);
   // Zeros: a pool position is always written before it is read, but a stale read stays reproducible.
   LW_CUDA_TRY(cudaMemsetAsync(paged_kv_.data(), 0, static_cast<size_t>(paged_kv_.bytes()), stream_));
@@ -267,7 +271,8 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
         entry_row = 0;
       }
     }
-    if (rows == 0) return make_error(ErrorCode::kInternal, "forward_batch: an entry's block table does not fit");
+    if (rows == 0)
+      return make_error(ErrorCode::kInternal, "forward_batch: an entry's block table does not fit");
     LW_CUDA_TRY(cudaMemcpyAsync(batch_meta_.data(), pinned_batch_meta_,
                                 static_cast<size_t>((4 * b + tables) * 4), cudaMemcpyHostToDevice, stream_));
     LW_TRY(enqueue_batched_layers(rows));

@@ -72,9 +72,7 @@ double nmse(std::span<const float> actual, std::span<const float> expected) {
   return error / norm;
 }
 
-int64_t argmax(std::span<const float> row) {
-  return std::max_element(row.begin(), row.end()) - row.begin();
-}
+int64_t argmax(std::span<const float> row) { return std::max_element(row.begin(), row.end()) - row.begin(); }
 
 class CudaBatched : public ::testing::TestWithParam<std::string> {
  protected:
@@ -262,8 +260,8 @@ TEST_P(CudaBatched, BadBatchesAreRefusedAndTheBackendStaysUsable) {
 INSTANTIATE_TEST_SUITE_P(SyntheticModels, CudaBatched,
                          ::testing::Values("synthetic-qwen2-q4_k_m", "synthetic-phi3-q4_k_m",
                                            "synthetic-llama-q4_k_m", "synthetic-qwen2-f16"),
-                         [](const auto& info) {
-                           std::string name = info.param;
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
                            for (char& c : name)
                              if (c == '-') c = '_';
                            return name;
