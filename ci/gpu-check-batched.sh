@@ -11,12 +11,15 @@
 # Usage, from the repository root on the GPU machine, with .gpu-stage and .peer-src carried:
 #   ci/gpu-check-batched.sh [stage-dir]        (default .gpu-build; unpacked from .gpu-stage if absent)
 # Environment: TOTAL (seconds for the whole call, default 585), MODELS (default "qwen phi3"),
-# PARALLEL (default 1,4,16,64). Logs under $OUT; a short table last.
+# PARALLEL (default 1,4,16,64), SKIP_PEER (set: no llama.cpp build or rows, e.g. when the device
+# budget is short), AB_ENV (settings of a second `bench --parallel` run of the first model, for an
+# A/B in the same call, e.g. LLAMA_WORKER_BATCHED_TENSOR_CORES=0). Logs under $OUT; a short table last.
 set -u -o pipefail
 stage=${1:-.gpu-build}
 out=${OUT:-$PWD/gpu-check-out}
 total=${TOTAL:-585}
 parallel=${PARALLEL:-1,4,16,64}
+models=${MODELS:-qwen phi3}
 start=$(date +%s)
 mkdir -p "$out"
 left() { echo $((total - ($(date +%s) - start))); }
@@ -25,7 +28,7 @@ say() { echo "[batched $(($(date +%s) - start))s] $*"; }
 [ -x "$stage/bin/llama-worker" ] || tar -xJf .gpu-stage/build.tar.xz
 export LD_LIBRARY_PATH="$PWD/$stage/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 worker="$stage/bin/llama-worker"
-if [ ! -x .peer/llama-batched-bench ]; then
+if [ -z "${SKIP_PEER:-}" ] && [ ! -x .peer/llama-batched-bench ]; then
   (PEER_JOBS=${PEER_JOBS:-12} nice bash .peer-src/build-on-gpu.sh > "$out/peer-build.log" 2>&1
    echo "peer build exit $?" >> "$out/peer-build.log") &
   peer_build=$!
@@ -65,7 +68,7 @@ grep -E "NMSE" "$out/batched.log" | sort -k9 -g | tail -2
 say "exact-shape models"
 model_dir=/tmp/llama-worker-bench-models
 mkdir -p "$model_dir"
-for model in ${MODELS:-qwen phi3}; do
+for model in $models; do
   case $model in
     qwen) file=$model_dir/qwen-tied-Q4_K_M-seed1.gguf; flags="--vocab $vocab/qwen2.5-0.5b-instruct.vocab.gguf --tied" ;;
     phi3) file=$model_dir/phi3-Q4_K_M-seed1.gguf; flags="--vocab $vocab/phi-3-mini-4k-instruct.vocab.gguf" ;;
@@ -81,7 +84,7 @@ if [ -n "$peer_build" ]; then
   tail -n 2 "$out/peer-build.log"
 fi
 export LD_LIBRARY_PATH="$PWD/.peer:/usr/local/cuda/lib64:$LD_LIBRARY_PATH"
-for model in ${MODELS:-qwen phi3}; do
+for model in $models; do
   case $model in
     qwen) file=$model_dir/qwen-tied-Q4_K_M-seed1.gguf ;;
     phi3) file=$model_dir/phi3-Q4_K_M-seed1.gguf ;;
@@ -93,9 +96,14 @@ for model in ${MODELS:-qwen phi3}; do
     --json-out "$out/ours-parallel-$model.json" > "$out/ours-parallel-$model.log" 2>&1
   echo "exit $?" >> "$out/ours-parallel-$model.log"
   cat "$out/ours-parallel-$model.log"
+  if [ -n "${AB_ENV:-}" ] && [ "$model" = "${models%% *}" ]; then
+    say "$model: ours with $AB_ENV"
+    (export $AB_ENV && timeout $(($(left) / 2)) "$worker" bench -m "$file" --backend cuda -p 128 -n 128 \
+      --parallel "$parallel" 2>&1 | grep -E '^\|')
+  fi
   say "$model: ours, single stream tg128 (the one-inference path)"
   timeout 60 "$worker" bench -m "$file" --backend cuda -p 128 -n 128 -r 3 2>&1 | grep -E '^\|' | tail -n +3
-  (($(left) > 20)) || break
+  (($(left) > 20)) && [ -x .peer/llama-batched-bench ] || continue
   say "$model: llama-batched-bench -npp 128 -ntg 128 -npl $parallel"
   timeout $(($(left) - 10)) .peer/llama-batched-bench -m "$file" -ngl 99 -fa on -c $((128 * 2 * 64 + 256)) \
     -b 2048 -ub 512 -npp 128 -ntg 128 -npl "$parallel" > "$out/peer-parallel-$model.log" 2>&1

@@ -120,7 +120,10 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // to `logits`.
   Status batched_logits(int64_t first, int64_t count, std::vector<float>& logits);
   // y = x W^T (+ bias) (+ residual), or the SwiGLU form with `up`: every row's bits independent of
-  // `rows` (quant_gemv_columns).
+  // `rows` (quant_mma_columns where the matrix allows and the setting is on, else
+  // quant_gemv_columns). batched_swiglu_fits: whether the SwiGLU form serves this gate/up pair.
+  bool batched_on_tensor_cores(const DeviceMatrix& w) const;
+  bool batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up) const;
   Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
                          int64_t y_stride, const float* bias, const float* residual,
                          const uint8_t* up = nullptr);
@@ -160,6 +163,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.
   unsigned decode_fusion_ = 0;
   bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
+  bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
   // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
   std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;
   __half* weight_tile_ = nullptr;  // kTensorCoreTileElements halves

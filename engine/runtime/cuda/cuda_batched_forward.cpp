@@ -4,8 +4,9 @@
 // through the ops of the Llama block, each of which gives a row the same bits whatever else is
 // in the pass:
 //   embedding, RMSNorm, RoPE, SwiGLU   row-wise kernels (one block per row or element-wise);
-//   every matrix product               quant_gemv_columns: a column's sums run in one fixed order
-//                                      for 1..any columns (kernels/cuda/quant_gemv.cuh);
+//   every matrix product               quant_mma_columns (tensor cores) or quant_gemv_columns (CUDA
+//                                      cores), chosen per matrix at load: a column's sums run in
+//                                      one fixed order for 1..any columns;
 //   K/V store and attention            paged_kv_store / paged_attention: per query row over its
 //                                      own sequence's blocks, no split chosen from the batch.
 // So an entry's logits and the K/V it writes do not depend on the other entries, their number or
@@ -21,6 +22,7 @@
 #include "cuda/gather_rows.cuh"
 #include "cuda/paged_kv.cuh"
 #include "cuda/quant_gemv.cuh"
+#include "cuda/quant_mma_columns.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/swiglu.cuh"
@@ -86,6 +88,16 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   return Status::ok();
 }
 
+bool CudaBackend::batched_on_tensor_cores(const DeviceMatrix& w) const {
+  return batched_tensor_cores_ && kc::quant_mma_columns_supports(w.type, w.in_features);
+}
+
+bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up) const {
+  if (batched_on_tensor_cores(gate)) return true;
+  return kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, gate.in_features, normed_) &&
+         kc::quant_gemv_supports(gate.type, up, gate.row_bytes, gate.in_features, normed_);
+}
+
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
                                     const uint8_t* up) {
@@ -103,6 +115,7 @@ Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64
   p.in_features = w.in_features;
   p.out_features = w.out_features;
   p.columns = rows;
+  if (batched_on_tensor_cores(w)) return kc::quant_mma_columns(p, stream_);
   return kc::quant_gemv_columns(p, stream_);
 }
 
@@ -180,8 +193,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
     const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                   layer.w_gate.row_bytes == layer.w_up.row_bytes);
-    if (same_type && kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, embd, normed_) &&
-        kc::quant_gemv_supports(gate.type, up, gate.row_bytes, embd, normed_)) {
+    if (same_type && batched_swiglu_fits(gate, up)) {
       DeviceMatrix gate_rows = gate;
       gate_rows.out_features = ff;  // the gate half of a fused gate/up matrix
       LW_TRY(batched_product(gate_rows, normed_, embd, n, activated_, 2 * ff, nullptr, nullptr, up));

@@ -225,7 +225,10 @@ TEST_P(CudaBatched, SixtyFourSequencesGiveTheBitsOfEachAlone) {
   }
   const scheduler::SchedulerStats stats = (*scheduler)->stats();
   EXPECT_GT(stats.largest_step_entries, kSequences / 4);
-  EXPECT_LT(stats.steps, generated / 4) << "the rows were not batched";
+  // Prompts of up to 60 tokens in chunks of 5, arriving one per round, make most steps prefill
+  // steps; batching shows as many rows per step (H100, 2026-12-06: ~10 on average, at most 26
+  // sequences in a step; one sequence per step would be ~1 row).
+  EXPECT_GT(stats.rows, 5 * stats.steps) << "the rows were not batched";
   std::printf("%s: %lld tokens in %lld steps, %lld rows, at most %lld sequences a step\n", GetParam().c_str(),
               static_cast<long long>(generated), static_cast<long long>(stats.steps),
               static_cast<long long>(stats.rows), static_cast<long long>(stats.largest_step_entries));
