@@ -27,11 +27,11 @@ const TensorType kMmaTypes[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType
 const int64_t kMmaColumnCounts[] = {1, 2, 7, 8, 9, 16, 33, 64, 65, 130};
 constexpr int64_t kMmaOffset = 3;
 constexpr int64_t kMmaTotalColumns = 130 + kMmaOffset;
-constexpr int64_t kMmaOut = 100;  // one full block of 64 rows and one of 36
+constexpr int64_t kMmaOut = 100;  // six full blocks of 16 rows and one of 4
 // fp16 weights and activations, fp32 accumulation: ~1e-7 measured for the tensor-core prefill.
 constexpr double kMmaBudget = 2e-6;
 
-int64_t mma_width(TensorType type) { return gguf::traits(type).block_size >= 256 ? 512 : 320; }
+int64_t mma_width(TensorType type) { return gguf::traits(type).block_size >= 256 ? 768 : 384; }
 
 int64_t first_difference(const float* a, const float* b, int64_t count) {
   for (int64_t i = 0; i < count; ++i) {
@@ -76,12 +76,12 @@ TEST_P(QuantMmaColumnsConformance, ColumnInvariantAndMatchesCpu) {
     base.out_features = out;
     std::vector<float> expected;
     CpuProduct product{.weight = gate.data(),
-                           .weight_type = type,
-                           .weight_row_bytes = row_bytes,
-                           .x = x.data(),
-                           .tokens = kMmaTotalColumns,
-                           .in_features = in,
-                           .out_features = out};
+                       .weight_type = type,
+                       .weight_row_bytes = row_bytes,
+                       .x = x.data(),
+                       .tokens = kMmaTotalColumns,
+                       .in_features = in,
+                       .out_features = out};
     if (swiglu) {
       auto g = cpu_product(product);
       product.weight = up.data();
@@ -103,7 +103,8 @@ TEST_P(QuantMmaColumnsConformance, ColumnInvariantAndMatchesCpu) {
       DeviceBuffer<float> d_column, d_y;
       ASSERT_TRUE(d_column.upload(column));
       if (with_residual) {
-        ASSERT_TRUE(d_y.upload(std::vector<float>(residual.begin() + c * out, residual.begin() + (c + 1) * out)));
+        ASSERT_TRUE(
+            d_y.upload(std::vector<float>(residual.begin() + c * out, residual.begin() + (c + 1) * out)));
       } else {
         ASSERT_TRUE(d_y.allocate(static_cast<size_t>(out)));
       }
@@ -120,8 +121,8 @@ TEST_P(QuantMmaColumnsConformance, ColumnInvariantAndMatchesCpu) {
     }
     const double error = nmse(single, expected);
     EXPECT_LE(error, kMmaBudget);
-    std::printf("quant_mma_columns %s form %d: NMSE %.3g vs the CPU reference\n", std::string(gguf::tensor_type_name(type)).c_str(),
-                form, error);
+    std::printf("quant_mma_columns %s form %d: NMSE %.3g vs the CPU reference\n",
+                std::string(gguf::tensor_type_name(type)).c_str(), form, error);
 
     for (const int64_t columns : kMmaColumnCounts) {
       SCOPED_TRACE("columns " + std::to_string(columns));
@@ -163,8 +164,8 @@ INSTANTIATE_TEST_SUITE_P(Types, QuantMmaColumnsConformance, ::testing::ValuesIn(
 TEST(QuantMmaColumnsConformance, BadParametersAreErrors) {
   kernels::cuda::QuantGemvColumnsParams p;
   EXPECT_EQ(kernels::cuda::quant_mma_columns(p, nullptr).code(), ErrorCode::kInvalidArgument);
-  EXPECT_FALSE(kernels::cuda::quant_mma_columns_supports(TensorType::kQ8_0, 96));  // not a multiple of 64
-  EXPECT_TRUE(kernels::cuda::quant_mma_columns_supports(TensorType::kQ8_0, 128));
+  EXPECT_FALSE(kernels::cuda::quant_mma_columns_supports(TensorType::kQ8_0, 192));  // not a multiple of 128
+  EXPECT_TRUE(kernels::cuda::quant_mma_columns_supports(TensorType::kQ8_0, 256));
 }
 
 }  // namespace

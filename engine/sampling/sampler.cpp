@@ -131,6 +131,16 @@ Result<Sampler> Sampler::create(const SamplingParams& params) {
 
 Result<int32_t> Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   LW_TRY(check_row(logits, history));
+  if (params_.temperature == 0.0f && (params_.repetition_penalty == 1.0f || params_.repeat_last_n == 0)) {
+    // Greedy without a penalty: the argmax of the floats themselves (float -> double is exact and
+    // monotonic, so the same token as below) without a vocabulary-sized copy per row, which cost
+    // ~0.3 ms per row at a 152k vocabulary, 64 rows per step in a batched step.
+    size_t best = 0;
+    for (size_t i = 1; i < logits.size(); ++i) {
+      if (logits[i] > logits[best]) best = i;
+    }
+    return static_cast<int32_t>(best);
+  }
   const std::vector<double> values = penalised_logits(logits, params_, history);
   if (params_.temperature == 0.0f) return argmax(values);
   const std::vector<Weighted> kept = truncated_candidates(values, params_);

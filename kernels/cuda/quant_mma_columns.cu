@@ -10,11 +10,17 @@
 namespace llama_worker::kernels::cuda {
 namespace {
 
+// A block owns 16 output rows; its 4 warps split each 128-wide input step into four 32-wide
+// quarters (one per warp) and add their partial sums in warp order at the end: a fixed order, so
+// the split changes no column's bits between calls. 16 rows per block keep every SM busy on the
+// narrow matrices of one layer (a 64-row block left most SMs idle).
 constexpr int kWarps = 4;
-constexpr int kRows = 16 * kWarps;  // output rows per block
-constexpr int kStep = 64;           // input elements per shared-memory step
-constexpr int kRowHalves = kStep + 8;  // padded: the 8 rows an ldmatrix reads sit in 8 bank groups
-constexpr int kMaxColumns = 64;     // columns per launch (8 tiles of 8)
+constexpr int kRows = 16;                     // output rows per block
+constexpr int kWarpStep = 32;                 // input elements per warp per step
+constexpr int kStep = kWarps * kWarpStep;     // input elements per block step
+constexpr int kWeightHalves = kWarpStep + 8;  // padded rows: an ldmatrix's 8 rows in 8 bank groups
+constexpr int kXHalves = kStep + 8;
+constexpr int kMaxColumns = 64;  // columns per launch (8 tiles of 8)
 
 __device__ __forceinline__ uint32_t smem_address(const void* pointer) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
@@ -40,14 +46,15 @@ __device__ __forceinline__ void ldmatrix_x2(uint32_t& r0, uint32_t& r1, const __
                : "r"(smem_address(row)));
 }
 
-// Rows [row0, row0 + 64) x inputs [k0, k0 + 64) of `weight`, decoded and rounded to fp16 into
-// tile[row][k]; rows past the end repeat the last row (their results are dropped).
+// This warp's quarter: rows [row0, row0 + 16) x inputs [k0, k0 + 32), decoded and rounded to fp16
+// into tile[row][k]; rows past the end repeat the last row (their results are dropped).
 template <typename Traits>
-__device__ __forceinline__ void load_weight_tile(__half* tile, const uint8_t* weight, int64_t row_bytes,
-                                                 int64_t rows, int64_t row0, int64_t k0) {
+__device__ __forceinline__ void load_weight_quarter(__half* tile, const uint8_t* weight, int64_t row_bytes,
+                                                    int64_t rows, int64_t row0, int64_t k0, int lane) {
   constexpr int kChunksPerBlock = Traits::kElements / kChunk;
-  constexpr int kChunksPerRow = kStep / kChunk;  // 8
-  for (int i = threadIdx.x; i < kRows * kChunksPerRow; i += 32 * kWarps) {
+  constexpr int kChunksPerRow = kWarpStep / kChunk;  // 4
+#pragma unroll
+  for (int i = lane; i < kRows * kChunksPerRow; i += 32) {
     const int r = i / kChunksPerRow;
     const int c = i % kChunksPerRow;
     const int64_t row = min(row0 + r, rows - 1);
@@ -58,21 +65,53 @@ __device__ __forceinline__ void load_weight_tile(__half* tile, const uint8_t* we
     __align__(16) __half h[kChunk];
 #pragma unroll
     for (int e = 0; e < kChunk; ++e) h[e] = __float2half_rn(w[e]);
-    *reinterpret_cast<uint4*>(tile + r * kRowHalves + c * kChunk) = *reinterpret_cast<const uint4*>(h);
+    *reinterpret_cast<uint4*>(tile + r * kWeightHalves + c * kChunk) = *reinterpret_cast<const uint4*>(h);
   }
 }
 
+// Adds the other warps' accumulators to warp 0's in warp order (1, 2, 3), through `scratch`.
+template <int kTiles>
+__device__ __forceinline__ void reduce_over_warps(float (&acc)[kTiles][4], float* scratch, int warp,
+                                                  int lane) {
+  if (warp > 0) {
+#pragma unroll
+    for (int t = 0; t < kTiles; ++t) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) scratch[(((warp - 1) * kTiles + t) * 4 + e) * 32 + lane] = acc[t][e];
+    }
+  }
+  __syncthreads();
+  if (warp == 0) {
+#pragma unroll
+    for (int w = 1; w < kWarps; ++w) {
+#pragma unroll
+      for (int t = 0; t < kTiles; ++t) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[t][e] += scratch[(((w - 1) * kTiles + t) * 4 + e) * 32 + lane];
+      }
+    }
+  }
+  __syncthreads();
+}
+
 template <typename Traits, int kTiles, bool kSwiglu>
-__global__ void __launch_bounds__(32 * kWarps) quant_mma_columns_kernel(QuantGemvColumnsParams p, int64_t column0) {
-  __shared__ __align__(16) __half weight_tile[kRows * kRowHalves];
-  __shared__ __align__(16) __half up_tile[kSwiglu ? kRows * kRowHalves : 8];
-  __shared__ __align__(16) __half x_tile[8 * kTiles * kRowHalves];
+__global__ void __launch_bounds__(32 * kWarps)
+    quant_mma_columns_kernel(QuantGemvColumnsParams p, int64_t column0) {
+  __shared__ __align__(16) __half weight_tile[kWarps * kRows * kWeightHalves];
+  __shared__ __align__(16) __half up_tile[kSwiglu ? kWarps * kRows * kWeightHalves : 8];
+  // The columns' activations of one step; after the loop, the warps' partial sums.
+  constexpr int kXBytes = 8 * kTiles * kXHalves * 2;
+  constexpr int kReduceBytes = (kWarps - 1) * kTiles * 4 * 32 * 4;
+  __shared__ __align__(16) unsigned char shared_x[kXBytes > kReduceBytes ? kXBytes : kReduceBytes];
+  __half* x_tile = reinterpret_cast<__half*>(shared_x);
   pdl_launch_dependents();
   pdl_wait();
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
   const int64_t columns = min(static_cast<int64_t>(8 * kTiles), p.columns - column0);
+  __half* my_tile = weight_tile + warp * kRows * kWeightHalves;
+  __half* my_up_tile = up_tile + (kSwiglu ? warp * kRows * kWeightHalves : 0);
   float acc[kTiles][4];
   float up_acc[kSwiglu ? kTiles : 1][4];
 #pragma unroll
@@ -87,44 +126,50 @@ __global__ void __launch_bounds__(32 * kWarps) quant_mma_columns_kernel(QuantGem
   }
 
   for (int64_t k0 = 0; k0 < p.in_features; k0 += kStep) {
-    load_weight_tile<Traits>(weight_tile, p.weight, p.weight_row_bytes, p.out_features, row0, k0);
+    const int64_t quarter = k0 + warp * kWarpStep;
+    load_weight_quarter<Traits>(my_tile, p.weight, p.weight_row_bytes, p.out_features, row0, quarter, lane);
     if constexpr (kSwiglu)
-      load_weight_tile<Traits>(up_tile, p.up_weight, p.weight_row_bytes, p.out_features, row0, k0);
+      load_weight_quarter<Traits>(my_up_tile, p.up_weight, p.weight_row_bytes, p.out_features, row0, quarter,
+                                  lane);
     // Activations: x_tile[column][k], columns past the call's count are zeros.
     for (int i = threadIdx.x; i < 8 * kTiles * (kStep / 4); i += 32 * kWarps) {
       const int n = i / (kStep / 4);
       const int q = i % (kStep / 4);
       float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
       if (n < columns) v = *reinterpret_cast<const float4*>(p.x + (column0 + n) * p.x_stride + k0 + 4 * q);
-      __half2* target = reinterpret_cast<__half2*>(x_tile + n * kRowHalves + 4 * q);
+      __half2* target = reinterpret_cast<__half2*>(x_tile + n * kXHalves + 4 * q);
       target[0] = __floats2half2_rn(v.x, v.y);
       target[1] = __floats2half2_rn(v.z, v.w);
     }
     __syncthreads();
 #pragma unroll
-    for (int kk = 0; kk < kStep; kk += 16) {
+    for (int kk = 0; kk < kWarpStep; kk += 16) {
       uint32_t a[4];
-      ldmatrix_x4(a, weight_tile + (16 * warp + lane % 16) * kRowHalves + kk + (lane / 16) * 8);
+      ldmatrix_x4(a, my_tile + (lane % 16) * kWeightHalves + kk + (lane / 16) * 8);
       uint32_t u[4] = {0, 0, 0, 0};
-      if constexpr (kSwiglu)
-        ldmatrix_x4(u, up_tile + (16 * warp + lane % 16) * kRowHalves + kk + (lane / 16) * 8);
+      if constexpr (kSwiglu) ldmatrix_x4(u, my_up_tile + (lane % 16) * kWeightHalves + kk + (lane / 16) * 8);
 #pragma unroll
       for (int t = 0; t < kTiles; ++t) {
         uint32_t b0, b1;
-        ldmatrix_x2(b0, b1, x_tile + (8 * t + lane % 8) * kRowHalves + kk + ((lane / 8) % 2) * 8);
+        ldmatrix_x2(b0, b1,
+                    x_tile + (8 * t + lane % 8) * kXHalves + warp * kWarpStep + kk + ((lane / 8) % 2) * 8);
         mma_16816(acc[t], a, b0, b1);
         if constexpr (kSwiglu) mma_16816(up_acc[t], u, b0, b1);
       }
     }
     __syncthreads();
   }
+  float* scratch = reinterpret_cast<float*>(shared_x);
+  reduce_over_warps<kTiles>(acc, scratch, warp, lane);
+  if constexpr (kSwiglu) reduce_over_warps<kTiles>(up_acc, scratch, warp, lane);
+  if (warp != 0) return;
 
-  // Accumulator e of tile t: row 16 warp + lane / 4 + 8 (e / 2), column 8 t + 2 (lane % 4) + e % 2.
+    // Accumulator e of tile t: row lane / 4 + 8 (e / 2), column 8 t + 2 (lane % 4) + e % 2.
 #pragma unroll
   for (int t = 0; t < kTiles; ++t) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int64_t row = row0 + 16 * warp + lane / 4 + 8 * (e / 2);
+      const int64_t row = row0 + lane / 4 + 8 * (e / 2);
       const int64_t column = 8 * t + 2 * (lane % 4) + e % 2;
       if (row >= p.out_features || column >= columns) continue;
       float value = acc[t][e];
@@ -147,13 +192,17 @@ Status launch_tiles(const QuantGemvColumnsParams& p, cudaStream_t stream) {
     const int64_t columns = p.columns - column0 < kMaxColumns ? p.columns - column0 : kMaxColumns;
     cudaError_t launched;
     if (columns <= 8) {
-      launched = launch(quant_mma_columns_kernel<Traits, 1, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
+      launched =
+          launch(quant_mma_columns_kernel<Traits, 1, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
     } else if (columns <= 16) {
-      launched = launch(quant_mma_columns_kernel<Traits, 2, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
+      launched =
+          launch(quant_mma_columns_kernel<Traits, 2, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
     } else if (columns <= 32) {
-      launched = launch(quant_mma_columns_kernel<Traits, 4, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
+      launched =
+          launch(quant_mma_columns_kernel<Traits, 4, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
     } else {
-      launched = launch(quant_mma_columns_kernel<Traits, 8, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
+      launched =
+          launch(quant_mma_columns_kernel<Traits, 8, kSwiglu>, blocks, 32 * kWarps, 0, stream, p, column0);
     }
     LW_CUDA_TRY(launched);
   }
@@ -163,7 +212,7 @@ Status launch_tiles(const QuantGemvColumnsParams& p, cudaStream_t stream) {
 }  // namespace
 
 bool quant_mma_columns_supports(gguf::TensorType type, int64_t in_features) {
-  if (in_features <= 0 || in_features % kStep != 0) return false;
+  if (in_features <= 0 || in_features % kStep != 0) return false;  // kStep = 128
   return static_cast<bool>(visit_weight_type(type, [](auto) { return Status::ok(); }));
 }
 
@@ -176,17 +225,18 @@ Status quant_mma_columns(const QuantGemvColumnsParams& params, cudaStream_t stre
     return make_error(ErrorCode::kInvalidArgument, "quant_mma_columns: null pointer or bad shape");
   }
   if (!quant_mma_columns_supports(p.weight_type, p.in_features)) {
-    return make_error(ErrorCode::kUnsupported, "quant_mma_columns: " +
-                                                   std::string(gguf::tensor_type_name(p.weight_type)) +
-                                                   " matrix of width " + std::to_string(p.in_features) +
-                                                   " (the width must be a multiple of 64)");
+    return make_error(ErrorCode::kUnsupported,
+                      "quant_mma_columns: " + std::string(gguf::tensor_type_name(p.weight_type)) +
+                          " matrix of width " + std::to_string(p.in_features) +
+                          " (the width must be a multiple of 128)");
   }
   if (p.x_stride % 4 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "quant_mma_columns: x must be 16-byte aligned with a stride multiple of 4");
   }
   if (p.up_weight != nullptr && (p.bias != nullptr || p.residual != nullptr)) {
-    return make_error(ErrorCode::kInvalidArgument, "quant_mma_columns: the SwiGLU form takes no bias or residual");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "quant_mma_columns: the SwiGLU form takes no bias or residual");
   }
   if ((p.out_features + kRows - 1) / kRows > 2147483647) {
     return make_error(ErrorCode::kInvalidArgument, "quant_mma_columns: too many rows");

@@ -248,6 +248,9 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
   LW_TRY(check_batch_entries(entries, paged_plan_, plan_.context, c.vocab_size));
   LW_CUDA_TRY(cudaSetDevice(device_));
   logits.clear();
+  int64_t rows_wanted = 0;
+  for (const BatchEntry& e : entries) rows_wanted += e.logits ? 1 : 0;
+  logits.reserve(static_cast<size_t>(rows_wanted * c.vocab_size));
   const int64_t b = plan_.max_batch;
   const int64_t block_positions = paged_plan_.block_positions;
   size_t entry = 0;

@@ -290,7 +290,9 @@ Result<bool> Scheduler::run_step(std::unique_lock<std::mutex>& lock) {
                        .block_table = entry.block_table,
                        .logits = entry.logits});
   }
-  std::vector<float> logits;
+  // The logits buffer lives across steps (only the stepping thread touches it): a step of 64 rows
+  // at a 152k vocabulary fills 39 MB, whose fresh pages cost more than the copy.
+  std::vector<float>& logits = step_logits_;
   const Status forward = backend_.forward_batch(entries, logits);
   if (forward) {
     const size_t vocab = static_cast<size_t>(backend_.config().vocab_size);

@@ -141,6 +141,7 @@ class Scheduler {
   std::map<SequenceId, std::unique_ptr<Sequence>> sequences_;  // ordered by id = arrival order
   SequenceId next_id_ = 1;
   bool stepping_ = false;
+  std::vector<float> step_logits_;  // the running step's logits; only the stepping thread uses it
   SchedulerStats stats_;
 };
 
