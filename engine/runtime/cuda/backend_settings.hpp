@@ -53,13 +53,13 @@ inline bool tensor_core_attention_setting() {
 // The batched step's products (cuda_batched_forward.cpp) on tensor cores (quant_mma_columns) where
 // the matrix allows, else on CUDA cores (quant_gemv_columns); from LLAMA_WORKER_BATCHED_TENSOR_CORES
 // (1 on, 0 off). Read once at load: a backend never mixes the two for one matrix, so a sequence's
-// bits stay independent of the batch either way (both pass gpu_cuda_batched_tests). Off by
-// default: measured on the H100 (2026-12-06, bench --parallel, pp128 tg128, aggregate decode
-// tok/s at 1 / 4 / 16 / 64 streams), the first tensor-core version is slower except for Phi-3 at
-// 64 streams: Qwen 71 / 233 / 572 / 602 vs 469 / 650 / 819 / 612 on CUDA cores; Phi-3
-// 34 / 131 / 466 / 1,175 vs 281 / 443 / 460 / 535. One block of 4 warps per 64 rows leaves most of
-// the SMs idle on these shapes (README, "Many inferences: where it stands").
-inline constexpr bool kBatchedTensorCoresDefault = false;
+// bits stay independent of the batch either way (both pass gpu_cuda_batched_tests). On by
+// default: measured on the H100 (2026-12-06, e8e9fa0, bench --parallel, pp128 tg128, aggregate
+// decode tok/s at 1 / 4 / 16 / 64 streams), tensor cores vs CUDA cores: Qwen 188 / 539 / 999 /
+// 1,229 vs 471 / 746 / 881 / 998; Phi-3 81 / 302 / 1,022 / 1,955 vs 281 / 443 / 460 / 535 (the
+// CUDA-core Phi-3 row from the same day's earlier call, before the host-side fixes). Faster from
+// 16 streams on, slower for one to four (README, "Many inferences: where it stands").
+inline constexpr bool kBatchedTensorCoresDefault = true;
 
 inline bool batched_tensor_cores_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_BATCHED_TENSOR_CORES");
