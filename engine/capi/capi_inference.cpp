@@ -285,14 +285,22 @@ lw_status next_scheduled(const Lookup<InferenceState>& inference, int32_t* out_t
   }
   if (!token || !text) {
     const Error& error = !token ? token.error() : text.error();
-    lw_status status = status_from_code(error.code);
-    if (runtime::kv_pool::is_kv_pool_exhausted(error)) status = LW_STATUS_KV_CACHE_FULL;
-    if (runtime::scheduler::is_non_finite_logits(error)) status = LW_STATUS_NUMERIC_ERROR;
     state.stop_reason =
         error.code == ErrorCode::kCancelled ? runtime::StopReason::kCancelled : runtime::StopReason::kFailed;
-    state.failure = status;
     state.failure_message = error.message;
-    return fail(kFunction, status, error.message);
+    if (runtime::kv_pool::is_kv_pool_exhausted(error)) {
+      state.failure = LW_STATUS_KV_CACHE_FULL;
+    } else if (runtime::scheduler::is_non_finite_logits(error)) {
+      state.failure = LW_STATUS_NUMERIC_ERROR;
+    } else if (error.code == ErrorCode::kOutOfMemory) {
+      state.failure = model.backend_kind == LW_BACKEND_CUDA ? LW_STATUS_OUT_OF_DEVICE_MEMORY
+                                                            : LW_STATUS_OUT_OF_HOST_MEMORY;
+    } else {
+      // A device error of the batched step: sticky or not, as for a single inference's step.
+      state.failure = device_work_failed(kFunction, *model.context, error, status_from_code(error.code));
+      return state.failure;
+    }
+    return fail(kFunction, state.failure, error.message);
   }
   ++state.generated_tokens;
   if (token->finished) state.stop_reason = token->stop_reason;
