@@ -11,6 +11,7 @@
 #include "gguf/file.hpp"
 #include "model/testing/tiny_model.hpp"
 #include "runtime/cpu_backend.hpp"
+#include "runtime/tests/tiny_cpu_backend.hpp"
 
 namespace llama_worker::bench {
 namespace {
@@ -155,23 +156,17 @@ TEST(MemoryTracker, PeakIsTheLargestReadingOverTheBaseline) {
 }
 
 TEST(RunTestCase, RunsOnTheCpuReferenceBackend) {
-  auto bytes = model::testing::tiny_model_bytes(model::testing::qwen2_spec());
-  ASSERT_TRUE(bytes) << bytes.error().message;
-  auto file = gguf::File::from_bytes(*bytes, "tiny-qwen2");
-  ASSERT_TRUE(file) << file.error().message;
-  runtime::CpuBackendOptions options;
-  options.threads = 1;
-  options.context = 32;
-  auto backend = runtime::CpuBackend::create(*file, options);
-  ASSERT_TRUE(backend) << backend.error().message;
+  const runtime::testing::TinyCpuModel tiny(model::testing::qwen2_spec());
+  auto backend = tiny.backend({.threads = 1, .context = 32});
+  ASSERT_NE(backend, nullptr);
   auto probe = make_cpu_probe(1);
   MemoryTracker memory;
   BenchSettings settings;
   settings.repetitions = 2;
   std::mt19937_64 rng(3);
-  auto result = run_test_case(**backend, *probe, {TestKind::kGenerate, 4, 16}, settings, rng, memory);
+  auto result = run_test_case(*backend, *probe, {TestKind::kGenerate, 4, 16}, settings, rng, memory);
   ASSERT_TRUE(result) << result.error().message;
-  EXPECT_EQ((*backend)->position(), 20);
+  EXPECT_EQ(backend->position(), 20);
   EXPECT_GT(result->rate.mean, 0.0);
 }
 

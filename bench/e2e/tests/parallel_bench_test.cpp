@@ -6,6 +6,7 @@
 #include "gguf/file.hpp"
 #include "model/testing/tiny_model.hpp"
 #include "runtime/cpu_backend.hpp"
+#include "runtime/tests/tiny_cpu_backend.hpp"
 
 namespace llama_worker::bench {
 namespace {
@@ -33,18 +34,12 @@ TEST(ParseStreamList, RejectsWhatIsNotAStreamCount) {
 }
 
 TEST(RunParallelCase, PrefillStepThenOneDecodeStepPerToken) {
-  auto bytes = model::testing::tiny_model_bytes(model::testing::qwen2_spec());
-  ASSERT_TRUE(bytes) << bytes.error().message;
-  auto file = gguf::File::from_bytes(*bytes, "tiny-qwen2");
-  ASSERT_TRUE(file) << file.error().message;
-  runtime::CpuBackendOptions options;
-  options.threads = 1;
-  options.context = 32;
-  auto backend = runtime::CpuBackend::create(*file, options);
-  ASSERT_TRUE(backend) << backend.error().message;
+  const runtime::testing::TinyCpuModel tiny(model::testing::qwen2_spec());
+  auto backend = tiny.backend({.threads = 1, .context = 32});
+  ASSERT_NE(backend, nullptr);
   auto probe = make_cpu_probe(1);
   std::mt19937_64 rng(5);
-  auto result = run_parallel_case(**backend, *probe, {.prompt_tokens = 9, .generate_tokens = 6, .streams = 3},
+  auto result = run_parallel_case(*backend, *probe, {.prompt_tokens = 9, .generate_tokens = 6, .streams = 3},
                                   /*warmup=*/true, rng);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->steps, 1 + 6);  // all three prompts in one step, then 6 steps of 3 rows
@@ -57,7 +52,7 @@ TEST(RunParallelCase, PrefillStepThenOneDecodeStepPerToken) {
 
   // PP + TG + 1 must fit the context (the last sampled token's position).
   auto too_long =
-      run_parallel_case(**backend, *probe, {.prompt_tokens = 20, .generate_tokens = 12, .streams = 1},
+      run_parallel_case(*backend, *probe, {.prompt_tokens = 20, .generate_tokens = 12, .streams = 1},
                         /*warmup=*/false, rng);
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error().code, ErrorCode::kOutOfRange);
