@@ -13,7 +13,8 @@
 # Environment: TOTAL (seconds for the whole call, default 585), MODELS (default "qwen phi3"),
 # PARALLEL (default 1,4,16,64), SKIP_PEER (set: no llama.cpp build or rows, e.g. when the device
 # budget is short), AB_ENV (settings of a second `bench --parallel` run of the first model, for an
-# A/B in the same call, e.g. LLAMA_WORKER_BATCHED_TENSOR_CORES=0). Logs under $OUT; a short table last.
+# A/B in the same call, e.g. LLAMA_WORKER_BATCHED_WEIGHTS=quant), CONFORMANCE_FILTER (a gtest filter for
+# the op conformance binary). Logs under $OUT; a short table last.
 set -u -o pipefail
 stage=${1:-.gpu-build}
 out=${OUT:-$PWD/gpu-check-out}
@@ -54,7 +55,7 @@ make_golden synthetic-llama-q4_k_m llama-spm.vocab.gguf Q4_K_M 3 --kv-heads 2
 ls -la "$golden" | tail -n +2 | awk '{print "  " $5, $9}'
 
 say "op conformance"
-timeout 200 "$stage/bin/gpu_op_conformance_tests" > "$out/op-conformance.log" 2>&1
+timeout 200 "$stage/bin/gpu_op_conformance_tests" ${CONFORMANCE_FILTER:+--gtest_filter=$CONFORMANCE_FILTER} > "$out/op-conformance.log" 2>&1
 conformance=$?
 grep -E "FAILED|Failure" "$out/op-conformance.log" | head -20
 grep -E "PASSED|tests ran" "$out/op-conformance.log" | tail -2

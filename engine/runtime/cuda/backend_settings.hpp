@@ -67,6 +67,17 @@ inline bool batched_tensor_cores_setting() {
   return std::strcmp(setting, "0") != 0;
 }
 
+// Where the batched step's products read their weights, from LLAMA_WORKER_BATCHED_WEIGHTS:
+// "f16" (the default): every matrix decoded once, when the paged pool is first allocated, into an
+// fp16 copy in mma fragment order (kernels/cuda/fragment_mma.cuh), read with 16-byte loads and no
+// decoding; it costs 2 bytes per weight beside the file's copy (Qwen2.5-0.5B ~0.95 GiB, Phi-3-mini
+// ~7.1 GiB) and is made only for max_inferences >= 2. "quant": the products decode the file's
+// blocks themselves (quant_mma_columns / quant_gemv_columns, no extra memory, slower).
+inline bool batched_f16_weights_setting() {
+  const char* setting = std::getenv("LLAMA_WORKER_BATCHED_WEIGHTS");
+  if (setting == nullptr || *setting == '\0') return true;
+  return std::strcmp(setting, "quant") != 0;
+}
 inline unsigned decode_fusion_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
   if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;

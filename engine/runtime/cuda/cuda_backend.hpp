@@ -52,6 +52,9 @@ struct DeviceMatrix {
   int64_t row_bytes = 0;
   int64_t in_features = 0;
   int64_t out_features = 0;
+  // The batched step's fp16 copy in mma fragment order (fragment_mma.cuh), or null: made when the
+  // paged pool is first allocated, with LLAMA_WORKER_BATCHED_WEIGHTS=f16 (the default).
+  const __half* fragments = nullptr;
 };
 
 class CudaBackend final : public InferenceBackend, public BatchedInferenceBackend {
@@ -122,11 +125,14 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // y = x W^T (+ bias) (+ residual), or the SwiGLU form with `up`: every row's bits independent of
   // `rows` (quant_mma_columns where the matrix allows and the setting is on, else
   // quant_gemv_columns). batched_swiglu_fits: whether the SwiGLU form serves this gate/up pair.
+  // Matrices with fragments take fragment_mma (up_fragments: the SwiGLU form's up matrix).
   bool batched_on_tensor_cores(const DeviceMatrix& w) const;
-  bool batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up) const;
+  bool batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up, const __half* up_fragments) const;
   Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
                          int64_t y_stride, const float* bias, const float* residual,
-                         const uint8_t* up = nullptr);
+                         const uint8_t* up = nullptr, const __half* up_fragments = nullptr);
+  // Makes every batched matrix's fp16 fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS=f16).
+  Status make_batched_weights();
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
@@ -164,6 +170,8 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   unsigned decode_fusion_ = 0;
   bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
   bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
+  bool batched_f16_weights_ = true;    // LLAMA_WORKER_BATCHED_WEIGHTS (backend_settings.hpp)
+  DeviceAllocation batched_weights_;   // every DeviceMatrix::fragments, one allocation
   // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
   std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;
   __half* weight_tile_ = nullptr;  // kTensorCoreTileElements halves

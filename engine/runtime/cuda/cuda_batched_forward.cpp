@@ -4,9 +4,11 @@
 // through the ops of the Llama block, each of which gives a row the same bits whatever else is
 // in the pass:
 //   embedding, RMSNorm, RoPE, SwiGLU   row-wise kernels (one block per row or element-wise);
-//   every matrix product               quant_mma_columns (tensor cores) or quant_gemv_columns (CUDA
-//                                      cores), chosen per matrix at load: a column's sums run in
-//                                      one fixed order for 1..any columns;
+//   every matrix product               fragment_mma over the fp16 fragment copy made when the pool is
+//                                      first allocated (default), or quant_mma_columns (tensor
+//                                      cores) / quant_gemv_columns (CUDA cores) over the file's
+//                                      blocks, chosen per matrix: a column's sums run in one fixed
+//                                      order for 1..any columns;
 //   K/V store and attention            paged_kv_store / paged_attention: per query row over its
 //                                      own sequence's blocks, no split chosen from the batch.
 // So an entry's logits and the K/V it writes do not depend on the other entries, their number or
@@ -19,6 +21,7 @@
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/embedding.cuh"
+#include "cuda/fragment_mma.cuh"
 #include "cuda/gather_rows.cuh"
 #include "cuda/paged_kv.cuh"
 #include "cuda/quant_gemv.cuh"
@@ -57,6 +60,7 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   }
   LW_CUDA_TRY(cudaSetDevice(device_));
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  if (batched_f16_weights_ && batched_weights_.bytes() == 0) LW_TRY(make_batched_weights());
   paged_kv_ = {};
   batch_meta_ = {};
   pinned_batch_meta_buffer_ = {};
@@ -88,11 +92,54 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   return Status::ok();
 }
 
+Status CudaBackend::make_batched_weights() {
+  const model::ModelConfig& c = adapter_.config();
+  const model::BlockSpec& spec = adapter_.block();
+  std::vector<DeviceMatrix*> matrices;
+  for (DeviceLayer& layer : layers_) {
+    for (DeviceMatrix* m : {&layer.wqkv, &layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate,
+                            &layer.w_up, &layer.w_down}) {
+      // A fused gate/up matrix serves the SwiGLU form only if its up half starts on a row tile.
+      if (m == &layer.w_up && spec.fused_gate_up && c.feed_forward_width % 16 != 0) continue;
+      if (m->data != nullptr) matrices.push_back(m);
+    }
+  }
+  matrices.push_back(&output_);
+  int64_t halves = 0;
+  std::vector<DeviceMatrix*> repacked;
+  for (DeviceMatrix* m : matrices) {
+    if (!kc::fragment_weights_support(m->type, m->in_features)) continue;
+    repacked.push_back(m);
+    halves += kc::fragment_weight_halves(m->out_features, m->in_features);
+  }
+  if (halves == 0) return Status::ok();
+  auto allocation = DeviceAllocation::allocate(halves * 2, "batched fp16 weights");
+  if (!allocation) {
+    return make_error(ErrorCode::kOutOfMemory,
+                      "the batched step's fp16 weights need " + std::to_string(halves * 2 / (1 << 20)) +
+                          " MiB: " + allocation.error().message +
+                          " (LLAMA_WORKER_BATCHED_WEIGHTS=quant reads the file's blocks instead)");
+  }
+  auto* next = reinterpret_cast<__half*>(allocation->data());
+  for (DeviceMatrix* m : repacked) {
+    LW_TRY(kc::repack_to_fragments(next, m->data, m->type, m->row_bytes, m->out_features, m->in_features,
+                                   stream_));
+    m->fragments = next;
+    next += kc::fragment_weight_halves(m->out_features, m->in_features);
+  }
+  LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  batched_weights_ = std::move(*allocation);
+  return Status::ok();
+}
+
 bool CudaBackend::batched_on_tensor_cores(const DeviceMatrix& w) const {
   return batched_tensor_cores_ && kc::quant_mma_columns_supports(w.type, w.in_features);
 }
 
-bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up) const {
+bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up,
+                                      const __half* up_fragments) const {
+  if (gate.fragments != nullptr || up_fragments != nullptr)
+    return gate.fragments != nullptr && up_fragments != nullptr;
   if (batched_on_tensor_cores(gate)) return true;
   return kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, gate.in_features, normed_) &&
          kc::quant_gemv_supports(gate.type, up, gate.row_bytes, gate.in_features, normed_);
@@ -100,7 +147,22 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* u
 
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
-                                    const uint8_t* up) {
+                                    const uint8_t* up, const __half* up_fragments) {
+  if (w.fragments != nullptr) {
+    kc::FragmentMmaParams f;
+    f.y = y;
+    f.y_stride = y_stride;
+    f.x = x;
+    f.x_stride = x_stride;
+    f.weight = w.fragments;
+    f.up_weight = up_fragments;
+    f.bias = bias;
+    f.residual = residual;
+    f.in_features = w.in_features;
+    f.out_features = w.out_features;
+    f.columns = rows;
+    return kc::fragment_mma(f, stream_);
+  }
   kc::QuantGemvColumnsParams p;
   p.y = y;
   p.y_stride = y_stride;
@@ -193,10 +255,14 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
     const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                   layer.w_gate.row_bytes == layer.w_up.row_bytes);
-    if (same_type && batched_swiglu_fits(gate, up)) {
+    const __half* up_fragments =
+        spec.fused_gate_up ? (gate.fragments != nullptr ? gate.fragments + ff * gate.in_features : nullptr)
+                           : layer.w_up.fragments;
+    if (same_type && batched_swiglu_fits(gate, up, up_fragments)) {
       DeviceMatrix gate_rows = gate;
       gate_rows.out_features = ff;  // the gate half of a fused gate/up matrix
-      LW_TRY(batched_product(gate_rows, normed_, embd, n, activated_, 2 * ff, nullptr, nullptr, up));
+      LW_TRY(batched_product(gate_rows, normed_, embd, n, activated_, 2 * ff, nullptr, nullptr, up,
+                             up_fragments));
     } else {
       if (spec.fused_gate_up) {
         LW_TRY(batched_product(layer.w_up, normed_, embd, n, gate_up_, 2 * ff, nullptr, nullptr));

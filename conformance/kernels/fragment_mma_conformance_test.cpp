@@ -1,0 +1,237 @@
+// fragment_mma (the batched step's products over weights repacked into fp16 mma fragments):
+//   - the repacked copy, put back in row order on the host, equals the CPU reference decoder's
+//     values rounded to fp16, bit for bit, for every type (rows past the end are zeros);
+//   - the product matches the CPU matmul within an fp16-operand NMSE budget;
+//   - bit for bit column invariant: every column of a call of n columns (1 to 130, so several
+//     64-column tiles), wherever it sits, equals a call of that column alone;
+// in the plain, bias, residual (aliasing y) and SwiGLU forms, for shapes that take each of the
+// four k_split values (1, 2, 4, 8 warps per row tile) and leave the last row tile partly empty.
+#include <cuda_fp16.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "conformance_util.hpp"
+#include "cpu_products.hpp"
+#include "cuda/fragment_mma.cuh"
+#include "quant/dequantize.hpp"
+#include "testing/device_buffer.hpp"
+
+namespace llama_worker::conformance {
+namespace {
+
+using gguf::TensorType;
+using kernels::testing::DeviceBuffer;
+
+const TensorType kTypes[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0,
+                             TensorType::kQ8_0, TensorType::kF16,  TensorType::kF32};
+// fp16 weights and activations, fp32 accumulation, as quant_mma_columns.
+constexpr double kBudget = 2e-6;
+
+struct Shape {
+  int64_t out, in;
+  std::vector<int64_t> column_counts;
+};
+
+// Widths are multiples of 256 (the K-quant block). Splits: 8, 4, 2, 1 (checked below).
+std::vector<Shape> shapes() {
+  return {{100, 768, {1, 2, 7, 8, 9, 16, 33, 64, 65, 130}},
+          {4000, 256, {1, 9, 64, 65}},
+          {16389, 256, {1, 17}},
+          {32781, 256, {1, 9}}};
+}
+
+int64_t first_difference(const float* a, const float* b, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    if (std::bit_cast<uint32_t>(a[i]) != std::bit_cast<uint32_t>(b[i])) return i;
+  }
+  return -1;
+}
+
+Status repack(DeviceBuffer<__half>& fragments, const std::vector<uint8_t>& weights, TensorType type,
+              int64_t row_bytes, int64_t out, int64_t in) {
+  DeviceBuffer<uint8_t> d_weights;
+  LW_TRY(d_weights.upload(weights));
+  LW_TRY(fragments.allocate(static_cast<size_t>(kernels::cuda::fragment_weight_halves(out, in))));
+  LW_TRY(kernels::cuda::repack_to_fragments(fragments.get(), d_weights.get(), type, row_bytes, out, in, nullptr));
+  if (cudaDeviceSynchronize() != cudaSuccess) return make_error(ErrorCode::kInternal, "repack failed");
+  return Status::ok();
+}
+
+TEST(FragmentMmaConformance, ShapesCoverEverySplit) {
+  std::set<int> splits;
+  for (const Shape& shape : shapes()) splits.insert(kernels::cuda::fragment_mma_k_split(shape.out, shape.in));
+  EXPECT_EQ(splits, (std::set<int>{1, 2, 4, 8}));
+  // The split depends on the matrix only: the Qwen2.5-0.5B output-projection and logits shapes.
+  EXPECT_EQ(kernels::cuda::fragment_mma_k_split(896, 896), 8);
+  EXPECT_EQ(kernels::cuda::fragment_mma_k_split(151936, 896), 1);
+}
+
+class FragmentMmaConformance : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(FragmentMmaConformance, RepackIsTheReferenceDecodeInFp16) {
+  const TensorType type = GetParam();
+  const int64_t out = 37, in = 512;  // three row tiles, the last partly empty
+  int64_t row_bytes = 0;
+  const auto weights = random_weights(type, out, in, row_bytes);
+  DeviceBuffer<__half> fragments;
+  const Status repacked = repack(fragments, weights, type, row_bytes, out, in);
+  ASSERT_TRUE(repacked) << repacked.message();
+  auto copy = fragments.download();
+  ASSERT_TRUE(copy);
+  const int64_t padded = kernels::cuda::fragment_weight_halves(out, in) / in;
+  const auto rows = kernels::cuda::fragment_weights_to_rows(*copy, padded, in);
+  std::vector<float> decoded(static_cast<size_t>(in));
+  for (int64_t r = 0; r < padded; ++r) {
+    if (r < out) {
+      ASSERT_TRUE(quant::dequantize_row(type, weights.data() + r * row_bytes, decoded.data(), in));
+    } else {
+      std::fill(decoded.begin(), decoded.end(), 0.0f);
+    }
+    for (int64_t k = 0; k < in; ++k) {
+      const __half expected = __float2half_rn(decoded[static_cast<size_t>(k)]);
+      ASSERT_EQ(std::bit_cast<uint16_t>(rows[static_cast<size_t>(r * in + k)]), std::bit_cast<uint16_t>(expected))
+          << "row " << r << " input " << k;
+    }
+  }
+}
+
+TEST_P(FragmentMmaConformance, ColumnInvariantAndMatchesCpu) {
+  const TensorType type = GetParam();
+  for (const Shape& shape : shapes()) {
+    const int64_t in = shape.in, out = shape.out;
+    const int64_t most = *std::max_element(shape.column_counts.begin(), shape.column_counts.end());
+    const int64_t offsets = 3, total = most + offsets;
+    SCOPED_TRACE(std::string(gguf::tensor_type_name(type)) + " " + std::to_string(out) + "x" + std::to_string(in));
+    const int64_t x_stride = in + 4, y_stride = out + 3;
+    int64_t row_bytes = 0;
+    const auto gate = random_weights(type, out, in, row_bytes);
+    const auto up = random_weights(type, out, in, row_bytes);
+    const auto x = random_floats(static_cast<size_t>(total * in));
+    const auto bias = random_floats(static_cast<size_t>(out));
+    const auto residual = random_floats(static_cast<size_t>(total * out));
+    std::vector<float> x_padded(static_cast<size_t>(total * x_stride), 0.0f);
+    for (int64_t c = 0; c < total; ++c)
+      std::memcpy(x_padded.data() + c * x_stride, x.data() + c * in, static_cast<size_t>(in) * sizeof(float));
+    DeviceBuffer<__half> d_gate, d_up;
+    ASSERT_TRUE(repack(d_gate, gate, type, row_bytes, out, in));
+    ASSERT_TRUE(repack(d_up, up, type, row_bytes, out, in));
+    DeviceBuffer<float> d_x, d_bias;
+    ASSERT_TRUE(d_x.upload(x_padded));
+    ASSERT_TRUE(d_bias.upload(bias));
+
+    for (int form = 0; form < 4; ++form) {  // plain, bias, residual, SwiGLU
+      SCOPED_TRACE("form " + std::to_string(form));
+      const bool swiglu = form == 3, with_residual = form == 2;
+      kernels::cuda::FragmentMmaParams base;
+      base.weight = d_gate.get();
+      base.up_weight = swiglu ? d_up.get() : nullptr;
+      base.bias = form == 1 ? d_bias.get() : nullptr;
+      base.in_features = in;
+      base.out_features = out;
+      std::vector<float> expected;
+      CpuProduct product{.weight = gate.data(),
+                         .weight_type = type,
+                         .weight_row_bytes = row_bytes,
+                         .x = x.data(),
+                         .tokens = total,
+                         .in_features = in,
+                         .out_features = out};
+      if (swiglu) {
+        auto g = cpu_product(product);
+        product.weight = up.data();
+        auto u = cpu_product(product);
+        ASSERT_TRUE(g && u);
+        expected = cpu_swiglu(*g, *u);
+      } else {
+        product.bias = base.bias != nullptr ? bias.data() : nullptr;
+        product.residual = with_residual ? residual.data() : nullptr;
+        auto y = cpu_product(product);
+        ASSERT_TRUE(y);
+        expected = std::move(*y);
+      }
+
+      // Every column alone.
+      std::vector<float> single(static_cast<size_t>(total * out));
+      for (int64_t c = 0; c < total; ++c) {
+        const std::vector<float> column(x.begin() + c * in, x.begin() + (c + 1) * in);
+        DeviceBuffer<float> d_column, d_y;
+        ASSERT_TRUE(d_column.upload(column));
+        if (with_residual) {
+          ASSERT_TRUE(
+              d_y.upload(std::vector<float>(residual.begin() + c * out, residual.begin() + (c + 1) * out)));
+        } else {
+          ASSERT_TRUE(d_y.allocate(static_cast<size_t>(out)));
+        }
+        kernels::cuda::FragmentMmaParams params = base;
+        params.y = d_y.get();
+        params.x = d_column.get();
+        params.residual = with_residual ? d_y.get() : nullptr;
+        params.columns = 1;
+        const Status status = kernels::cuda::fragment_mma(params, nullptr);
+        ASSERT_TRUE(status) << status.message();
+        auto alone = d_y.download();
+        ASSERT_TRUE(alone);
+        std::memcpy(single.data() + c * out, alone->data(), static_cast<size_t>(out) * sizeof(float));
+      }
+      const double error = nmse(single, expected);
+      EXPECT_LE(error, kBudget);
+      std::printf("fragment_mma %s %lldx%lld (split %d) form %d: NMSE %.3g vs the CPU reference\n",
+                  std::string(gguf::tensor_type_name(type)).c_str(), static_cast<long long>(out),
+                  static_cast<long long>(in), kernels::cuda::fragment_mma_k_split(out, in), form, error);
+
+      for (const int64_t columns : shape.column_counts) {
+        SCOPED_TRACE("columns " + std::to_string(columns));
+        const int64_t offset = columns % (offsets + 1);
+        std::vector<float> y_init(static_cast<size_t>(columns * y_stride), -1.0f);
+        if (with_residual) {
+          for (int64_t c = 0; c < columns; ++c)
+            std::memcpy(y_init.data() + c * y_stride, residual.data() + (offset + c) * out,
+                        static_cast<size_t>(out) * sizeof(float));
+        }
+        DeviceBuffer<float> d_y;
+        ASSERT_TRUE(d_y.upload(y_init));
+        kernels::cuda::FragmentMmaParams params = base;
+        params.y = d_y.get();
+        params.y_stride = y_stride;
+        params.x = d_x.get() + offset * x_stride;
+        params.x_stride = x_stride;
+        params.residual = with_residual ? d_y.get() : nullptr;
+        params.columns = columns;
+        const Status status = kernels::cuda::fragment_mma(params, nullptr);
+        ASSERT_TRUE(status) << status.message();
+        auto actual = d_y.download();
+        ASSERT_TRUE(actual);
+        for (int64_t c = 0; c < columns; ++c) {
+          const float* row = actual->data() + c * y_stride;
+          const int64_t differs = first_difference(row, single.data() + (offset + c) * out, out);
+          ASSERT_EQ(differs, -1) << "column " << c << " (input " << offset + c << ") differs from it alone";
+          for (int64_t gap = out; gap < y_stride; ++gap) ASSERT_EQ(row[gap], -1.0f) << "column " << c;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FragmentMmaConformance, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<TensorType>& type_info) {
+                           return std::string(gguf::tensor_type_name(type_info.param));
+                         });
+
+TEST(FragmentMmaConformance, BadParametersAreErrors) {
+  kernels::cuda::FragmentMmaParams p;
+  EXPECT_EQ(kernels::cuda::fragment_mma(p, nullptr).code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(kernels::cuda::fragment_weights_support(TensorType::kF32, 24));  // not a multiple of 16
+  EXPECT_TRUE(kernels::cuda::fragment_weights_support(TensorType::kQ8_0, 32));
+  EXPECT_EQ(kernels::cuda::repack_to_fragments(nullptr, nullptr, TensorType::kQ8_0, 34, 1, 32, nullptr).code(),
+            ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace llama_worker::conformance

@@ -1,0 +1,316 @@
+#include <cuda_fp16.h>
+
+#include <string>
+
+#include "cuda/cuda_check.hpp"
+#include "cuda/fragment_mma.cuh"
+#include "cuda/launch.cuh"
+#include "cuda/quant_dispatch.cuh"
+
+namespace llama_worker::kernels::cuda {
+namespace {
+
+constexpr int kTileRows = 16;
+constexpr int kTileInputs = 16;
+constexpr int kWarps = 8;                             // per block: 8 / k_split row tiles
+constexpr int kMaxColumns = 64;                       // per launch: 8 tiles of 8 columns
+constexpr int kUnroll = 4;                            // input tiles in flight per warp
+constexpr int64_t kBusyWarps = 2048;                  // k_split grows until this many warps run
+
+__host__ __device__ __forceinline__ int64_t row_tiles(int64_t out_features) { return (out_features + kTileRows - 1) / kTileRows; }
+
+// Position of weight (row, input) in the fragment copy (the order in fragment_mma.cuh).
+__host__ __device__ __forceinline__ int64_t fragment_index(int64_t row, int64_t input, int64_t input_tiles) {
+  const int64_t tile = (row / kTileRows) * input_tiles + input / kTileInputs;
+  const int r = static_cast<int>(row % kTileRows), k = static_cast<int>(input % kTileInputs);
+  const int lane = (r % 8) * 4 + (k % 8) / 2;
+  const int slot = ((k / 8) * 2 + r / 8) * 2 + k % 2;
+  return (tile * 32 + lane) * 8 + slot;
+}
+
+// One thread per 8-input chunk of a (padded) row: exact decode, fp16 round to nearest.
+template <typename Traits>
+__global__ void repack_kernel(__half* fragments, const uint8_t* weight, int64_t row_bytes, int64_t out_features,
+                              int64_t in_features, int64_t chunks) {
+  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= chunks) return;
+  const int64_t chunks_per_row = in_features / kChunk;
+  const int64_t row = index / chunks_per_row;
+  const int64_t first = (index % chunks_per_row) * kChunk;
+  float w[kChunk];
+  if (row < out_features) {
+    constexpr int kChunksPerBlock = Traits::kElements / kChunk;
+    const int64_t chunk = first / kChunk;
+    Traits::decode(weight + row * row_bytes + (chunk / kChunksPerBlock) * Traits::kBytes,
+                   static_cast<int>(chunk % kChunksPerBlock) * kChunk, w);
+  } else {
+#pragma unroll
+    for (int e = 0; e < kChunk; ++e) w[e] = 0.0f;
+  }
+  const int64_t input_tiles = in_features / kTileInputs;
+#pragma unroll
+  for (int e = 0; e < kChunk; e += 2) {
+    *reinterpret_cast<__half2*>(fragments + fragment_index(row, first + e, input_tiles)) =
+        __halves2half2(__float2half_rn(w[e]), __float2half_rn(w[e + 1]));
+  }
+}
+
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+}
+
+// Weights are read once per launch: keep them out of L1 (the activations live there).
+__device__ __forceinline__ uint4 load_fragment(const uint4* address) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(address));
+  return v;
+}
+
+__device__ __forceinline__ uint32_t half2_bits(float a, float b) {
+  const __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// The k_split warps of a row tile add their sums in slice order into slice 0's registers.
+template <int kSplit, int kTiles>
+__device__ __forceinline__ void add_slices(float (&acc)[kTiles][4], float* scratch, int warp, int lane) {
+  const int slice = warp % kSplit;
+  if (slice > 0) {
+#pragma unroll
+    for (int t = 0; t < kTiles; ++t) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) scratch[((warp * kTiles + t) * 4 + e) * 32 + lane] = acc[t][e];
+    }
+  }
+  __syncthreads();
+  if (slice == 0) {
+#pragma unroll
+    for (int s = 1; s < kSplit; ++s) {
+#pragma unroll
+      for (int t = 0; t < kTiles; ++t) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[t][e] += scratch[(((warp + s) * kTiles + t) * 4 + e) * 32 + lane];
+      }
+    }
+  }
+  __syncthreads();
+}
+
+template <int kTiles, bool kSwiglu, int kSplit>
+__global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaParams p, int64_t column0) {
+  constexpr int kRowTilesPerBlock = kWarps / kSplit;
+  __shared__ float scratch[kSplit > 1 ? kWarps * kTiles * 4 * 32 : 1];
+  pdl_launch_dependents();
+  pdl_wait();
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+  const int g = lane / 4, t = lane % 4;
+  const int64_t input_tiles = p.in_features / kTileInputs;
+  const int64_t tile_row = static_cast<int64_t>(blockIdx.x) * kRowTilesPerBlock + warp / kSplit;
+  const bool active = tile_row < row_tiles(p.out_features);  // inactive warps still reach the barriers
+  const int slice = warp % kSplit;
+  const int64_t columns = min(static_cast<int64_t>(8 * kTiles), p.columns - column0);
+
+  float acc[kTiles][4];
+  float up_acc[kSwiglu ? kTiles : 1][4];
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[n][e] = 0.0f;
+  }
+#pragma unroll
+  for (int n = 0; n < (kSwiglu ? kTiles : 1); ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) up_acc[n][e] = 0.0f;
+  }
+  // This lane's activation column in tile n is 8 n + g (B fragment: inputs 2t, 2t+1 and +8).
+  const float* x_column[kTiles];
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n) {
+    const int64_t column = 8 * n + g;
+    x_column[n] = column < columns ? p.x + (column0 + column) * p.x_stride + 2 * t : nullptr;
+  }
+  const uint4* weight =
+      reinterpret_cast<const uint4*>(p.weight) + (active ? tile_row : 0) * input_tiles * 32 + lane;
+  const uint4* up = kSwiglu ? reinterpret_cast<const uint4*>(p.up_weight) + (active ? tile_row : 0) * input_tiles * 32 + lane
+                            : nullptr;
+  if (active) {
+    for (int64_t k0 = slice; k0 < input_tiles; k0 += kSplit * kUnroll) {
+      uint4 a[kUnroll], u[kUnroll];
+#pragma unroll
+      for (int i = 0; i < kUnroll; ++i) {
+        const int64_t k = k0 + i * kSplit;
+        if (k < input_tiles) {
+          a[i] = load_fragment(weight + k * 32);
+          if constexpr (kSwiglu) u[i] = load_fragment(up + k * 32);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < kUnroll; ++i) {
+        const int64_t k = k0 + i * kSplit;
+        if (k >= input_tiles) break;
+#pragma unroll
+        for (int n = 0; n < kTiles; ++n) {
+          uint32_t b0 = 0, b1 = 0;
+          if (x_column[n] != nullptr) {
+            const float2 low = *reinterpret_cast<const float2*>(x_column[n] + k * kTileInputs);
+            const float2 high = *reinterpret_cast<const float2*>(x_column[n] + k * kTileInputs + 8);
+            b0 = half2_bits(low.x, low.y);
+            b1 = half2_bits(high.x, high.y);
+          }
+          mma_16816(acc[n], a[i], b0, b1);
+          if constexpr (kSwiglu) mma_16816(up_acc[n], u[i], b0, b1);
+        }
+      }
+    }
+  }
+  if constexpr (kSplit > 1) {
+    add_slices<kSplit, kTiles>(acc, scratch, warp, lane);
+    if constexpr (kSwiglu) add_slices<kSplit, kTiles>(up_acc, scratch, warp, lane);
+  }
+  if (!active || slice != 0) return;
+
+  // Accumulator e of tile n: row g + 8 (e / 2), column 8 n + 2 t + e % 2.
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int64_t row = tile_row * kTileRows + g + 8 * (e / 2);
+      const int64_t column = 8 * n + 2 * t + e % 2;
+      if (row >= p.out_features || column >= columns) continue;
+      float value = acc[n][e];
+      const int64_t index = (column0 + column) * p.y_stride + row;
+      if constexpr (kSwiglu) {
+        value = value / (1.0f + expf(-value)) * up_acc[n][e];
+      } else {
+        if (p.bias != nullptr) value += p.bias[row];
+        if (p.residual != nullptr) value += p.residual[index];
+      }
+      p.y[index] = value;
+    }
+  }
+}
+
+template <int kTiles, bool kSwiglu>
+cudaError_t launch_split(const FragmentMmaParams& p, int64_t column0, int split, cudaStream_t stream) {
+  const int64_t tiles = row_tiles(p.out_features);
+  const auto blocks = [&](int per_block) { return static_cast<unsigned>((tiles + per_block - 1) / per_block); };
+  switch (split) {
+    case 1:
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 1>, blocks(8), 32 * kWarps, 0, stream, p, column0);
+    case 2:
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 2>, blocks(4), 32 * kWarps, 0, stream, p, column0);
+    case 4:
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 4>, blocks(2), 32 * kWarps, 0, stream, p, column0);
+    default:
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 8>, blocks(1), 32 * kWarps, 0, stream, p, column0);
+  }
+}
+
+template <bool kSwiglu>
+Status launch_columns(const FragmentMmaParams& p, cudaStream_t stream) {
+  const int split = fragment_mma_k_split(p.out_features, p.in_features);
+  for (int64_t column0 = 0; column0 < p.columns; column0 += kMaxColumns) {
+    const int64_t columns = p.columns - column0 < kMaxColumns ? p.columns - column0 : kMaxColumns;
+    cudaError_t launched;
+    if (columns <= 8) {
+      launched = launch_split<1, kSwiglu>(p, column0, split, stream);
+    } else if (columns <= 16) {
+      launched = launch_split<2, kSwiglu>(p, column0, split, stream);
+    } else if (columns <= 32) {
+      launched = launch_split<4, kSwiglu>(p, column0, split, stream);
+    } else {
+      launched = launch_split<8, kSwiglu>(p, column0, split, stream);
+    }
+    LW_CUDA_TRY(launched);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+int64_t fragment_weight_halves(int64_t out_features, int64_t in_features) {
+  return row_tiles(out_features) * kTileRows * in_features;
+}
+
+bool fragment_weights_support(gguf::TensorType type, int64_t in_features) {
+  if (in_features <= 0 || in_features % kTileInputs != 0) return false;
+  return static_cast<bool>(visit_weight_type(type, [](auto) { return Status::ok(); }));
+}
+
+int fragment_mma_k_split(int64_t out_features, int64_t in_features) {
+  const int64_t tiles = row_tiles(out_features), input_tiles = in_features / kTileInputs;
+  int split = 1;
+  while (split < kWarps && tiles * split < kBusyWarps && input_tiles / (2 * split) >= kUnroll) split *= 2;
+  return split;
+}
+
+Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::TensorType type, int64_t row_bytes,
+                           int64_t out_features, int64_t in_features, cudaStream_t stream) {
+  if (fragments == nullptr || weight == nullptr || out_features <= 0) {
+    return make_error(ErrorCode::kInvalidArgument, "repack_to_fragments: null pointer or no rows");
+  }
+  if (!fragment_weights_support(type, in_features)) {
+    return make_error(ErrorCode::kUnsupported, "repack_to_fragments: " + std::string(gguf::tensor_type_name(type)) +
+                                                   " matrix of width " + std::to_string(in_features) +
+                                                   " (the width must be a multiple of 16)");
+  }
+  LW_TRY(check_weight_rows(type, in_features, row_bytes, "repack_to_fragments"));
+  const int64_t chunks = row_tiles(out_features) * kTileRows * (in_features / kChunk);
+  constexpr int kThreads = 256;
+  if ((chunks + kThreads - 1) / kThreads > 2147483647) {
+    return make_error(ErrorCode::kInvalidArgument, "repack_to_fragments: matrix too large");
+  }
+  return visit_weight_type(type, [&](auto traits) -> Status {
+    using Traits = decltype(traits);
+    repack_kernel<Traits><<<static_cast<unsigned>((chunks + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+        fragments, weight, row_bytes, out_features, in_features, chunks);
+    LW_CUDA_TRY_LAUNCH();
+    return Status::ok();
+  });
+}
+
+std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragments, int64_t out_features,
+                                             int64_t in_features) {
+  std::vector<__half> rows(static_cast<size_t>(out_features * in_features));
+  const int64_t input_tiles = in_features / kTileInputs;
+  for (int64_t r = 0; r < out_features; ++r) {
+    for (int64_t k = 0; k < in_features; ++k)
+      rows[static_cast<size_t>(r * in_features + k)] = fragments[static_cast<size_t>(fragment_index(r, k, input_tiles))];
+  }
+  return rows;
+}
+
+Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
+  FragmentMmaParams p = params;
+  if (p.x_stride == 0) p.x_stride = p.in_features;
+  if (p.y_stride == 0) p.y_stride = p.out_features;
+  if (p.y == nullptr || p.x == nullptr || p.weight == nullptr || p.columns <= 0 || p.out_features <= 0 ||
+      p.in_features <= 0 || p.in_features % kTileInputs != 0 || p.x_stride < p.in_features ||
+      p.y_stride < p.out_features) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "fragment_mma: null pointer or bad shape (the width must be a multiple of 16)");
+  }
+  if (p.x_stride % 2 != 0 || reinterpret_cast<uintptr_t>(p.x) % 8 != 0 ||
+      reinterpret_cast<uintptr_t>(p.weight) % 16 != 0 ||
+      (p.up_weight != nullptr && reinterpret_cast<uintptr_t>(p.up_weight) % 16 != 0)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "fragment_mma: x must be 8-byte aligned with an even stride, the weights 16-byte aligned");
+  }
+  if (p.up_weight != nullptr && (p.bias != nullptr || p.residual != nullptr)) {
+    return make_error(ErrorCode::kInvalidArgument, "fragment_mma: the SwiGLU form takes no bias or residual");
+  }
+  if (row_tiles(p.out_features) > 2147483647) {
+    return make_error(ErrorCode::kInvalidArgument, "fragment_mma: too many rows");
+  }
+  if (p.up_weight != nullptr) return launch_columns<true>(p, stream);
+  return launch_columns<false>(p, stream);
+}
+
+}  // namespace llama_worker::kernels::cuda

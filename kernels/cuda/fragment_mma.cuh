@@ -1,0 +1,68 @@
+// The batched step's products from weights repacked once into fp16 mma fragments.
+//
+// Repacking: every matrix of the batched step is decoded once (quant_blocks.cuh's exact decoders,
+// each value rounded to fp16 with round-to-nearest — the values quant_mma_columns puts into its
+// shared-memory tiles) into the order in which mma.sync m16n8k16 takes its A operand: for row
+// tile R (16 rows) and input tile K (16 inputs), the 32 lanes' fragments lie side by side, 8
+// halves (16 bytes) per lane, so a warp reads one tile as 512 contiguous bytes with one 16-byte
+// load per lane and no decoding. Lane L = 4 g + t holds, in this order, the pairs (row g, inputs
+// 2t, 2t+1), (row g+8, 2t, 2t+1), (row g, 2t+8, 2t+9), (row g+8, 2t+8, 2t+9) of the tile. Rows
+// past the matrix's end are zeros (the row count is padded to 16). fragment_weights_to_rows undoes
+// the order on the host, for the test that compares the copy with the CPU reference decoder.
+//
+// Product: y = x W^T (+ bias) (+ residual), or the SwiGLU form silu(W x) * (U x), for any number
+// of activation columns (fp32 x, rounded to fp16 per use; fp32 accumulation). A warp owns one row
+// tile and one of `k_split` interleaved slices of the input tiles (tiles s, s + k_split, ...); it
+// runs the mma for its tiles in increasing order, and the k_split warps' sums of a row tile are
+// added in slice order at the end. k_split comes from the matrix's shape alone
+// (fragment_mma_k_split), never from the number of columns, and a column's accumulator never sees
+// another column's values, so every column's bits are the same whatever the columns of the call:
+// the column-count invariance the batched step needs. Columns run in tiles of up to 64 per launch.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.hpp"
+#include "gguf/tensor_type.hpp"
+
+namespace llama_worker::kernels::cuda {
+
+// Halves of the fragment copy of an (out_features, in_features) matrix: out rounded up to 16, times in.
+int64_t fragment_weight_halves(int64_t out_features, int64_t in_features);
+
+// Whether a matrix of this type and width can be repacked (a decodable type, in_features a
+// multiple of 16).
+bool fragment_weights_support(gguf::TensorType type, int64_t in_features);
+
+// Decodes `weight` (out_features rows of row_bytes, device memory) into `fragments`
+// (fragment_weight_halves halves, device memory).
+Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::TensorType type, int64_t row_bytes,
+                           int64_t out_features, int64_t in_features, cudaStream_t stream);
+
+// Host-side inverse of the fragment order: (out_features, in_features) row-major halves.
+std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragments, int64_t out_features,
+                                             int64_t in_features);
+
+// Warps per row tile, each over its slice of the input tiles: 1, 2, 4 or 8, from the shape only.
+int fragment_mma_k_split(int64_t out_features, int64_t in_features);
+
+struct FragmentMmaParams {
+  float* y = nullptr;  // (columns, out_features), row stride y_stride (0: out_features)
+  int64_t y_stride = 0;
+  const float* x = nullptr;  // (columns, in_features), row stride x_stride (0: in_features), 8-byte aligned
+  int64_t x_stride = 0;
+  const __half* weight = nullptr;     // fragment copy (repack_to_fragments)
+  const __half* up_weight = nullptr;  // SwiGLU form: y = silu(W x) * (U x), U of W's shape
+  const float* bias = nullptr;        // (out_features) or null; not with up_weight
+  const float* residual = nullptr;    // (columns, out_features) stride y_stride, may alias y; not with up_weight
+  int64_t in_features = 0, out_features = 0;
+  int64_t columns = 0;  // >= 1, any number
+};
+
+Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream);
+
+}  // namespace llama_worker::kernels::cuda
