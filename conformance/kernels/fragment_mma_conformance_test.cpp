@@ -59,7 +59,8 @@ Status repack(DeviceBuffer<__half>& fragments, const std::vector<uint8_t>& weigh
   DeviceBuffer<uint8_t> d_weights;
   LW_TRY(d_weights.upload(weights));
   LW_TRY(fragments.allocate(static_cast<size_t>(kernels::cuda::fragment_weight_halves(out, in))));
-  LW_TRY(kernels::cuda::repack_to_fragments(fragments.get(), d_weights.get(), type, row_bytes, out, in, nullptr));
+  LW_TRY(kernels::cuda::repack_to_fragments(fragments.get(), d_weights.get(), type, row_bytes, out, in,
+                                            nullptr));
   if (cudaDeviceSynchronize() != cudaSuccess) return make_error(ErrorCode::kInternal, "repack failed");
   return Status::ok();
 }
@@ -96,7 +97,8 @@ TEST_P(FragmentMmaConformance, RepackIsTheReferenceDecodeInFp16) {
     }
     for (int64_t k = 0; k < in; ++k) {
       const __half expected = __float2half_rn(decoded[static_cast<size_t>(k)]);
-      ASSERT_EQ(std::bit_cast<uint16_t>(rows[static_cast<size_t>(r * in + k)]), std::bit_cast<uint16_t>(expected))
+      ASSERT_EQ(std::bit_cast<uint16_t>(rows[static_cast<size_t>(r * in + k)]),
+                std::bit_cast<uint16_t>(expected))
           << "row " << r << " input " << k;
     }
   }
@@ -108,7 +110,8 @@ TEST_P(FragmentMmaConformance, ColumnInvariantAndMatchesCpu) {
     const int64_t in = shape.in, out = shape.out;
     const int64_t most = *std::max_element(shape.column_counts.begin(), shape.column_counts.end());
     const int64_t offsets = 3, total = most + offsets;
-    SCOPED_TRACE(std::string(gguf::tensor_type_name(type)) + " " + std::to_string(out) + "x" + std::to_string(in));
+    SCOPED_TRACE(std::string(gguf::tensor_type_name(type)) + " " + std::to_string(out) + "x" +
+                 std::to_string(in));
     const int64_t x_stride = in + 4, y_stride = out + 3;
     int64_t row_bytes = 0;
     const auto gate = random_weights(type, out, in, row_bytes);
@@ -229,8 +232,9 @@ TEST(FragmentMmaConformance, BadParametersAreErrors) {
   EXPECT_EQ(kernels::cuda::fragment_mma(p, nullptr).code(), ErrorCode::kInvalidArgument);
   EXPECT_FALSE(kernels::cuda::fragment_weights_support(TensorType::kF32, 24));  // not a multiple of 16
   EXPECT_TRUE(kernels::cuda::fragment_weights_support(TensorType::kQ8_0, 32));
-  EXPECT_EQ(kernels::cuda::repack_to_fragments(nullptr, nullptr, TensorType::kQ8_0, 34, 1, 32, nullptr).code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      kernels::cuda::repack_to_fragments(nullptr, nullptr, TensorType::kQ8_0, 34, 1, 32, nullptr).code(),
+      ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -296,5 +296,42 @@ TEST(ArgmaxConformance, LowestIndexOfTheMaximumAndNanDetection) {
   }
 }
 
+// The batched step's greedy tokens: each row's lowest index of its maximum, -1 for a row with a
+// NaN or an infinity (either sign), rows side by side with a stride; against a host loop.
+TEST(ArgmaxConformance, RowsTakeEachRowsGreedyTokenAndRejectNonFinite) {
+  const int64_t count = 32064, stride = count + 5, rows = 7;
+  auto logits = random_floats(static_cast<size_t>(rows * stride));
+  logits[static_cast<size_t>(1 * stride + 77)] = 50.0f;  // a tie: the lower index wins
+  logits[static_cast<size_t>(1 * stride + 4000)] = 50.0f;
+  logits[static_cast<size_t>(2 * stride + count - 1)] = 60.0f;  // the last logit
+  logits[static_cast<size_t>(2 * stride + count)] = 1e30f;      // past the row: ignored
+  logits[static_cast<size_t>(3 * stride + 10)] = NAN;
+  logits[static_cast<size_t>(4 * stride + 20)] = INFINITY;
+  logits[static_cast<size_t>(5 * stride + 30)] = -INFINITY;
+  std::vector<int32_t> expected(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = logits.data() + r * stride;
+    int64_t best = 0;
+    bool finite = true;
+    for (int64_t i = 0; i < count; ++i) {
+      finite = finite && std::isfinite(row[i]);
+      if (row[i] > row[best]) best = i;
+    }
+    expected[static_cast<size_t>(r)] = finite ? static_cast<int32_t>(best) : -1;
+  }
+  EXPECT_EQ(expected[1], 77);
+  EXPECT_EQ(expected[2], count - 1);
+  EXPECT_EQ(expected[5], -1);
+  DeviceBuffer<float> d_logits;
+  DeviceBuffer<int32_t> d_results;
+  ASSERT_TRUE(d_logits.upload(logits));
+  ASSERT_TRUE(d_results.allocate(static_cast<size_t>(rows)));
+  ASSERT_TRUE(kernels::cuda::argmax_rows_f32(d_results.get(), d_logits.get(), rows, count, stride, nullptr));
+  EXPECT_EQ(*d_results.download(), expected);
+  EXPECT_EQ(
+      kernels::cuda::argmax_rows_f32(d_results.get(), d_logits.get(), rows, count, count - 1, nullptr).code(),
+      ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace llama_worker::conformance

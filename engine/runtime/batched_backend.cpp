@@ -1,4 +1,6 @@
 // The batch checks every BatchedInferenceBackend makes before running anything.
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,43 @@ Status check_batch_entries(std::span<const BatchEntry> entries, const kv_pool::K
     }
   }
   return Status::ok();
+}
+
+Status BatchedInferenceBackend::forward_batch(std::span<const BatchEntry> entries,
+                                              std::vector<float>& logits) {
+  for (size_t e = 0; e < entries.size(); ++e) {
+    if (entries[e].greedy) return bad_entry(e, "a greedy entry needs the greedy tokens' output");
+  }
+  std::vector<int32_t> greedy;
+  return forward_batch(entries, logits, greedy);
+}
+
+int32_t greedy_token(std::span<const float> row) {
+  size_t best = 0;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (!std::isfinite(row[i])) return kGreedyNonFinite;
+    if (row[i] > row[best]) best = i;
+  }
+  return row.empty() ? kGreedyNonFinite : static_cast<int32_t>(best);
+}
+
+void split_greedy_rows(std::span<const BatchEntry> entries, int64_t vocab, std::vector<float>& logits,
+                       std::vector<int32_t>& greedy) {
+  greedy.clear();
+  const size_t width = static_cast<size_t>(vocab);
+  size_t kept = 0, row = 0;
+  for (const BatchEntry& entry : entries) {
+    if (!entry.logits) continue;
+    const float* values = logits.data() + row * width;
+    if (entry.greedy) {
+      greedy.push_back(greedy_token(std::span<const float>(values, width)));
+    } else {
+      if (kept != row) std::copy(values, values + width, logits.data() + kept * width);
+      ++kept;
+    }
+    ++row;
+  }
+  logits.resize(kept * width);
 }
 
 }  // namespace llama_worker::runtime

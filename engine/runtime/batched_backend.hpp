@@ -30,7 +30,14 @@ struct BatchEntry {
   std::span<const int32_t> block_table =
       {};              // block i holds positions [i*B, (i+1)*B); covers start_position + n
   bool logits = true;  // return the logits of this entry's last token
+  // With logits: return only the greedy token of that row (the lowest id among its largest
+  // logits, or kGreedyNonFinite when any logit is NaN or infinite) instead of the row, so a greedy
+  // sequence's step moves 4 bytes instead of a vocabulary of floats. The token is a function of
+  // the row alone, so batch invariance carries over.
+  bool greedy = false;
 };
+
+inline constexpr int32_t kGreedyNonFinite = -1;
 
 class BatchedInferenceBackend {
  public:
@@ -43,13 +50,25 @@ class BatchedInferenceBackend {
   virtual kv_pool::KvGeometry kv_geometry() const = 0;
   // Allocates the paged pool for `plan` (replacing any earlier one; its contents are lost).
   virtual Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) = 0;
-  // Runs one step: writes each entry's K/V into its blocks and resizes `logits` to
-  // (entries with logits = true, vocab), row-major, in entry order.
+  // Runs one step: writes each entry's K/V into its blocks, resizes `logits` to (entries with
+  // logits = true and greedy = false, vocab), row-major, in entry order, and `greedy` to one token
+  // per entry with logits = true and greedy = true, in entry order.
   // Every entry is checked before anything runs (token ids, block ids, table coverage, the
   // context, no block in two tables): a bad batch is kInvalidArgument / kOutOfRange and writes
   // nothing.
-  virtual Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) = 0;
+  virtual Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
+                               std::vector<int32_t>& greedy) = 0;
+  // The same for a batch without greedy entries (one with any is kInvalidArgument).
+  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits);
 };
+
+// The greedy token of one logits row on the host (BatchEntry::greedy's definition).
+int32_t greedy_token(std::span<const float> row);
+
+// For a backend that computes every wanted row: moves the rows of greedy entries out of `logits`
+// (rows of every entry with logits = true, in entry order) into their greedy tokens.
+void split_greedy_rows(std::span<const BatchEntry> entries, int64_t vocab, std::vector<float>& logits,
+                       std::vector<int32_t>& greedy);
 
 // The checks forward_batch makes before running anything (batched_backend.cpp): a pool is
 // allocated, every entry has tokens inside the vocabulary, fits the context, and its table covers

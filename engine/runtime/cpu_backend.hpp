@@ -67,7 +67,9 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
   // contiguous cache forward() uses.
   kv_pool::KvGeometry kv_geometry() const override;
   Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) override;
-  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) override;
+  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
+                       std::vector<int32_t>& greedy) override;
+  using BatchedInferenceBackend::forward_batch;
 
  private:
   // A matmul weight ready for kernels::cpu::matmul_f32: an owned fp32 copy or owned stored bytes.

@@ -68,7 +68,8 @@ float* CpuBackend::paged_slab(int32_t block, int64_t layer, bool value) {
   return paged_kv_.data() + index * slab;
 }
 
-Status CpuBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) {
+Status CpuBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
+                                 std::vector<int32_t>& greedy) {
   LW_TRY(check_batch_entries(entries, paged_plan_, capacity_, config().vocab_size));
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
@@ -192,6 +193,7 @@ Status CpuBackend::forward_batch(std::span<const BatchEntry> entries, std::vecto
   }
   logits.resize(static_cast<size_t>(wanted * c.vocab_size));
   if (wanted > 0) LW_TRY(matmul(output_, normed.data(), wanted, logits.data()));
+  split_greedy_rows(entries, c.vocab_size, logits, greedy);
   return Status::ok();
 }
 

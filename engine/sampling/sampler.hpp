@@ -45,6 +45,11 @@ class Sampler {
   Result<int32_t> sample(std::span<const float> logits, std::span<const int32_t> history = {});
 
   const SamplingParams& params() const { return params_; }
+  // Greedy without a repetition penalty: the token is the row's argmax alone (lowest id on ties),
+  // so a caller may take it from an argmax computed elsewhere (the batched step's device argmax).
+  bool plain_greedy() const {
+    return params_.temperature == 0.0f && (params_.repetition_penalty == 1.0f || params_.repeat_last_n == 0);
+  }
 
  private:
   explicit Sampler(const SamplingParams& params) : params_(params), generator_(params.seed) {}

@@ -14,4 +14,10 @@ namespace llama_worker::kernels::cuda {
 // logits: (count) fp32 device; result: one device int32.
 Status argmax_f32(int32_t* result, const float* logits, int64_t count, cudaStream_t stream);
 
+// The same for `rows` rows of `count` logits (row r at logits + r * row_stride), one block per
+// row, except that any non-finite logit (NaN or infinite) makes that row's result -1: the batched
+// step's greedy tokens (runtime::BatchEntry::greedy). results: `rows` device int32.
+Status argmax_rows_f32(int32_t* results, const float* logits, int64_t rows, int64_t count, int64_t row_stride,
+                       cudaStream_t stream);
+
 }  // namespace llama_worker::kernels::cuda

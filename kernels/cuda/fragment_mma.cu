@@ -12,12 +12,14 @@ namespace {
 
 constexpr int kTileRows = 16;
 constexpr int kTileInputs = 16;
-constexpr int kWarps = 8;                             // per block: 8 / k_split row tiles
-constexpr int kMaxColumns = 64;                       // per launch: 8 tiles of 8 columns
-constexpr int kUnroll = 4;                            // input tiles in flight per warp
-constexpr int64_t kBusyWarps = 2048;                  // k_split grows until this many warps run
+constexpr int kWarps = 8;             // per block: 8 / k_split row tiles
+constexpr int kMaxColumns = 64;       // per launch: 8 tiles of 8 columns
+constexpr int kUnroll = 4;            // input tiles in flight per warp
+constexpr int64_t kBusyWarps = 2048;  // k_split grows until this many warps run
 
-__host__ __device__ __forceinline__ int64_t row_tiles(int64_t out_features) { return (out_features + kTileRows - 1) / kTileRows; }
+__host__ __device__ __forceinline__ int64_t row_tiles(int64_t out_features) {
+  return (out_features + kTileRows - 1) / kTileRows;
+}
 
 // Position of weight (row, input) in the fragment copy (the order in fragment_mma.cuh).
 __host__ __device__ __forceinline__ int64_t fragment_index(int64_t row, int64_t input, int64_t input_tiles) {
@@ -30,8 +32,8 @@ __host__ __device__ __forceinline__ int64_t fragment_index(int64_t row, int64_t 
 
 // One thread per 8-input chunk of a (padded) row: exact decode, fp16 round to nearest.
 template <typename Traits>
-__global__ void repack_kernel(__half* fragments, const uint8_t* weight, int64_t row_bytes, int64_t out_features,
-                              int64_t in_features, int64_t chunks) {
+__global__ void repack_kernel(__half* fragments, const uint8_t* weight, int64_t row_bytes,
+                              int64_t out_features, int64_t in_features, int64_t chunks) {
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= chunks) return;
   const int64_t chunks_per_row = in_features / kChunk;
@@ -138,7 +140,8 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
   }
   const uint4* weight =
       reinterpret_cast<const uint4*>(p.weight) + (active ? tile_row : 0) * input_tiles * 32 + lane;
-  const uint4* up = kSwiglu ? reinterpret_cast<const uint4*>(p.up_weight) + (active ? tile_row : 0) * input_tiles * 32 + lane
+  const uint4* up = kSwiglu ? reinterpret_cast<const uint4*>(p.up_weight) +
+                                  (active ? tile_row : 0) * input_tiles * 32 + lane
                             : nullptr;
   if (active) {
     for (int64_t k0 = slice; k0 < input_tiles; k0 += kSplit * kUnroll) {
@@ -176,7 +179,7 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
   }
   if (!active || slice != 0) return;
 
-  // Accumulator e of tile n: row g + 8 (e / 2), column 8 n + 2 t + e % 2.
+    // Accumulator e of tile n: row g + 8 (e / 2), column 8 n + 2 t + e % 2.
 #pragma unroll
   for (int n = 0; n < kTiles; ++n) {
 #pragma unroll
@@ -200,7 +203,9 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
 template <int kTiles, bool kSwiglu>
 cudaError_t launch_split(const FragmentMmaParams& p, int64_t column0, int split, cudaStream_t stream) {
   const int64_t tiles = row_tiles(p.out_features);
-  const auto blocks = [&](int per_block) { return static_cast<unsigned>((tiles + per_block - 1) / per_block); };
+  const auto blocks = [&](int per_block) {
+    return static_cast<unsigned>((tiles + per_block - 1) / per_block);
+  };
   switch (split) {
     case 1:
       return launch(fragment_mma_kernel<kTiles, kSwiglu, 1>, blocks(8), 32 * kWarps, 0, stream, p, column0);
@@ -257,9 +262,10 @@ Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::Tenso
     return make_error(ErrorCode::kInvalidArgument, "repack_to_fragments: null pointer or no rows");
   }
   if (!fragment_weights_support(type, in_features)) {
-    return make_error(ErrorCode::kUnsupported, "repack_to_fragments: " + std::string(gguf::tensor_type_name(type)) +
-                                                   " matrix of width " + std::to_string(in_features) +
-                                                   " (the width must be a multiple of 16)");
+    return make_error(ErrorCode::kUnsupported,
+                      "repack_to_fragments: " + std::string(gguf::tensor_type_name(type)) +
+                          " matrix of width " + std::to_string(in_features) +
+                          " (the width must be a multiple of 16)");
   }
   LW_TRY(check_weight_rows(type, in_features, row_bytes, "repack_to_fragments"));
   const int64_t chunks = row_tiles(out_features) * kTileRows * (in_features / kChunk);
@@ -282,7 +288,8 @@ std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragment
   const int64_t input_tiles = in_features / kTileInputs;
   for (int64_t r = 0; r < out_features; ++r) {
     for (int64_t k = 0; k < in_features; ++k)
-      rows[static_cast<size_t>(r * in_features + k)] = fragments[static_cast<size_t>(fragment_index(r, k, input_tiles))];
+      rows[static_cast<size_t>(r * in_features + k)] =
+          fragments[static_cast<size_t>(fragment_index(r, k, input_tiles))];
   }
   return rows;
 }
@@ -300,8 +307,9 @@ Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
   if (p.x_stride % 2 != 0 || reinterpret_cast<uintptr_t>(p.x) % 8 != 0 ||
       reinterpret_cast<uintptr_t>(p.weight) % 16 != 0 ||
       (p.up_weight != nullptr && reinterpret_cast<uintptr_t>(p.up_weight) % 16 != 0)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "fragment_mma: x must be 8-byte aligned with an even stride, the weights 16-byte aligned");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "fragment_mma: x must be 8-byte aligned with an even stride, the weights 16-byte aligned");
   }
   if (p.up_weight != nullptr && (p.bias != nullptr || p.residual != nullptr)) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: the SwiGLU form takes no bias or residual");

@@ -58,7 +58,8 @@ struct FragmentMmaParams {
   const __half* weight = nullptr;     // fragment copy (repack_to_fragments)
   const __half* up_weight = nullptr;  // SwiGLU form: y = silu(W x) * (U x), U of W's shape
   const float* bias = nullptr;        // (out_features) or null; not with up_weight
-  const float* residual = nullptr;    // (columns, out_features) stride y_stride, may alias y; not with up_weight
+  const float* residual =
+      nullptr;  // (columns, out_features) stride y_stride, may alias y; not with up_weight
   int64_t in_features = 0, out_features = 0;
   int64_t columns = 0;  // >= 1, any number
 };

@@ -79,7 +79,9 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // separate from forward()'s contiguous cache.
   kv_pool::KvGeometry kv_geometry() const override;
   Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) override;
-  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) override;
+  Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
+                       std::vector<int32_t>& greedy) override;
+  using BatchedInferenceBackend::forward_batch;
 
   const MemoryPlan& memory_plan() const { return plan_; }
   // Every weight, KV and scratch buffer is plain device memory (cudaPointerGetAttributes).
@@ -119,9 +121,11 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // The batched step (cuda_batched_forward.cpp): one pass of `rows` stacked rows whose token ids,
   // positions, table offsets and block tables are in batch_meta_, up to the final norm.
   Status enqueue_batched_layers(int64_t rows);
-  // Final norm and logits of `count` rows of x_ (source rows at batch_gather_ + first), appended
+  // Final norm and logits of `count` rows of x_ (source rows at batch_gather_): a row flagged in
+  // greedy_rows appends its greedy token (argmax on the device) to `greedy`, any other its logits
   // to `logits`.
-  Status batched_logits(int64_t first, int64_t count, std::vector<float>& logits);
+  Status batched_logits(int64_t count, const std::vector<bool>& greedy_rows, std::vector<float>& logits,
+                        std::vector<int32_t>& greedy);
   // y = x W^T (+ bias) (+ residual), or the SwiGLU form with `up`: every row's bits independent of
   // `rows` (quant_mma_columns where the matrix allows and the setting is on, else
   // quant_gemv_columns). batched_swiglu_fits: whether the SwiGLU form serves this gate/up pair.
@@ -137,14 +141,16 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
   // The paged pool and the batch's metadata (allocate_kv_blocks): int32 regions of max_batch
-  // each for tokens, positions, table offsets and gathered rows, then the block tables.
+  // each for tokens, positions, table offsets and gathered rows, kLogitsRowsPerPass greedy
+  // tokens, then the block tables.
   kv_pool::KvPoolPlan paged_plan_;
   DeviceAllocation paged_kv_, batch_meta_;
   PinnedHostBuffer pinned_batch_meta_buffer_;
   int32_t* pinned_batch_meta_ = nullptr;
   int64_t batch_meta_ints_ = 0;
   int32_t *batch_tokens_ = nullptr, *batch_positions_ = nullptr, *batch_row_tables_ = nullptr,
-          *batch_gather_ = nullptr, *batch_tables_ = nullptr;
+          *batch_gather_ = nullptr, *batch_greedy_ = nullptr, *batch_tables_ = nullptr;
+  int32_t* pinned_greedy_ = nullptr;  // kLogitsRowsPerPass greedy tokens coming back
   DeviceAllocation weights_, kv_cache_, scratch_;
   std::vector<DeviceLayer> layers_;
   DeviceMatrix token_embd_, output_;

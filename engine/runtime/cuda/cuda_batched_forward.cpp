@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/argmax.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/embedding.cuh"
 #include "cuda/fragment_mma.cuh"
@@ -67,15 +68,16 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   paged_plan_ = {};
   const int64_t b = plan_.max_batch;
   const int64_t tables = b * std::min(plan.blocks_per_sequence, plan.blocks_total);
-  const int64_t ints = 4 * b + tables;
+  const int64_t ints = 4 * b + kLogitsRowsPerPass + tables;
   auto pool = DeviceAllocation::allocate(plan.bytes_total, "paged kv pool");
   if (!pool) {
     return make_error(ErrorCode::kOutOfMemory,
                       "allocate_kv_blocks: cannot allocate " + plan.describe() + ": " + pool.error().message);
   }
   LW_ASSIGN_OR_RETURN(batch_meta_, DeviceAllocation::allocate(ints * 4, "batch metadata"));
+  // Staging: the uploaded layout, then the greedy tokens of one logits pass coming back.
   LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_,
-                      PinnedHostBuffer::allocate(ints * 4, "batch metadata staging"));
+                      PinnedHostBuffer::allocate((ints + kLogitsRowsPerPass) * 4, "batch metadata staging"));
   paged_kv_ = std::move(*pool);
   // Zeros: a pool position is always written before it is read, but a stale read stays reproducible.
   LW_CUDA_TRY(cudaMemsetAsync(paged_kv_.data(), 0, static_cast<size_t>(paged_kv_.bytes()), stream_));
@@ -84,8 +86,10 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   batch_positions_ = meta + b;
   batch_row_tables_ = meta + 2 * b;
   batch_gather_ = meta + 3 * b;
-  batch_tables_ = meta + 4 * b;
+  batch_greedy_ = meta + 4 * b;
+  batch_tables_ = meta + 4 * b + kLogitsRowsPerPass;
   pinned_batch_meta_ = reinterpret_cast<int32_t*>(pinned_batch_meta_buffer_.data());
+  pinned_greedy_ = pinned_batch_meta_ + ints;
   batch_meta_ints_ = ints;
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
   paged_plan_ = plan;
@@ -286,36 +290,61 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
   return Status::ok();
 }
 
-Status CudaBackend::batched_logits(int64_t first, int64_t count, std::vector<float>& logits) {
+Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greedy_rows,
+                                   std::vector<float>& logits, std::vector<int32_t>& greedy) {
   const model::ModelConfig& c = adapter_.config();
-  const int64_t embd = c.embedding_width;
+  const int64_t embd = c.embedding_width, vocab = c.vocab_size;
   for (int64_t done = 0; done < count; done += kLogitsRowsPerPass) {
     const int64_t rows = std::min(kLogitsRowsPerPass, count - done);
     // gate_up_ is free after the last layer: the wanted rows of x_ side by side there.
     kc::GatherRowsParams gather;
     gather.out = gate_up_;
     gather.in = x_;
-    gather.rows = batch_gather_ + first + done;
+    gather.rows = batch_gather_ + done;
     gather.count = rows;
     gather.width = embd;
     LW_TRY(kc::gather_rows_f32(gather, stream_));
     LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_));
-    LW_TRY(batched_product(output_, normed_, embd, rows, logits_, c.vocab_size, nullptr, nullptr));
-    LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_, logits_, static_cast<size_t>(rows * c.vocab_size * 4),
-                                cudaMemcpyDeviceToHost, stream_));
+    LW_TRY(batched_product(output_, normed_, embd, rows, logits_, vocab, nullptr, nullptr));
+    const auto is_greedy = [&](int64_t r) { return greedy_rows[static_cast<size_t>(done + r)]; };
+    int64_t greedy_count = 0;
+    for (int64_t r = 0; r < rows; ++r) greedy_count += is_greedy(r) ? 1 : 0;
+    if (greedy_count > 0) {  // every row's token (cheap), only the greedy rows' are used
+      LW_TRY(kc::argmax_rows_f32(batch_greedy_, logits_, rows, vocab, vocab, stream_));
+      LW_CUDA_TRY(cudaMemcpyAsync(pinned_greedy_, batch_greedy_, static_cast<size_t>(rows * 4),
+                                  cudaMemcpyDeviceToHost, stream_));
+    }
+    if (greedy_count == 0) {
+      LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_, logits_, static_cast<size_t>(rows * vocab * 4),
+                                  cudaMemcpyDeviceToHost, stream_));
+    } else if (greedy_count < rows) {
+      for (int64_t r = 0; r < rows; ++r) {
+        if (is_greedy(r)) continue;
+        LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_ + r * vocab, logits_ + r * vocab,
+                                    static_cast<size_t>(vocab * 4), cudaMemcpyDeviceToHost, stream_));
+      }
+    }
     LW_CUDA_TRY(cudaStreamSynchronize(stream_));
-    logits.insert(logits.end(), pinned_logits_, pinned_logits_ + rows * c.vocab_size);
+    for (int64_t r = 0; r < rows; ++r) {
+      if (is_greedy(r)) {
+        greedy.push_back(pinned_greedy_[r]);
+      } else {
+        logits.insert(logits.end(), pinned_logits_ + r * vocab, pinned_logits_ + (r + 1) * vocab);
+      }
+    }
   }
   return Status::ok();
 }
 
-Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits) {
+Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
+                                  std::vector<int32_t>& greedy) {
   const model::ModelConfig& c = adapter_.config();
   LW_TRY(check_batch_entries(entries, paged_plan_, plan_.context, c.vocab_size));
   LW_CUDA_TRY(cudaSetDevice(device_));
   logits.clear();
+  greedy.clear();
   int64_t rows_wanted = 0;
-  for (const BatchEntry& e : entries) rows_wanted += e.logits ? 1 : 0;
+  for (const BatchEntry& e : entries) rows_wanted += e.logits && !e.greedy ? 1 : 0;
   logits.reserve(static_cast<size_t>(rows_wanted * c.vocab_size));
   const int64_t b = plan_.max_batch;
   const int64_t block_positions = paged_plan_.block_positions;
@@ -328,8 +357,9 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
     int32_t* positions = pinned_batch_meta_ + b;
     int32_t* row_tables = pinned_batch_meta_ + 2 * b;
     int32_t* gather = pinned_batch_meta_ + 3 * b;
-    int32_t* table_data = pinned_batch_meta_ + 4 * b;
-    const int64_t table_capacity = batch_meta_ints_ - 4 * b;
+    int32_t* table_data = pinned_batch_meta_ + 4 * b + kLogitsRowsPerPass;
+    const int64_t table_capacity = batch_meta_ints_ - 4 * b - kLogitsRowsPerPass;
+    std::vector<bool> greedy_rows;  // per gathered row: the entry wants its greedy token only
     while (entry < entries.size() && rows < b) {
       const BatchEntry& e = entries[entry];
       const int64_t n = static_cast<int64_t>(e.tokens.size());
@@ -347,7 +377,10 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
       rows += take;
       entry_row += take;
       if (entry_row == n) {
-        if (e.logits) gather[wanted++] = static_cast<int32_t>(rows - 1);
+        if (e.logits) {
+          gather[wanted++] = static_cast<int32_t>(rows - 1);
+          greedy_rows.push_back(e.greedy);
+        }
         ++entry;
         entry_row = 0;
       }
@@ -355,9 +388,10 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
     if (rows == 0)
       return make_error(ErrorCode::kInternal, "forward_batch: an entry's block table does not fit");
     LW_CUDA_TRY(cudaMemcpyAsync(batch_meta_.data(), pinned_batch_meta_,
-                                static_cast<size_t>((4 * b + tables) * 4), cudaMemcpyHostToDevice, stream_));
+                                static_cast<size_t>((4 * b + kLogitsRowsPerPass + tables) * 4),
+                                cudaMemcpyHostToDevice, stream_));
     LW_TRY(enqueue_batched_layers(rows));
-    if (wanted > 0) LW_TRY(batched_logits(0, wanted, logits));
+    if (wanted > 0) LW_TRY(batched_logits(wanted, greedy_rows, logits, greedy));
     LW_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging buffer is reused by the next pass
   }
   return Status::ok();

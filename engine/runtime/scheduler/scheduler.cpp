@@ -43,6 +43,7 @@ struct Scheduler::PlannedEntry {
   std::vector<int32_t> block_table;
   int64_t start_position = 0;
   bool logits = false;                  // samples a token from this entry's last row
+  bool greedy = false;                  // with logits: the backend's greedy token serves the sampler
   std::optional<int32_t> sampled = {};  // filled outside the lock
   std::optional<Error> sample_error = {};
 };
@@ -284,32 +285,56 @@ Result<bool> Scheduler::run_step(std::unique_lock<std::mutex>& lock) {
   // Outside the lock: only this thread touches the planned sequences' samplers and histories.
   std::vector<BatchEntry> entries;
   entries.reserve(planned.size());
-  for (const PlannedEntry& entry : planned) {
+  for (PlannedEntry& entry : planned) {
+    // Plain greedy sequences take the backend's argmax unless someone watches the logits.
+    entry.greedy = entry.logits && !options_.logits_observer && entry.sequence->sampler->plain_greedy();
     entries.push_back({.tokens = entry.tokens,
                        .start_position = entry.start_position,
                        .block_table = entry.block_table,
-                       .logits = entry.logits});
+                       .logits = entry.logits,
+                       .greedy = entry.greedy});
   }
   // The logits buffer lives across steps (only the stepping thread touches it): a step of 64 rows
   // at a 152k vocabulary fills 39 MB, whose fresh pages cost more than the copy.
   std::vector<float>& logits = step_logits_;
-  const Status forward = backend_.forward_batch(entries, logits);
+  std::vector<int32_t> greedy;
+  Status forward = backend_.forward_batch(entries, logits, greedy);
+  if (forward) {
+    size_t rows = 0, greedy_rows = 0;
+    for (const PlannedEntry& entry : planned) (entry.greedy ? greedy_rows : rows) += entry.logits ? 1 : 0;
+    if (greedy.size() != greedy_rows ||
+        logits.size() != rows * static_cast<size_t>(backend_.config().vocab_size))
+      forward = make_error(ErrorCode::kInternal,
+                           "forward_batch returned the wrong number of logits rows or tokens");
+  }
   if (forward) {
     const size_t vocab = static_cast<size_t>(backend_.config().vocab_size);
-    size_t row = 0;
+    size_t row = 0, greedy_index = 0;
     for (PlannedEntry& entry : planned) {
       if (!entry.logits) continue;
+      const int64_t last = entry.start_position + static_cast<int64_t>(entry.tokens.size()) - 1;
+      if (entry.greedy) {
+        const int32_t token = greedy[greedy_index++];
+        if (token == kGreedyNonFinite) {
+          entry.sample_error = make_error(ErrorCode::kInternal,
+                                          std::string(kNonFiniteLogitsPrefix) +
+                                              " NaN or infinity among the logits at position " +
+                                              std::to_string(last) + ": its weights are probably corrupt");
+        } else {
+          entry.sampled = token;
+        }
+        continue;
+      }
       const std::span<const float> values(logits.data() + row * vocab, vocab);
       ++row;
-      const int64_t position = entry.start_position + static_cast<int64_t>(entry.tokens.size()) - 1;
-      if (options_.logits_observer) options_.logits_observer(entry.sequence->id, position, values);
+      if (options_.logits_observer) options_.logits_observer(entry.sequence->id, last, values);
       if (const auto bad =
               std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
           bad != values.end()) {
         entry.sample_error = make_error(
             ErrorCode::kInternal, std::string(kNonFiniteLogitsPrefix) + " " + std::to_string(*bad) +
                                       " for token " + std::to_string(bad - values.begin()) + " at position " +
-                                      std::to_string(position) + ": its weights are probably corrupt");
+                                      std::to_string(last) + ": its weights are probably corrupt");
         continue;
       }
       Result<int32_t> token = entry.sequence->sampler->sample(values, entry.sequence->history);

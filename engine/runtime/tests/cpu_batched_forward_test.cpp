@@ -3,6 +3,7 @@
 // every architecture; a bad batch is refused before it writes anything.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -110,6 +111,60 @@ TEST_P(EveryArchitecture, EntriesWithoutLogitsAreLeftOut) {
   ASSERT_TRUE(backend->forward_batch(entries, logits));
   ASSERT_EQ(logits.size(), static_cast<size_t>(vocab));
   EXPECT_TRUE(same_bits(logits.data(), logits_alone(model, b).data() + 2 * vocab, vocab));
+}
+
+// A greedy entry gets its row's greedy token instead of the row; the other rows are unchanged and
+// the tokens are those of the rows (ties: lowest id; a non-finite row: kGreedyNonFinite).
+TEST_P(EveryArchitecture, GreedyEntriesGetTheirRowsToken) {
+  TinyCpuModel model(GetParam());
+  auto backend = model.backend();
+  const int64_t vocab = backend->config().vocab_size;
+  const kv_pool::KvPoolPlan plan = small_block_plan(*backend, 3);
+  ASSERT_TRUE(backend->allocate_kv_blocks(plan));
+  kv_pool::BlockPool pool(plan);
+  const std::vector<int32_t> a = token_stream(6, 4, vocab), b = token_stream(3, 5, vocab),
+                             c = token_stream(5, 6, vocab);
+  kv_pool::BlockTable ta, tb, tc;
+  ASSERT_TRUE(pool.take_for_positions(ta, 6));
+  ASSERT_TRUE(pool.take_for_positions(tb, 3));
+  ASSERT_TRUE(pool.take_for_positions(tc, 5));
+  std::vector<BatchEntry> entries = {{.tokens = a, .block_table = ta.blocks()},
+                                     {.tokens = b, .block_table = tb.blocks()},
+                                     {.tokens = c, .block_table = tc.blocks()}};
+  std::vector<float> rows;
+  ASSERT_TRUE(backend->forward_batch(entries, rows));
+  ASSERT_EQ(rows.size(), 3 * static_cast<size_t>(vocab));
+  // The same batch again (the same K/V rewritten), the first and last entries greedy.
+  entries[0].greedy = entries[2].greedy = true;
+  EXPECT_EQ(backend->forward_batch(entries, rows).code(), ErrorCode::kInvalidArgument)
+      << "greedy entries need the tokens' output";
+  std::vector<float> logits;
+  std::vector<int32_t> greedy;
+  ASSERT_TRUE(backend->forward_batch(entries, logits, greedy));
+  ASSERT_EQ(greedy.size(), 2u);
+  EXPECT_EQ(greedy[0], greedy_token(std::span<const float>(rows.data(), vocab)));
+  EXPECT_EQ(greedy[1], greedy_token(std::span<const float>(rows.data() + 2 * vocab, vocab)));
+  ASSERT_EQ(logits.size(), static_cast<size_t>(vocab));
+  EXPECT_TRUE(same_bits(logits.data(), rows.data() + vocab, vocab));
+}
+
+TEST(BatchedForward, GreedyTokenIsTheLowestIdOfTheMaximumOrNonFinite) {
+  std::vector<float> row = {0.5f, 2.0f, -1.0f, 2.0f};
+  EXPECT_EQ(greedy_token(row), 1);
+  row[3] = 2.5f;
+  EXPECT_EQ(greedy_token(row), 3);
+  row[0] = -INFINITY;
+  EXPECT_EQ(greedy_token(row), kGreedyNonFinite);
+  row[0] = NAN;
+  EXPECT_EQ(greedy_token(row), kGreedyNonFinite);
+  EXPECT_EQ(greedy_token({}), kGreedyNonFinite);
+  // split_greedy_rows keeps the other rows in order.
+  const std::vector<BatchEntry> entries = {{.greedy = true}, {.logits = false}, {}, {.greedy = true}};
+  std::vector<float> logits = {1, 3, 2, 7, 8, 9, 0, 5, 4};  // three rows of 3
+  std::vector<int32_t> greedy;
+  split_greedy_rows(entries, 3, logits, greedy);
+  EXPECT_EQ(greedy, (std::vector<int32_t>{1, 1}));
+  EXPECT_EQ(logits, (std::vector<float>{7, 8, 9}));
 }
 
 // The decode rows of a step are the same bits with or without a prefill chunk beside them (and

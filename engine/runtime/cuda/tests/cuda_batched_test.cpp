@@ -234,6 +234,35 @@ TEST_P(CudaBatched, SixtyFourSequencesGiveTheBitsOfEachAlone) {
               static_cast<long long>(stats.rows), static_cast<long long>(stats.largest_step_entries));
 }
 
+// Greedy sequences with nobody watching the logits take the device's argmax (BatchEntry::greedy)
+// instead of a logits row: the same tokens as each alone through the host sampler, 24 at once.
+TEST_P(CudaBatched, GreedySequencesTakeTheDeviceArgmaxAndKeepTheirTokens) {
+  const int kSequences = 24;
+  const int64_t vocab = model_.backend->config().vocab_size;
+  std::vector<Workload> work = make_workloads(kSequences, vocab);
+  for (Workload& w : work) w.options.sampling.temperature = 0.0f;
+  run_each_alone(*model_.backend, work);  // with a logits recorder: rows and the host sampler
+  SchedulerOptions options{.max_sequences = kSequences, .prefill_chunk = 7, .run_ahead_tokens = 1};
+  auto scheduler = Scheduler::create(*model_.backend, options);
+  ASSERT_TRUE(scheduler) << scheduler.error().message;
+  std::vector<SequenceId> ids;
+  for (const Workload& w : work) {
+    auto id = (*scheduler)->start(w.prompt, w.options);
+    ASSERT_TRUE(id) << id.error().message;
+    ids.push_back(*id);
+  }
+  for (int i = 0; i < kSequences; ++i) {
+    std::vector<int32_t> tokens;
+    while (true) {
+      auto token = (*scheduler)->next_token(ids[i]);
+      ASSERT_TRUE(token) << "sequence " << i << ": " << token.error().message;
+      tokens.push_back(token->token);
+      if (token->finished) break;
+    }
+    EXPECT_EQ(tokens, work[i].alone.tokens) << "sequence " << i;
+  }
+}
+
 TEST_P(CudaBatched, BadBatchesAreRefusedAndTheBackendStaysUsable) {
   std::vector<float> logits;
   const std::vector<int32_t> tokens = {1, 2, 3};
