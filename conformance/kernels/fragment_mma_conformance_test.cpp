@@ -1,7 +1,8 @@
 // fragment_mma (the batched step's products over weights repacked into fp16 mma fragments):
 //   - the repacked copy, put back in row order on the host, equals the CPU reference decoder's
 //     values rounded to fp16, bit for bit, for every type (rows past the end are zeros);
-//   - the product matches the CPU matmul within an fp16-operand NMSE budget;
+//   - the product (activations packed by pack_fragment_activations) matches the CPU matmul within
+//     an fp16-operand NMSE budget;
 //   - bit for bit column invariant: every column of a call of n columns (1 to 130, so several
 //     64-column tiles), wherever it sits, equals a call of that column alone;
 // in the plain, bias, residual (aliasing y) and SwiGLU forms, for shapes that take each of the
@@ -172,9 +173,13 @@ TEST_P(FragmentMmaConformance, ColumnInvariantAndMatchesCpu) {
         } else {
           ASSERT_TRUE(d_y.allocate(static_cast<size_t>(out)));
         }
+        DeviceBuffer<__half> packed;
+        ASSERT_TRUE(packed.allocate(static_cast<size_t>(kernels::cuda::fragment_activation_halves(1, in))));
+        ASSERT_TRUE(
+            kernels::cuda::pack_fragment_activations(packed.get(), d_column.get(), 0, 1, in, nullptr));
         kernels::cuda::FragmentMmaParams params = base;
         params.y = d_y.get();
-        params.x = d_column.get();
+        params.x = packed.get();
         params.residual = with_residual ? d_y.get() : nullptr;
         params.columns = 1;
         const Status status = kernels::cuda::fragment_mma(params, nullptr);
@@ -200,11 +205,15 @@ TEST_P(FragmentMmaConformance, ColumnInvariantAndMatchesCpu) {
         }
         DeviceBuffer<float> d_y;
         ASSERT_TRUE(d_y.upload(y_init));
+        DeviceBuffer<__half> packed;
+        ASSERT_TRUE(
+            packed.allocate(static_cast<size_t>(kernels::cuda::fragment_activation_halves(columns, in))));
+        ASSERT_TRUE(kernels::cuda::pack_fragment_activations(packed.get(), d_x.get() + offset * x_stride,
+                                                             x_stride, columns, in, nullptr));
         kernels::cuda::FragmentMmaParams params = base;
         params.y = d_y.get();
         params.y_stride = y_stride;
-        params.x = d_x.get() + offset * x_stride;
-        params.x_stride = x_stride;
+        params.x = packed.get();
         params.residual = with_residual ? d_y.get() : nullptr;
         params.columns = columns;
         const Status status = kernels::cuda::fragment_mma(params, nullptr);

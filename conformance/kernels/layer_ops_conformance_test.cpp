@@ -2,6 +2,7 @@
 // GPU against the CPU twins, on fresh random inputs at odd sizes, outputs poisoned first.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -324,13 +325,22 @@ TEST(ArgmaxConformance, RowsTakeEachRowsGreedyTokenAndRejectNonFinite) {
   EXPECT_EQ(expected[5], -1);
   DeviceBuffer<float> d_logits;
   DeviceBuffer<int32_t> d_results;
+  DeviceBuffer<uint8_t> d_workspace;
   ASSERT_TRUE(d_logits.upload(logits));
   ASSERT_TRUE(d_results.allocate(static_cast<size_t>(rows)));
-  ASSERT_TRUE(kernels::cuda::argmax_rows_f32(d_results.get(), d_logits.get(), rows, count, stride, nullptr));
+  ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(kernels::cuda::argmax_rows_workspace_bytes(rows))));
+  ASSERT_TRUE(kernels::cuda::argmax_rows_f32(d_results.get(), d_workspace.get(), d_logits.get(), rows, count,
+                                             stride, nullptr));
   EXPECT_EQ(*d_results.download(), expected);
-  EXPECT_EQ(
-      kernels::cuda::argmax_rows_f32(d_results.get(), d_logits.get(), rows, count, count - 1, nullptr).code(),
-      ErrorCode::kInvalidArgument);
+  // A short row (fewer logits than slices) and a bad stride.
+  ASSERT_TRUE(kernels::cuda::argmax_rows_f32(d_results.get(), d_workspace.get(), d_logits.get(), 1, 5, stride,
+                                             nullptr));
+  EXPECT_EQ((*d_results.download())[0],
+            std::max_element(logits.begin(), logits.begin() + 5) - logits.begin());
+  EXPECT_EQ(kernels::cuda::argmax_rows_f32(d_results.get(), d_workspace.get(), d_logits.get(), rows, count,
+                                           count - 1, nullptr)
+                .code(),
+            ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -20,6 +20,8 @@ constexpr int64_t kBusyWarps = 2048;  // k_split grows until this many warps run
 __host__ __device__ __forceinline__ int64_t row_tiles(int64_t out_features) {
   return (out_features + kTileRows - 1) / kTileRows;
 }
+// Pairs of 8-column tiles in a packed activation buffer of `columns` columns.
+__host__ __device__ __forceinline__ int64_t fragment_pairs(int64_t columns) { return (columns + 15) / 16; }
 
 // Position of weight (row, input) in the fragment copy (the order in fragment_mma.cuh).
 __host__ __device__ __forceinline__ int64_t fragment_index(int64_t row, int64_t input, int64_t input_tiles) {
@@ -65,6 +67,31 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint4& a, uint32_
       : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
 }
 
+// One thread per (input tile, column pair, lane): the B fragments of two 8-column tiles, 16
+// bytes: (column 16 p + g: inputs 2t, 2t+1, 2t+8, 2t+9), then the same for column 16 p + 8 + g.
+__global__ void pack_kernel(uint4* packed, const float* x, int64_t x_stride, int64_t columns,
+                            int64_t input_tiles, int64_t pairs) {
+  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= input_tiles * pairs * 32) return;
+  const int lane = static_cast<int>(index % 32);
+  const int64_t pair = (index / 32) % pairs;
+  const int64_t k = (index / 32 / pairs) * kTileInputs + 2 * (lane % 4);
+  uint32_t words[4];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int64_t column = 16 * pair + 8 * half + lane / 4;
+    float2 low = make_float2(0.0f, 0.0f), high = low;
+    if (column < columns) {
+      low = *reinterpret_cast<const float2*>(x + column * x_stride + k);
+      high = *reinterpret_cast<const float2*>(x + column * x_stride + k + 8);
+    }
+    const __half2 l = __floats2half2_rn(low.x, low.y), h = __floats2half2_rn(high.x, high.y);
+    words[2 * half] = *reinterpret_cast<const uint32_t*>(&l);
+    words[2 * half + 1] = *reinterpret_cast<const uint32_t*>(&h);
+  }
+  packed[index] = make_uint4(words[0], words[1], words[2], words[3]);
+}
+
 // Weights are read once per launch: keep them out of L1 (the activations live there).
 __device__ __forceinline__ uint4 load_fragment(const uint4* address) {
   uint4 v;
@@ -72,11 +99,6 @@ __device__ __forceinline__ uint4 load_fragment(const uint4* address) {
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                : "l"(address));
   return v;
-}
-
-__device__ __forceinline__ uint32_t half2_bits(float a, float b) {
-  const __half2 h = __floats2half2_rn(a, b);
-  return *reinterpret_cast<const uint32_t*>(&h);
 }
 
 // The k_split warps of a row tile add their sums in slice order into slice 0's registers.
@@ -131,13 +153,10 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
 #pragma unroll
     for (int e = 0; e < 4; ++e) up_acc[n][e] = 0.0f;
   }
-  // This lane's activation column in tile n is 8 n + g (B fragment: inputs 2t, 2t+1 and +8).
-  const float* x_column[kTiles];
-#pragma unroll
-  for (int n = 0; n < kTiles; ++n) {
-    const int64_t column = 8 * n + g;
-    x_column[n] = column < columns ? p.x + (column0 + column) * p.x_stride + 2 * t : nullptr;
-  }
+  // The packed activations of input tile k and this launch's column pair q: x4[k * pairs + q].
+  constexpr int kPairs = (kTiles + 1) / 2;
+  const int64_t pairs = fragment_pairs(p.columns);
+  const uint4* x4 = reinterpret_cast<const uint4*>(p.x) + column0 / 16 * 32 + lane;
   const uint4* weight =
       reinterpret_cast<const uint4*>(p.weight) + (active ? tile_row : 0) * input_tiles * 32 + lane;
   const uint4* up = kSwiglu ? reinterpret_cast<const uint4*>(p.up_weight) +
@@ -159,16 +178,14 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
         const int64_t k = k0 + i * kSplit;
         if (k >= input_tiles) break;
 #pragma unroll
-        for (int n = 0; n < kTiles; ++n) {
-          uint32_t b0 = 0, b1 = 0;
-          if (x_column[n] != nullptr) {
-            const float2 low = *reinterpret_cast<const float2*>(x_column[n] + k * kTileInputs);
-            const float2 high = *reinterpret_cast<const float2*>(x_column[n] + k * kTileInputs + 8);
-            b0 = half2_bits(low.x, low.y);
-            b1 = half2_bits(high.x, high.y);
+        for (int q = 0; q < kPairs; ++q) {
+          const uint4 b = x4[(k * pairs + q) * 32];
+          mma_16816(acc[2 * q], a[i], b.x, b.y);
+          if constexpr (kSwiglu) mma_16816(up_acc[2 * q], u[i], b.x, b.y);
+          if constexpr (kTiles > 1) {
+            mma_16816(acc[2 * q + 1], a[i], b.z, b.w);
+            if constexpr (kSwiglu) mma_16816(up_acc[2 * q + 1], u[i], b.z, b.w);
           }
-          mma_16816(acc[n], a[i], b0, b1);
-          if constexpr (kSwiglu) mma_16816(up_acc[n], u[i], b0, b1);
         }
       }
     }
@@ -294,22 +311,50 @@ std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragment
   return rows;
 }
 
+int64_t fragment_activation_halves(int64_t columns, int64_t in_features) {
+  return fragment_pairs(columns) * 16 * in_features;
+}
+
+Status pack_fragment_activations(__half* packed, const float* x, int64_t x_stride, int64_t columns,
+                                 int64_t in_features, cudaStream_t stream) {
+  if (x_stride == 0) x_stride = in_features;
+  if (packed == nullptr || x == nullptr || columns <= 0 || in_features <= 0 ||
+      in_features % kTileInputs != 0 || x_stride < in_features) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "pack_fragment_activations: null pointer or bad shape (the width must be a multiple of 16)");
+  }
+  if (x_stride % 2 != 0 || reinterpret_cast<uintptr_t>(x) % 8 != 0 ||
+      reinterpret_cast<uintptr_t>(packed) % 16 != 0) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "pack_fragment_activations: x must be 8-byte aligned with an even stride, the buffer 16-byte "
+        "aligned");
+  }
+  const int64_t threads = in_features / kTileInputs * fragment_pairs(columns) * 32;
+  constexpr int kThreads = 256;
+  if ((threads + kThreads - 1) / kThreads > 2147483647) {
+    return make_error(ErrorCode::kInvalidArgument, "pack_fragment_activations: too many activations");
+  }
+  pack_kernel<<<static_cast<unsigned>((threads + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      reinterpret_cast<uint4*>(packed), x, x_stride, columns, in_features / kTileInputs,
+      fragment_pairs(columns));
+  LW_CUDA_TRY_LAUNCH();
+  return Status::ok();
+}
+
 Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
   FragmentMmaParams p = params;
-  if (p.x_stride == 0) p.x_stride = p.in_features;
   if (p.y_stride == 0) p.y_stride = p.out_features;
   if (p.y == nullptr || p.x == nullptr || p.weight == nullptr || p.columns <= 0 || p.out_features <= 0 ||
-      p.in_features <= 0 || p.in_features % kTileInputs != 0 || p.x_stride < p.in_features ||
-      p.y_stride < p.out_features) {
+      p.in_features <= 0 || p.in_features % kTileInputs != 0 || p.y_stride < p.out_features) {
     return make_error(ErrorCode::kInvalidArgument,
                       "fragment_mma: null pointer or bad shape (the width must be a multiple of 16)");
   }
-  if (p.x_stride % 2 != 0 || reinterpret_cast<uintptr_t>(p.x) % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(p.weight) % 16 != 0 ||
+  if (reinterpret_cast<uintptr_t>(p.x) % 16 != 0 || reinterpret_cast<uintptr_t>(p.weight) % 16 != 0 ||
       (p.up_weight != nullptr && reinterpret_cast<uintptr_t>(p.up_weight) % 16 != 0)) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "fragment_mma: x must be 8-byte aligned with an even stride, the weights 16-byte aligned");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "fragment_mma: the packed activations and the weights must be 16-byte aligned");
   }
   if (p.up_weight != nullptr && (p.bias != nullptr || p.residual != nullptr)) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: the SwiGLU form takes no bias or residual");

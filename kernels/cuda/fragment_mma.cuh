@@ -10,8 +10,14 @@
 // past the matrix's end are zeros (the row count is padded to 16). fragment_weights_to_rows undoes
 // the order on the host, for the test that compares the copy with the CPU reference decoder.
 //
+// Activations: the columns' fp32 inputs are rounded to fp16 once per product input
+// (pack_fragment_activations) into the order of the B operand: for input tile K and pair Q of
+// 8-column tiles, 32 lanes x 16 bytes — lane 4 g + t holds column 16 Q + g's inputs 2t, 2t+1,
+// 2t+8, 2t+9, then column 16 Q + 8 + g's — so a warp reads two column tiles with one 16-byte load
+// per lane; columns past the count are zeros.
+//
 // Product: y = x W^T (+ bias) (+ residual), or the SwiGLU form silu(W x) * (U x), for any number
-// of activation columns (fp32 x, rounded to fp16 per use; fp32 accumulation). A warp owns one row
+// of activation columns (packed fp16 x, fp32 accumulation). A warp owns one row
 // tile and one of `k_split` interleaved slices of the input tiles (tiles s, s + k_split, ...); it
 // runs the mma for its tiles in increasing order, and the k_split warps' sums of a row tile are
 // added in slice order at the end. k_split comes from the matrix's shape alone
@@ -50,11 +56,18 @@ std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragment
 // Warps per row tile, each over its slice of the input tiles: 1, 2, 4 or 8, from the shape only.
 int fragment_mma_k_split(int64_t out_features, int64_t in_features);
 
+// Halves of the packed activations of `columns` columns of `in_features` (columns rounded up to 16).
+int64_t fragment_activation_halves(int64_t columns, int64_t in_features);
+
+// x: (columns, in_features) fp32, row stride x_stride (0: in_features), 8-byte aligned with an even
+// stride; packed: fragment_activation_halves halves, 16-byte aligned.
+Status pack_fragment_activations(__half* packed, const float* x, int64_t x_stride, int64_t columns,
+                                 int64_t in_features, cudaStream_t stream);
+
 struct FragmentMmaParams {
   float* y = nullptr;  // (columns, out_features), row stride y_stride (0: out_features)
   int64_t y_stride = 0;
-  const float* x = nullptr;  // (columns, in_features), row stride x_stride (0: in_features), 8-byte aligned
-  int64_t x_stride = 0;
+  const __half* x = nullptr;          // pack_fragment_activations of the `columns` columns
   const __half* weight = nullptr;     // fragment copy (repack_to_fragments)
   const __half* up_weight = nullptr;  // SwiGLU form: y = silu(W x) * (U x), U of W's shape
   const float* bias = nullptr;        // (out_features) or null; not with up_weight

@@ -135,13 +135,16 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
                          int64_t y_stride, const float* bias, const float* residual,
                          const uint8_t* up = nullptr, const __half* up_fragments = nullptr);
+  // Packs a product input for fragment_mma (no-op without fragment copies): before the products
+  // that read it.
+  Status batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width);
   // Makes every batched matrix's fp16 fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS=f16).
   Status make_batched_weights();
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
   // The paged pool and the batch's metadata (allocate_kv_blocks): int32 regions of max_batch
-  // each for tokens, positions, table offsets and gathered rows, kLogitsRowsPerPass greedy
+  // each for tokens, positions, table offsets and gathered rows, kBatchedLogitsRows greedy
   // tokens, then the block tables.
   kv_pool::KvPoolPlan paged_plan_;
   DeviceAllocation paged_kv_, batch_meta_;
@@ -150,7 +153,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   int64_t batch_meta_ints_ = 0;
   int32_t *batch_tokens_ = nullptr, *batch_positions_ = nullptr, *batch_row_tables_ = nullptr,
           *batch_gather_ = nullptr, *batch_greedy_ = nullptr, *batch_tables_ = nullptr;
-  int32_t* pinned_greedy_ = nullptr;  // kLogitsRowsPerPass greedy tokens coming back
+  int32_t* pinned_greedy_ = nullptr;  // kBatchedLogitsRows greedy tokens coming back
   DeviceAllocation weights_, kv_cache_, scratch_;
   std::vector<DeviceLayer> layers_;
   DeviceMatrix token_embd_, output_;
@@ -178,6 +181,10 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
   bool batched_f16_weights_ = true;    // LLAMA_WORKER_BATCHED_WEIGHTS (backend_settings.hpp)
   DeviceAllocation batched_weights_;   // every DeviceMatrix::fragments, one allocation
+  // The batched step's scratch (allocate_kv_blocks): a product input packed for fragment_mma, and
+  // the logits rows of one pass of kBatchedLogitsRows (device and pinned staging).
+  DeviceAllocation x_packed_buffer_, batched_logits_, argmax_workspace_;
+  PinnedHostBuffer pinned_batched_logits_;
   // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
   std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;
   __half* weight_tile_ = nullptr;  // kTensorCoreTileElements halves

@@ -65,19 +65,38 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   paged_kv_ = {};
   batch_meta_ = {};
   pinned_batch_meta_buffer_ = {};
+  x_packed_buffer_ = {};
+  batched_logits_ = {};
+  argmax_workspace_ = {};
+  pinned_batched_logits_ = {};
   paged_plan_ = {};
   const int64_t b = plan_.max_batch;
   const int64_t tables = b * std::min(plan.blocks_per_sequence, plan.blocks_total);
-  const int64_t ints = 4 * b + kLogitsRowsPerPass + tables;
+  const int64_t ints = 4 * b + kBatchedLogitsRows + tables;
   auto pool = DeviceAllocation::allocate(plan.bytes_total, "paged kv pool");
   if (!pool) {
     return make_error(ErrorCode::kOutOfMemory,
                       "allocate_kv_blocks: cannot allocate " + plan.describe() + ": " + pool.error().message);
   }
   LW_ASSIGN_OR_RETURN(batch_meta_, DeviceAllocation::allocate(ints * 4, "batch metadata"));
+  const model::ModelConfig& c = adapter_.config();
+  if (batched_weights_.bytes() > 0) {
+    const int64_t widest = std::max({c.embedding_width, c.q_width(), c.feed_forward_width});
+    LW_ASSIGN_OR_RETURN(
+        x_packed_buffer_,
+        DeviceAllocation::allocate(kc::fragment_activation_halves(b, widest) * 2, "packed activations"));
+  }
+  LW_ASSIGN_OR_RETURN(batched_logits_,
+                      DeviceAllocation::allocate(kBatchedLogitsRows * c.vocab_size * 4, "batched logits"));
+  LW_ASSIGN_OR_RETURN(
+      argmax_workspace_,
+      DeviceAllocation::allocate(kc::argmax_rows_workspace_bytes(kBatchedLogitsRows), "greedy workspace"));
+  LW_ASSIGN_OR_RETURN(
+      pinned_batched_logits_,
+      PinnedHostBuffer::allocate(kBatchedLogitsRows * c.vocab_size * 4, "batched logits staging"));
   // Staging: the uploaded layout, then the greedy tokens of one logits pass coming back.
   LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_,
-                      PinnedHostBuffer::allocate((ints + kLogitsRowsPerPass) * 4, "batch metadata staging"));
+                      PinnedHostBuffer::allocate((ints + kBatchedLogitsRows) * 4, "batch metadata staging"));
   paged_kv_ = std::move(*pool);
   // Zeros: a pool position is always written before it is read, but a stale read stays reproducible.
   LW_CUDA_TRY(cudaMemsetAsync(paged_kv_.data(), 0, static_cast<size_t>(paged_kv_.bytes()), stream_));
@@ -87,7 +106,7 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   batch_row_tables_ = meta + 2 * b;
   batch_gather_ = meta + 3 * b;
   batch_greedy_ = meta + 4 * b;
-  batch_tables_ = meta + 4 * b + kLogitsRowsPerPass;
+  batch_tables_ = meta + 4 * b + kBatchedLogitsRows;
   pinned_batch_meta_ = reinterpret_cast<int32_t*>(pinned_batch_meta_buffer_.data());
   pinned_greedy_ = pinned_batch_meta_ + ints;
   batch_meta_ints_ = ints;
@@ -152,12 +171,11 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* u
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
                                     const uint8_t* up, const __half* up_fragments) {
-  if (w.fragments != nullptr) {
+  if (w.fragments != nullptr) {  // x was packed by batched_pack
     kc::FragmentMmaParams f;
     f.y = y;
     f.y_stride = y_stride;
-    f.x = x;
-    f.x_stride = x_stride;
+    f.x = reinterpret_cast<const __half*>(x_packed_buffer_.data());
     f.weight = w.fragments;
     f.up_weight = up_fragments;
     f.bias = bias;
@@ -185,6 +203,12 @@ Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64
   return kc::quant_gemv_columns(p, stream_);
 }
 
+Status CudaBackend::batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width) {
+  if (x_packed_buffer_.bytes() == 0) return Status::ok();  // no fragment copies: the products read x
+  return kc::pack_fragment_activations(reinterpret_cast<__half*>(x_packed_buffer_.data()), x, x_stride, rows,
+                                       width, stream_);
+}
+
 Status CudaBackend::enqueue_batched_layers(int64_t n) {
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
@@ -208,6 +232,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
   for (size_t layer_index = 0; layer_index < layers_.size(); ++layer_index) {
     const DeviceLayer& layer = layers_[layer_index];
     LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
+    LW_TRY(batched_pack(normed_, embd, n, embd));
     if (spec.fused_qkv) {
       LW_TRY(batched_product(layer.wqkv, normed_, embd, n, qkv_, qkv, nullptr, nullptr));
     } else {
@@ -249,9 +274,11 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     attention.heads = c.head_count;
     attention.sliding_window = spec.sliding_window;
     LW_TRY(kc::paged_attention(attention, stream_));
+    LW_TRY(batched_pack(attention_, qw, n, qw));
     LW_TRY(batched_product(layer.wo, attention_, qw, n, x_, embd, nullptr, x_));
 
     LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
+    LW_TRY(batched_pack(normed_, embd, n, embd));
     // Gate, up and SwiGLU in one product where both matrices take the decode kernel alike (as the
     // decode step does), else two products and the SwiGLU kernel. The choice depends on the
     // weights only, never on the batch.
@@ -285,6 +312,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
       swiglu.out_row_stride = 2 * ff;
       LW_TRY(kc::swiglu_f32(swiglu, stream_));
     }
+    LW_TRY(batched_pack(activated_, 2 * ff, n, ff));
     LW_TRY(batched_product(layer.w_down, activated_, 2 * ff, n, x_, embd, nullptr, x_));
   }
   return Status::ok();
@@ -294,8 +322,8 @@ Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greed
                                    std::vector<float>& logits, std::vector<int32_t>& greedy) {
   const model::ModelConfig& c = adapter_.config();
   const int64_t embd = c.embedding_width, vocab = c.vocab_size;
-  for (int64_t done = 0; done < count; done += kLogitsRowsPerPass) {
-    const int64_t rows = std::min(kLogitsRowsPerPass, count - done);
+  for (int64_t done = 0; done < count; done += kBatchedLogitsRows) {
+    const int64_t rows = std::min(kBatchedLogitsRows, count - done);
     // gate_up_ is free after the last layer: the wanted rows of x_ side by side there.
     kc::GatherRowsParams gather;
     gather.out = gate_up_;
@@ -305,22 +333,26 @@ Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greed
     gather.width = embd;
     LW_TRY(kc::gather_rows_f32(gather, stream_));
     LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_));
-    LW_TRY(batched_product(output_, normed_, embd, rows, logits_, vocab, nullptr, nullptr));
+    LW_TRY(batched_pack(normed_, embd, rows, embd));
+    float* logits_rows = reinterpret_cast<float*>(batched_logits_.data());
+    float* pinned_rows = reinterpret_cast<float*>(pinned_batched_logits_.data());
+    LW_TRY(batched_product(output_, normed_, embd, rows, logits_rows, vocab, nullptr, nullptr));
     const auto is_greedy = [&](int64_t r) { return greedy_rows[static_cast<size_t>(done + r)]; };
     int64_t greedy_count = 0;
     for (int64_t r = 0; r < rows; ++r) greedy_count += is_greedy(r) ? 1 : 0;
     if (greedy_count > 0) {  // every row's token (cheap), only the greedy rows' are used
-      LW_TRY(kc::argmax_rows_f32(batch_greedy_, logits_, rows, vocab, vocab, stream_));
+      LW_TRY(kc::argmax_rows_f32(batch_greedy_, argmax_workspace_.data(), logits_rows, rows, vocab, vocab,
+                                 stream_));
       LW_CUDA_TRY(cudaMemcpyAsync(pinned_greedy_, batch_greedy_, static_cast<size_t>(rows * 4),
                                   cudaMemcpyDeviceToHost, stream_));
     }
     if (greedy_count == 0) {
-      LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_, logits_, static_cast<size_t>(rows * vocab * 4),
+      LW_CUDA_TRY(cudaMemcpyAsync(pinned_rows, logits_rows, static_cast<size_t>(rows * vocab * 4),
                                   cudaMemcpyDeviceToHost, stream_));
     } else if (greedy_count < rows) {
       for (int64_t r = 0; r < rows; ++r) {
         if (is_greedy(r)) continue;
-        LW_CUDA_TRY(cudaMemcpyAsync(pinned_logits_ + r * vocab, logits_ + r * vocab,
+        LW_CUDA_TRY(cudaMemcpyAsync(pinned_rows + r * vocab, logits_rows + r * vocab,
                                     static_cast<size_t>(vocab * 4), cudaMemcpyDeviceToHost, stream_));
       }
     }
@@ -329,7 +361,7 @@ Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greed
       if (is_greedy(r)) {
         greedy.push_back(pinned_greedy_[r]);
       } else {
-        logits.insert(logits.end(), pinned_logits_ + r * vocab, pinned_logits_ + (r + 1) * vocab);
+        logits.insert(logits.end(), pinned_rows + r * vocab, pinned_rows + (r + 1) * vocab);
       }
     }
   }
@@ -357,8 +389,8 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
     int32_t* positions = pinned_batch_meta_ + b;
     int32_t* row_tables = pinned_batch_meta_ + 2 * b;
     int32_t* gather = pinned_batch_meta_ + 3 * b;
-    int32_t* table_data = pinned_batch_meta_ + 4 * b + kLogitsRowsPerPass;
-    const int64_t table_capacity = batch_meta_ints_ - 4 * b - kLogitsRowsPerPass;
+    int32_t* table_data = pinned_batch_meta_ + 4 * b + kBatchedLogitsRows;
+    const int64_t table_capacity = batch_meta_ints_ - 4 * b - kBatchedLogitsRows;
     std::vector<bool> greedy_rows;  // per gathered row: the entry wants its greedy token only
     while (entry < entries.size() && rows < b) {
       const BatchEntry& e = entries[entry];
@@ -388,7 +420,7 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
     if (rows == 0)
       return make_error(ErrorCode::kInternal, "forward_batch: an entry's block table does not fit");
     LW_CUDA_TRY(cudaMemcpyAsync(batch_meta_.data(), pinned_batch_meta_,
-                                static_cast<size_t>((4 * b + kLogitsRowsPerPass + tables) * 4),
+                                static_cast<size_t>((4 * b + kBatchedLogitsRows + tables) * 4),
                                 cudaMemcpyHostToDevice, stream_));
     LW_TRY(enqueue_batched_layers(rows));
     if (wanted > 0) LW_TRY(batched_logits(wanted, greedy_rows, logits, greedy));

@@ -14,6 +14,9 @@ namespace llama_worker::runtime::cuda {
 
 inline constexpr int64_t kAllocationAlignment = 256;  // every sub-buffer starts at this alignment
 inline constexpr int64_t kLogitsRowsPerPass = 16;     // final-logits rows computed at once
+// The batched step's logits rows per pass (one pass for 64 streams; its own buffers, made with the
+// paged pool, so the single-inference plan does not grow).
+inline constexpr int64_t kBatchedLogitsRows = 64;
 
 struct MemoryPlan {
   int64_t weight_bytes = 0;           // matrices as stored + fp32 vectors, aligned
