@@ -115,6 +115,17 @@ std::string format_markdown(const BenchReport& report) {
            (report.settings.warmup ? " after a warm-up" : "") + "\n";
     out += "load: " + printf_string("%.3f s", report.load_seconds) + " (file in page cache -> ready)\n";
     if (report.peak_memory_bytes) out += "device memory: peak " + mib_text(*report.peak_memory_bytes) + "\n";
+    for (const ParallelResult& result : report.parallel_results) {
+      if (result.kv_pool_measured_bytes == 0) continue;
+      const int64_t positions = result.kv_pool_blocks * result.kv_block_positions;
+      const double kib_per_position =
+          static_cast<double>(result.kv_pool_bytes) / static_cast<double>(positions) / 1024.0;
+      out += "KV pool of " + std::to_string(result.test.streams) + " streams: planned " +
+             mib_text(result.kv_pool_bytes) + ", measured " + mib_text(result.kv_pool_measured_bytes) +
+             " (free device memory before and after its allocation); " +
+             printf_string("%.1f KiB", kib_per_position) + " per position, " +
+             mib_text(result.kv_pool_bytes / positions * 4096) + " per 4,096-token sequence\n";
+    }
     return out;
   }
   std::vector<std::vector<std::string>> rows;
@@ -192,6 +203,7 @@ std::string format_json(const BenchReport& report, const std::string& engine_ver
         {"kv_pool_blocks", result.kv_pool_blocks},
         {"kv_block_positions", result.kv_block_positions},
         {"kv_pool_bytes", result.kv_pool_bytes},
+        {"kv_pool_measured_bytes", result.kv_pool_measured_bytes},
     });
   }
   json record = {

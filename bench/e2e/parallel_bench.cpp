@@ -29,6 +29,7 @@ struct Timed {
   double decode_seconds = 0;
   int64_t steps = 0;
   runtime::kv_pool::KvPoolPlan plan;
+  int64_t measured_pool_bytes = 0;
 };
 
 // One run of `test` through a fresh scheduler.
@@ -90,6 +91,7 @@ Result<Timed> run_once(runtime::BatchedInferenceBackend& backend, DeviceProbe& p
   timed.decode_seconds = seconds_since(decode_start);
   timed.steps = batcher->stats().steps;
   timed.plan = batcher->kv_plan();
+  timed.measured_pool_bytes = backend.measured_kv_pool_bytes();
   for (const scheduler::SequenceId id : ids) LW_TRY(batcher->release(id));
   return timed;
 }
@@ -162,6 +164,7 @@ Result<ParallelResult> run_parallel_case(runtime::BatchedInferenceBackend& backe
   result.kv_pool_blocks = timed.plan.blocks_total;
   result.kv_block_positions = timed.plan.block_positions;
   result.kv_pool_bytes = timed.plan.bytes_total;
+  result.kv_pool_measured_bytes = timed.measured_pool_bytes;
   return result;
 }
 

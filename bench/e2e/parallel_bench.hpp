@@ -49,7 +49,8 @@ struct ParallelResult {
   int64_t steps = 0;           // scheduler steps of the timed run (prefill + decode)
   int64_t kv_pool_blocks = 0;
   int64_t kv_block_positions = 0;
-  int64_t kv_pool_bytes = 0;  // the scheduler's plan: blocks * bytes per block
+  int64_t kv_pool_bytes = 0;           // the scheduler's plan: blocks * bytes per block
+  int64_t kv_pool_measured_bytes = 0;  // the backend's measure of the pool's allocation (0: none)
 
   int64_t kv_positions() const { return test.streams * (test.prompt_tokens + test.generate_tokens); }  // N_KV
   double total_seconds() const { return prefill_seconds + decode_seconds; }                            // T

@@ -50,6 +50,10 @@ class BatchedInferenceBackend {
   virtual kv_pool::KvGeometry kv_geometry() const = 0;
   // Allocates the paged pool for `plan` (replacing any earlier one; its contents are lost).
   virtual Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) = 0;
+  // What the last allocate_kv_blocks took for the pool itself as the device reports it (its free
+  // memory before and after the pool's allocation), to set beside the plan; 0 where the backend
+  // cannot measure it (host memory).
+  virtual int64_t measured_kv_pool_bytes() const { return 0; }
   // Runs one step: writes each entry's K/V into its blocks, resizes `logits` to (entries with
   // logits = true and greedy = false, vocab), row-major, in entry order, and `greedy` to one token
   // per entry with logits = true and greedy = true, in entry order.

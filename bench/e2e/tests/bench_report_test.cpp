@@ -134,7 +134,26 @@ TEST(FormatParallel, BatchedBenchColumnsAndJsonNames) {
   EXPECT_DOUBLE_EQ(parallel["t"].get<double>(), 2.5);
   EXPECT_DOUBLE_EQ(parallel["speed"].get<double>(), 1024.0 / 2.5);
   EXPECT_EQ(parallel["kv_pool_bytes"], 65536);
+  EXPECT_EQ(parallel["kv_pool_measured_bytes"], 0);
   EXPECT_TRUE(record["tests"].empty());
+  EXPECT_EQ(table.find("measured"), std::string::npos) << "no measure, no line";
+}
+
+TEST(FormatParallel, MeasuredPoolLineSaysBytesPerSequence) {
+  BenchReport report = sample_report();
+  report.results.clear();
+  ParallelResult row;
+  row.test = {.prompt_tokens = 4031, .generate_tokens = 64, .streams = 1};
+  row.kv_pool_blocks = 256;
+  row.kv_block_positions = 16;
+  row.kv_pool_bytes = 256 * 16 * 12288;  // 12 KiB per position
+  row.kv_pool_measured_bytes = 50331648 + 2097152;
+  report.parallel_results = {row};
+  const std::string table = format_markdown(report);
+  EXPECT_NE(table.find("KV pool of 1 streams: planned 48.0 MiB, measured 50.0 MiB"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("12.0 KiB per position, 48.0 MiB per 4,096-token sequence"), std::string::npos)
+      << table;
 }
 
 }  // namespace

@@ -79,6 +79,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // separate from forward()'s contiguous cache.
   kv_pool::KvGeometry kv_geometry() const override;
   Status allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) override;
+  int64_t measured_kv_pool_bytes() const override { return measured_kv_pool_bytes_; }
   Status forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
                        std::vector<int32_t>& greedy) override;
   using BatchedInferenceBackend::forward_batch;
@@ -147,6 +148,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // each for tokens, positions, table offsets and gathered rows, kBatchedLogitsRows greedy
   // tokens, then the block tables.
   kv_pool::KvPoolPlan paged_plan_;
+  int64_t measured_kv_pool_bytes_ = 0;  // cudaMemGetInfo's drop across the pool's allocation
   DeviceAllocation paged_kv_, batch_meta_;
   PinnedHostBuffer pinned_batch_meta_buffer_;
   int32_t* pinned_batch_meta_ = nullptr;

@@ -73,6 +73,9 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   const int64_t b = plan_.max_batch;
   const int64_t tables = b * std::min(plan.blocks_per_sequence, plan.blocks_total);
   const int64_t ints = 4 * b + kBatchedLogitsRows + tables;
+  measured_kv_pool_bytes_ = 0;
+  size_t free_before = 0, free_after = 0, total = 0;
+  LW_CUDA_TRY(cudaMemGetInfo(&free_before, &total));
   auto pool = DeviceAllocation::allocate(plan.bytes_total, "paged kv pool");
   if (!pool) {
     return make_error(ErrorCode::kOutOfMemory,
@@ -97,6 +100,8 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   // Staging: the uploaded layout, then the greedy tokens of one logits pass coming back.
   LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_,
                       PinnedHostBuffer::allocate((ints + kBatchedLogitsRows) * 4, "batch metadata staging"));
+  LW_CUDA_TRY(cudaMemGetInfo(&free_after, &total));
+  measured_kv_pool_bytes_ = static_cast<int64_t>(free_before) - static_cast<int64_t>(free_after);
   paged_kv_ = std::move(*pool);
   // Zeros: a pool position is always written before it is read, but a stale read stays reproducible.
   LW_CUDA_TRY(cudaMemsetAsync(paged_kv_.data(), 0, static_cast<size_t>(paged_kv_.bytes()), stream_));
