@@ -4,6 +4,7 @@
 #      attention) and of everything else, against their CPU twins;
 #   2. gpu_cuda_batched_tests: the CUDA batched forward vs the CPU reference, and 64 sequences
 #      through the scheduler equal to each alone, bit for bit (synthetic golden models, made here);
+#      gpu_capi_multi_inference_tests: the same through the C API from many threads (if staged);
 #   3. side by side with llama.cpp's llama-batched-bench (-npp 128 -ntg 128 -npl 1,4,16,64) on the
 #      exact-shape Qwen2.5-0.5B and Phi-3-mini Q4_K_M files, against `llama-worker bench --parallel`,
 #      plus our single-stream tg128 (plain path) for the per-stream comparison.
@@ -14,7 +15,9 @@
 # PARALLEL (default 1,4,16,64), SKIP_PEER (set: no llama.cpp build or rows, e.g. when the device
 # budget is short), AB_ENV (settings of a second `bench --parallel` run of the first model, for an
 # A/B in the same call, e.g. LLAMA_WORKER_BATCHED_WEIGHTS=quant), CONFORMANCE_FILTER (a gtest filter for
-# the op conformance binary). Logs under $OUT; a short table last.
+# the op conformance binary), CAPI_SANITIZE (set: gpu_capi_multi_inference_tests also under
+# compute-sanitizer memcheck), KV_4096 (set: one 4,096-position stream per model, the KV pool
+# planned and measured). Logs under $OUT; a short table last.
 set -u -o pipefail
 stage=${1:-.gpu-build}
 out=${OUT:-$PWD/gpu-check-out}
@@ -66,6 +69,21 @@ batched=$?
 grep -E "tokens in|FAILED|Failure|PASSED|SKIPPED" "$out/batched.log" | head -30
 grep -E "NMSE" "$out/batched.log" | sort -k9 -g | tail -2
 
+capi=skipped
+if [ -x "$stage/bin/gpu_capi_multi_inference_tests" ]; then
+  say "C API, several inferences on the CUDA backend (plain, then under compute-sanitizer memcheck)"
+  timeout 150 "$stage/bin/gpu_capi_multi_inference_tests" > "$out/capi-multi.log" 2>&1
+  capi=$?
+  grep -E "FAILED|Failure|PASSED|SKIPPED" "$out/capi-multi.log" | head -12
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null)
+  if [ -n "${CAPI_SANITIZE:-}" ] && [ -n "$sanitizer" ]; then
+    timeout 240 "$sanitizer" --tool memcheck --leak-check full --error-exitcode 9 \
+      "$stage/bin/gpu_capi_multi_inference_tests" > "$out/capi-multi-memcheck.log" 2>&1
+    capi="$capi, memcheck exit $?"
+    grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/capi-multi-memcheck.log" | tail -3
+  fi
+fi
+
 say "exact-shape models"
 model_dir=/tmp/llama-worker-bench-models
 mkdir -p "$model_dir"
@@ -102,6 +120,10 @@ for model in $models; do
     (export $AB_ENV && timeout $(($(left) / 2)) "$worker" bench -m "$file" --backend cuda -p 128 -n 128 \
       --parallel "$parallel" 2>&1 | grep -E '^\|')
   fi
+  if [ -n "${KV_4096:-}" ]; then
+    say "$model: one 4,096-position sequence (the KV pool planned and measured)"
+    timeout 90 "$worker" bench -m "$file" --backend cuda -p 4031 -n 64 --parallel 1 2>&1 | grep -E "KV pool of|^\| 4031"
+  fi
   say "$model: ours, single stream tg128 (the one-inference path)"
   timeout 60 "$worker" bench -m "$file" --backend cuda -p 128 -n 128 -r 3 2>&1 | grep -E '^\|' | tail -n +3
   (($(left) > 20)) && [ -x .peer/llama-batched-bench ] || continue
@@ -116,4 +138,5 @@ echo "| check | result |"
 echo "|---|---|"
 echo "| op conformance | exit $conformance |"
 echo "| batched forward tests | exit $batched |"
+echo "| C API several inferences (CUDA) | exit $capi |"
 echo "| total | $(($(date +%s) - start)) s |"
