@@ -20,6 +20,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -139,6 +140,9 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // Packs a product input for fragment_mma (no-op without fragment copies): before the products
   // that read it.
   Status batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width);
+  // enqueue_batched_layers(rows) through its graph (captured on first use) or launched plainly.
+  Status run_batched_layers(int64_t rows);
+  void destroy_batched_graphs();
   // Makes every batched matrix's fp16 fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS=f16).
   Status make_batched_weights();
 
@@ -175,6 +179,9 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   float* pinned_logits_ = nullptr;  // (kLogitsRowsPerPass * vocab) host staging
   cudaStream_t stream_ = nullptr;
   cudaGraphExec_t decode_graph_ = nullptr;
+  // The batched step's layers captured once per pass size (rows <= kBatchedGraphRows), replayed
+  // after; they bake the pool's and scratch's addresses, so allocate_kv_blocks drops them.
+  std::map<int64_t, cudaGraphExec_t> batched_graphs_;
   bool use_graph_ = true;
   // Decode fusions (bits of kDecodeFusion*), from LLAMA_WORKER_DECODE_FUSION when set: each was
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.

@@ -111,6 +111,7 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const gguf::File& file,
 CudaBackend::~CudaBackend() {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   if (decode_graph_ != nullptr) cudaGraphExecDestroy(decode_graph_);
+  destroy_batched_graphs();
   tensor_core_.reset();  // its cuBLAS handle is bound to stream_
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }

@@ -61,6 +61,7 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   }
   LW_CUDA_TRY(cudaSetDevice(device_));
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  destroy_batched_graphs();  // they point into the buffers replaced below
   if (batched_f16_weights_ && batched_weights_.bytes() == 0) LW_TRY(make_batched_weights());
   paged_kv_ = {};
   batch_meta_ = {};
@@ -323,6 +324,31 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
   return Status::ok();
 }
 
+void CudaBackend::destroy_batched_graphs() {
+  for (auto& [rows, graph] : batched_graphs_) cudaGraphExecDestroy(graph);
+  batched_graphs_.clear();
+}
+
+Status CudaBackend::run_batched_layers(int64_t rows) {
+  if (!use_graph_ || rows > kBatchedGraphRows) return enqueue_batched_layers(rows);
+  auto found = batched_graphs_.find(rows);
+  if (found == batched_graphs_.end()) {
+    cudaGraph_t graph = nullptr;
+    LW_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    const Status captured = enqueue_batched_layers(rows);
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    LW_TRY(captured);
+    LW_CUDA_TRY(ended);
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    LW_CUDA_TRY(instantiated);
+    found = batched_graphs_.emplace(rows, exec).first;
+  }
+  LW_CUDA_TRY(cudaGraphLaunch(found->second, stream_));
+  return Status::ok();
+}
+
 Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greedy_rows,
                                    std::vector<float>& logits, std::vector<int32_t>& greedy) {
   const model::ModelConfig& c = adapter_.config();
@@ -427,7 +453,7 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
     LW_CUDA_TRY(cudaMemcpyAsync(batch_meta_.data(), pinned_batch_meta_,
                                 static_cast<size_t>((4 * b + kBatchedLogitsRows + tables) * 4),
                                 cudaMemcpyHostToDevice, stream_));
-    LW_TRY(enqueue_batched_layers(rows));
+    LW_TRY(run_batched_layers(rows));
     if (wanted > 0) LW_TRY(batched_logits(wanted, greedy_rows, logits, greedy));
     LW_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging buffer is reused by the next pass
   }

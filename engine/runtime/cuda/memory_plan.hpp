@@ -17,6 +17,9 @@ inline constexpr int64_t kLogitsRowsPerPass = 16;     // final-logits rows compu
 // The batched step's logits rows per pass (one pass for 64 streams; its own buffers, made with the
 // paged pool, so the single-inference plan does not grow).
 inline constexpr int64_t kBatchedLogitsRows = 64;
+// Batched passes of up to this many rows replay a CUDA graph of their layers (one per row count:
+// the decode steps of up to 64 streams and small prefill chunks); larger passes launch plainly.
+inline constexpr int64_t kBatchedGraphRows = 64;
 
 struct MemoryPlan {
   int64_t weight_bytes = 0;           // matrices as stored + fp32 vectors, aligned
