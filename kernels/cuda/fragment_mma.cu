@@ -126,9 +126,12 @@ __device__ __forceinline__ void add_slices(float (&acc)[kTiles][4], float* scrat
   __syncthreads();
 }
 
-template <int kTiles, bool kSwiglu, int kSplit>
+// kM: row tiles per warp, each read with the same activation fragments (fewer activation reads
+// per weight byte at many columns); a row tile's arithmetic is the same for any kM.
+template <int kTiles, bool kSwiglu, int kSplit, int kM>
 __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaParams p, int64_t column0) {
-  constexpr int kRowTilesPerBlock = kWarps / kSplit;
+  static_assert(!kSwiglu || kM == 1, "the SwiGLU form already reads two matrices per activation");
+  constexpr int kRowTilesPerBlock = kWarps / kSplit * kM;
   __shared__ float scratch[kSplit > 1 ? kWarps * kTiles * 4 * 32 : 1];
   pdl_launch_dependents();
   pdl_wait();
@@ -136,17 +139,21 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
   const int warp = threadIdx.x / 32;
   const int g = lane / 4, t = lane % 4;
   const int64_t input_tiles = p.in_features / kTileInputs;
-  const int64_t tile_row = static_cast<int64_t>(blockIdx.x) * kRowTilesPerBlock + warp / kSplit;
-  const bool active = tile_row < row_tiles(p.out_features);  // inactive warps still reach the barriers
+  const int64_t first_tile = static_cast<int64_t>(blockIdx.x) * kRowTilesPerBlock + warp / kSplit * kM;
+  const int64_t tiles = row_tiles(p.out_features);
+  const bool active = first_tile < tiles;  // inactive warps still reach the barriers
   const int slice = warp % kSplit;
   const int64_t columns = min(static_cast<int64_t>(8 * kTiles), p.columns - column0);
 
-  float acc[kTiles][4];
+  float acc[kM][kTiles][4];
   float up_acc[kSwiglu ? kTiles : 1][4];
 #pragma unroll
-  for (int n = 0; n < kTiles; ++n) {
+  for (int m = 0; m < kM; ++m) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) acc[n][e] = 0.0f;
+    for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[m][n][e] = 0.0f;
+    }
   }
 #pragma unroll
   for (int n = 0; n < (kSwiglu ? kTiles : 1); ++n) {
@@ -157,19 +164,25 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
   constexpr int kPairs = (kTiles + 1) / 2;
   const int64_t pairs = fragment_pairs(p.columns);
   const uint4* x4 = reinterpret_cast<const uint4*>(p.x) + column0 / 16 * 32 + lane;
-  const uint4* weight =
-      reinterpret_cast<const uint4*>(p.weight) + (active ? tile_row : 0) * input_tiles * 32 + lane;
+  // Row tile m of this warp (a tile past the end reads the last one; its results are dropped).
+  const uint4* weight[kM];
+#pragma unroll
+  for (int m = 0; m < kM; ++m) {
+    const int64_t tile = active ? min(first_tile + m, tiles - 1) : 0;
+    weight[m] = reinterpret_cast<const uint4*>(p.weight) + tile * input_tiles * 32 + lane;
+  }
   const uint4* up = kSwiglu ? reinterpret_cast<const uint4*>(p.up_weight) +
-                                  (active ? tile_row : 0) * input_tiles * 32 + lane
+                                  (active ? first_tile : 0) * input_tiles * 32 + lane
                             : nullptr;
   if (active) {
     for (int64_t k0 = slice; k0 < input_tiles; k0 += kSplit * kUnroll) {
-      uint4 a[kUnroll], u[kUnroll];
+      uint4 a[kUnroll][kM], u[kUnroll];
 #pragma unroll
       for (int i = 0; i < kUnroll; ++i) {
         const int64_t k = k0 + i * kSplit;
         if (k < input_tiles) {
-          a[i] = load_fragment(weight + k * 32);
+#pragma unroll
+          for (int m = 0; m < kM; ++m) a[i][m] = load_fragment(weight[m] + k * 32);
           if constexpr (kSwiglu) u[i] = load_fragment(up + k * 32);
         }
       }
@@ -180,58 +193,74 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
 #pragma unroll
         for (int q = 0; q < kPairs; ++q) {
           const uint4 b = x4[(k * pairs + q) * 32];
-          mma_16816(acc[2 * q], a[i], b.x, b.y);
-          if constexpr (kSwiglu) mma_16816(up_acc[2 * q], u[i], b.x, b.y);
-          if constexpr (kTiles > 1) {
-            mma_16816(acc[2 * q + 1], a[i], b.z, b.w);
-            if constexpr (kSwiglu) mma_16816(up_acc[2 * q + 1], u[i], b.z, b.w);
+#pragma unroll
+          for (int m = 0; m < kM; ++m) {
+            mma_16816(acc[m][2 * q], a[i][m], b.x, b.y);
+            if constexpr (kTiles > 1) mma_16816(acc[m][2 * q + 1], a[i][m], b.z, b.w);
+          }
+          if constexpr (kSwiglu) {
+            mma_16816(up_acc[2 * q], u[i], b.x, b.y);
+            if constexpr (kTiles > 1) mma_16816(up_acc[2 * q + 1], u[i], b.z, b.w);
           }
         }
       }
     }
   }
   if constexpr (kSplit > 1) {
-    add_slices<kSplit, kTiles>(acc, scratch, warp, lane);
+#pragma unroll
+    for (int m = 0; m < kM; ++m) add_slices<kSplit, kTiles>(acc[m], scratch, warp, lane);
     if constexpr (kSwiglu) add_slices<kSplit, kTiles>(up_acc, scratch, warp, lane);
   }
   if (!active || slice != 0) return;
 
     // Accumulator e of tile n: row g + 8 (e / 2), column 8 n + 2 t + e % 2.
 #pragma unroll
-  for (int n = 0; n < kTiles; ++n) {
+  for (int m = 0; m < kM; ++m) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int64_t row = tile_row * kTileRows + g + 8 * (e / 2);
-      const int64_t column = 8 * n + 2 * t + e % 2;
-      if (row >= p.out_features || column >= columns) continue;
-      float value = acc[n][e];
-      const int64_t index = (column0 + column) * p.y_stride + row;
-      if constexpr (kSwiglu) {
-        value = value / (1.0f + expf(-value)) * up_acc[n][e];
-      } else {
-        if (p.bias != nullptr) value += p.bias[row];
-        if (p.residual != nullptr) value += p.residual[index];
+    for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t row = (first_tile + m) * kTileRows + g + 8 * (e / 2);
+        const int64_t column = 8 * n + 2 * t + e % 2;
+        if (row >= p.out_features || column >= columns) continue;
+        float value = acc[m][n][e];
+        const int64_t index = (column0 + column) * p.y_stride + row;
+        if constexpr (kSwiglu) {
+          value = value / (1.0f + expf(-value)) * up_acc[n][e];
+        } else {
+          if (p.bias != nullptr) value += p.bias[row];
+          if (p.residual != nullptr) value += p.residual[index];
+        }
+        p.y[index] = value;
       }
-      p.y[index] = value;
     }
   }
 }
 
+// Two row tiles per warp from 32 columns on (plain forms only; registers allow it there).
+template <int kTiles, bool kSwiglu>
+constexpr int kRowTilesPerWarp = (!kSwiglu && kTiles >= 4) ? 2 : 1;
+
 template <int kTiles, bool kSwiglu>
 cudaError_t launch_split(const FragmentMmaParams& p, int64_t column0, int split, cudaStream_t stream) {
+  constexpr int kM = kRowTilesPerWarp<kTiles, kSwiglu>;
   const int64_t tiles = row_tiles(p.out_features);
   const auto blocks = [&](int per_block) {
-    return static_cast<unsigned>((tiles + per_block - 1) / per_block);
+    return static_cast<unsigned>((tiles + per_block * kM - 1) / (per_block * kM));
   };
   switch (split) {
     case 1:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 1>, blocks(8), 32 * kWarps, 0, stream, p, column0);
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 1, kM>, blocks(8), 32 * kWarps, 0, stream, p,
+                    column0);
     case 2:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 2>, blocks(4), 32 * kWarps, 0, stream, p, column0);
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 2, kM>, blocks(4), 32 * kWarps, 0, stream, p,
+                    column0);
     case 4:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 4>, blocks(2), 32 * kWarps, 0, stream, p, column0);
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 4, kM>, blocks(2), 32 * kWarps, 0, stream, p,
+                    column0);
     default:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 8>, blocks(1), 32 * kWarps, 0, stream, p, column0);
+      return launch(fragment_mma_kernel<kTiles, kSwiglu, 8, kM>, blocks(1), 32 * kWarps, 0, stream, p,
+                    column0);
   }
 }
 
