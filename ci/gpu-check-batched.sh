@@ -72,6 +72,7 @@ grep -E "NMSE" "$out/batched.log" | sort -k9 -g | tail -2
 capi=skipped
 if [ -x "$stage/bin/gpu_capi_multi_inference_tests" ]; then
   say "C API, several inferences on the CUDA backend (plain, then under compute-sanitizer memcheck)"
+  export LLAMA_WORKER_SHARED_DATA_DIR=$PWD/conformance/data  # the C API test models' vocabulary
   timeout 150 "$stage/bin/gpu_capi_multi_inference_tests" > "$out/capi-multi.log" 2>&1
   capi=$?
   grep -E "FAILED|Failure|PASSED|SKIPPED" "$out/capi-multi.log" | head -12

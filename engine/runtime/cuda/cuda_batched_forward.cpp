@@ -82,6 +82,8 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
     return make_error(ErrorCode::kOutOfMemory,
                       "allocate_kv_blocks: cannot allocate " + plan.describe() + ": " + pool.error().message);
   }
+  LW_CUDA_TRY(cudaMemGetInfo(&free_after, &total));  // the pool alone, before the batch scratch
+  measured_kv_pool_bytes_ = static_cast<int64_t>(free_before) - static_cast<int64_t>(free_after);
   LW_ASSIGN_OR_RETURN(batch_meta_, DeviceAllocation::allocate(ints * 4, "batch metadata"));
   const model::ModelConfig& c = adapter_.config();
   if (batched_weights_.bytes() > 0) {
@@ -101,8 +103,6 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   // Staging: the uploaded layout, then the greedy tokens of one logits pass coming back.
   LW_ASSIGN_OR_RETURN(pinned_batch_meta_buffer_,
                       PinnedHostBuffer::allocate((ints + kBatchedLogitsRows) * 4, "batch metadata staging"));
-  LW_CUDA_TRY(cudaMemGetInfo(&free_after, &total));
-  measured_kv_pool_bytes_ = static_cast<int64_t>(free_before) - static_cast<int64_t>(free_after);
   paged_kv_ = std::move(*pool);
   // Zeros: a pool position is always written before it is read, but a stale read stays reproducible.
   LW_CUDA_TRY(cudaMemsetAsync(paged_kv_.data(), 0, static_cast<size_t>(paged_kv_.bytes()), stream_));
