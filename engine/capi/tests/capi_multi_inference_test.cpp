@@ -255,8 +255,9 @@ TEST_F(CapiMultiInference, MaxInferencesIsChecked) {
   options = multi_options(257);
   EXPECT_LW(LW_STATUS_INVALID_ARGUMENT,
             cuda_load_model(context_, test_models().model.c_str(), &options, &model));
-  // LW_BACKEND_CUDA serves several inferences too: asking for 2 answers what asking for 1 does
-  // (both load on a device; both fail alike without one or without CUDA in the build).
+  // LW_BACKEND_CUDA serves several inferences too: without a device (or CUDA in the build) asking
+  // for 2 fails as asking for 1 does; on a device this model's heads of 6 are refused for several
+  // inferences (the paged attention takes 64, 96 or 128; gpu_capi_multi_inference_tests).
   options = multi_options(1);
   options.backend = LW_BACKEND_CUDA;
   const lw_status single = cuda_load_model(context_, test_models().model.c_str(), &options, &model);
@@ -264,7 +265,12 @@ TEST_F(CapiMultiInference, MaxInferencesIsChecked) {
   model = nullptr;
   options.max_inferences = 2;
   const lw_status several = cuda_load_model(context_, test_models().model.c_str(), &options, &model);
-  EXPECT_EQ(several, single) << cuda_last_error();
+  if (single == LW_STATUS_OK) {
+    EXPECT_EQ(several, LW_STATUS_UNSUPPORTED) << cuda_last_error();
+    EXPECT_NE(std::string(cuda_last_error()).find("head dimension"), std::string::npos) << cuda_last_error();
+  } else {
+    EXPECT_EQ(several, single) << cuda_last_error();
+  }
   if (several == LW_STATUS_OK) {
     cuda_model_free(model);
   } else {

@@ -4,7 +4,8 @@
 // model: the batched kernels differ from the fused decode step in the last bits), from one thread
 // per inference and from one thread round-robin; cancelling and freeing some mid-run from another
 // thread changes no token of the others; the limit and the shared KV cache answer their own
-// statuses; load/generate/free cycles leave device memory where it started.
+// statuses; load/generate/free cycles leave device memory where it started; a model whose heads
+// the paged attention lacks is refused at load with the reason.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -32,6 +33,22 @@ std::string prompt(int i) {
   return "request " + std::to_string(i) + (i % 2 == 0 ? " with a longer prompt" : "");
 }
 
+// The tiny phi3 test model with heads of 64 (embd 256, ff 512): the paged attention's head sizes
+// (the default tiny model's heads of 6 are refused, RefusesHeadsThePagedAttentionLacks). Written
+// once per process beside test_models()'s.
+const std::string& batched_model() {
+  static const std::string path = [] {
+    const std::string file = test_models().directory + "/batched_model.gguf";
+    TestModelOptions options;
+    options.embd = 256;
+    options.ff = 512;
+    const Status written = write_test_model(phi3_vocabulary_path(), file, options);
+    EXPECT_TRUE(written) << written.message();
+    return file;
+  }();
+  return path;
+}
+
 class GpuCapiMultiInference : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,7 +63,7 @@ class GpuCapiMultiInference : public ::testing::Test {
     cuda_model* model = nullptr;
     lw_model_options options = gpu_options();
     options.max_inferences = max_inferences;
-    EXPECT_LW(LW_STATUS_OK, cuda_load_model(context_, test_models().model.c_str(), &options, &model));
+    EXPECT_LW(LW_STATUS_OK, cuda_load_model(context_, batched_model().c_str(), &options, &model));
     return model;
   }
 
@@ -303,6 +320,21 @@ TEST_F(GpuCapiMultiInference, LoadFreeCyclesLeaveDeviceMemoryWhereItStarted) {
           << "cycle " << cycle;
     }
   }
+}
+
+// A model whose heads the paged attention cannot take is refused at load, with the reason, when
+// several inferences are asked for; one inference still loads it.
+TEST_F(GpuCapiMultiInference, RefusesHeadsThePagedAttentionLacks) {
+  lw_model_options options = gpu_options();
+  options.max_inferences = 2;
+  cuda_model* model = nullptr;
+  EXPECT_LW(LW_STATUS_UNSUPPORTED, cuda_load_model(context_, test_models().model.c_str(), &options, &model));
+  EXPECT_EQ(model, nullptr);
+  EXPECT_NE(std::string(cuda_last_error()).find("head dimension of 64, 96 or 128"), std::string::npos)
+      << cuda_last_error();
+  options.max_inferences = 1;
+  EXPECT_LW(LW_STATUS_OK, cuda_load_model(context_, test_models().model.c_str(), &options, &model));
+  EXPECT_NE(model, nullptr);
 }
 
 }  // namespace

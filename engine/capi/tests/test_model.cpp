@@ -73,6 +73,8 @@ Status write_test_model(const std::string& vocabulary_path, const std::string& p
   spec.vocab = static_cast<int64_t>(tokens.size());
   spec.context = options.context;
   spec.layers = options.layers;
+  if (options.embd > 0) spec.embd = options.embd;
+  if (options.ff > 0) spec.ff = options.ff;
   spec.seed = 7;
   if (options.corrupt_weights) spec.drop_tensors.insert("output_norm.weight");
   gguf::Writer writer = model::testing::tiny_model_writer(spec);

@@ -18,6 +18,8 @@ struct TestModelOptions {
   std::string architecture = "phi3";  // written as is: anything else makes an unsupported model
   bool with_tokenizer = true;         // false: no tokenizer.* keys (a malformed model for the C API)
   bool corrupt_weights = false;       // output_norm.weight all NaN: every logit is NaN
+  int64_t embd = 0;                   // 0: the tiny spec's width (24: heads of 6)
+  int64_t ff = 0;                     // 0: the tiny spec's feed-forward width (40)
 };
 
 // "<LLAMA_WORKER_SHARED_DATA_DIR>/vocab/phi-3-mini-4k-instruct.vocab.gguf"; empty when the

@@ -59,6 +59,13 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   if (plan.blocks_total <= 0 || plan.block_positions <= 0 || plan.blocks_per_sequence <= 0) {
     return make_error(ErrorCode::kInvalidArgument, "allocate_kv_blocks: the plan has no blocks");
   }
+  if (!kc::paged_attention_supports_head_dim(config().head_dim)) {
+    return make_error(
+        ErrorCode::kUnsupported,
+        "several inferences on the CUDA backend need a head dimension of 64, 96 or 128 (the paged "
+        "attention's); this model's is " +
+            std::to_string(config().head_dim));
+  }
   LW_CUDA_TRY(cudaSetDevice(device_));
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
   destroy_batched_graphs();  // they point into the buffers replaced below
