@@ -186,10 +186,12 @@ __global__ void paged_kv_store_kernel(PagedKvLayout kv, const float* k, int64_t 
   const int64_t block = kv.block_tables[kv.row_table[row] + position / kv.block_positions];
   const int64_t width = kv.kv_heads * kv.head_dim;
   const int64_t at = block * kv.block_stride + (position % kv.block_positions) * width;
-  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) {
-    kv.k[at + i] = __float2half_rn(k[row * k_stride + i]);
-    kv.v[at + i] = __float2half_rn(v[row * v_stride + i]);
-  }
+  // Block y of the row stores elements [y * blockDim, (y + 1) * blockDim): one element per thread,
+  // so a wide row (Phi-3: 3,072) is spread over blocks instead of looping in one.
+  const int64_t i = static_cast<int64_t>(blockIdx.y) * blockDim.x + threadIdx.x;
+  if (i >= width) return;
+  kv.k[at + i] = __float2half_rn(k[row * k_stride + i]);
+  kv.v[at + i] = __float2half_rn(v[row * v_stride + i]);
 }
 
 Status check_layout(const PagedKvLayout& kv, const char* op) {
@@ -233,8 +235,11 @@ Status paged_kv_store(const PagedKvLayout& kv, const float* k, int64_t k_stride,
     return make_error(ErrorCode::kInvalidArgument, "paged_kv_store: null K/V or row stride below kv_width");
   }
   if (rows > INT32_MAX) return make_error(ErrorCode::kInvalidArgument, "paged_kv_store: too many rows");
-  LW_CUDA_TRY(launch(paged_kv_store_kernel, dim3(static_cast<unsigned>(rows)), dim3(128), 0, stream, kv, k,
-                     k_stride, v, v_stride));
+  constexpr int kStoreThreads = 256;
+  const auto slices = static_cast<unsigned>((width + kStoreThreads - 1) / kStoreThreads);
+  if (slices > 65535) return make_error(ErrorCode::kInvalidArgument, "paged_kv_store: kv_width too large");
+  LW_CUDA_TRY(launch(paged_kv_store_kernel, dim3(static_cast<unsigned>(rows), slices), dim3(kStoreThreads), 0,
+                     stream, kv, k, k_stride, v, v_stride));
   return Status::ok();
 }
 

@@ -54,6 +54,23 @@ inline const TestModels& test_models() {
   return models;
 }
 
+// The tiny phi3 test model with heads of 64 (embd 256, ff 512), the head sizes the CUDA backend's
+// paged attention takes: what the GPU suites of several inferences load (the default tiny model's
+// heads of 6 are refused there). Written on first use beside test_models()'s; "" when they failed.
+inline const std::string& batched_test_model() {
+  static const std::string path = [] {
+    if (!test_models().error.empty()) return std::string();
+    const std::string file = test_models().directory + "/batched_model.gguf";
+    TestModelOptions options;
+    options.embd = 256;
+    options.ff = 512;
+    const Status written = write_test_model(phi3_vocabulary_path(), file, options);
+    EXPECT_TRUE(written) << written.message();
+    return written ? file : std::string();
+  }();
+  return path;
+}
+
 #define CAPI_REQUIRE_MODELS()                                             \
   do {                                                                    \
     if (!::llama_worker::capi::testing::test_models().error.empty())      \

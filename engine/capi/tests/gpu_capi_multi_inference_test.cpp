@@ -33,22 +33,6 @@ std::string prompt(int i) {
   return "request " + std::to_string(i) + (i % 2 == 0 ? " with a longer prompt" : "");
 }
 
-// The tiny phi3 test model with heads of 64 (embd 256, ff 512): the paged attention's head sizes
-// (the default tiny model's heads of 6 are refused, RefusesHeadsThePagedAttentionLacks). Written
-// once per process beside test_models()'s.
-const std::string& batched_model() {
-  static const std::string path = [] {
-    const std::string file = test_models().directory + "/batched_model.gguf";
-    TestModelOptions options;
-    options.embd = 256;
-    options.ff = 512;
-    const Status written = write_test_model(phi3_vocabulary_path(), file, options);
-    EXPECT_TRUE(written) << written.message();
-    return file;
-  }();
-  return path;
-}
-
 class GpuCapiMultiInference : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,7 +47,7 @@ class GpuCapiMultiInference : public ::testing::Test {
     cuda_model* model = nullptr;
     lw_model_options options = gpu_options();
     options.max_inferences = max_inferences;
-    EXPECT_LW(LW_STATUS_OK, cuda_load_model(context_, batched_model().c_str(), &options, &model));
+    EXPECT_LW(LW_STATUS_OK, cuda_load_model(context_, batched_test_model().c_str(), &options, &model));
     return model;
   }
 
