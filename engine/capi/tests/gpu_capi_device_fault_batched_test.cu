@@ -56,9 +56,11 @@ TEST(GpuCapiDeviceFault, AStickyErrorFailsEveryLiveInferenceOfABatchedModel) {
   }
   for (std::thread& thread : threads) thread.join();
   for (size_t i = 0; i < inferences.size(); ++i) {
-    EXPECT_STREQ(cuda_status_name(statuses[i]), "LW_STATUS_DEVICE_FAILED") << "inference " << i << ": " << messages[i];
+    EXPECT_STREQ(cuda_status_name(statuses[i]), "LW_STATUS_DEVICE_FAILED")
+        << "inference " << i << ": " << messages[i];
     EXPECT_NE(messages[i].find("sticky"), std::string::npos) << "inference " << i << ": " << messages[i];
-    EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_inference_next_token(inferences[i], &token, &text, &length, &finished));
+    EXPECT_LW(LW_STATUS_DEVICE_FAILED,
+              cuda_inference_next_token(inferences[i], &token, &text, &length, &finished));
   }
   cuda_inference* late = nullptr;
   EXPECT_LW(LW_STATUS_DEVICE_FAILED, cuda_inference_start(model, "after the fault", &params, &late));
