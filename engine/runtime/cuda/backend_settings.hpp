@@ -50,7 +50,8 @@ inline bool tensor_core_attention_setting() {
   return std::strcmp(setting, "0") != 0;
 }
 
-// The batched step's products (cuda_batched_forward.cpp) on tensor cores (quant_mma_columns) where
+// With LLAMA_WORKER_BATCHED_WEIGHTS=quant (below; the default reads fp16 fragments instead): the
+// batched step's products (cuda_batched_forward.cpp) on tensor cores (quant_mma_columns) where
 // the matrix allows, else on CUDA cores (quant_gemv_columns); from LLAMA_WORKER_BATCHED_TENSOR_CORES
 // (1 on, 0 off). Read once at load: a backend never mixes the two for one matrix, so a sequence's
 // bits stay independent of the batch either way (both pass gpu_cuda_batched_tests). On by
@@ -72,7 +73,10 @@ inline bool batched_tensor_cores_setting() {
 // fp16 copy in mma fragment order (kernels/cuda/fragment_mma.cuh), read with 16-byte loads and no
 // decoding; it costs 2 bytes per weight beside the file's copy (Qwen2.5-0.5B ~0.95 GiB, Phi-3-mini
 // ~7.1 GiB) and is made only for max_inferences >= 2. "quant": the products decode the file's
-// blocks themselves (quant_mma_columns / quant_gemv_columns, no extra memory, slower).
+// blocks themselves (quant_mma_columns / quant_gemv_columns, no extra memory, slower). Measured on
+// the H100 (2026-12-06, 13437ed, A/B in one call, Qwen shape, aggregate decode at 1 / 4 / 16 / 64
+// streams): f16 467 / 1,069 / 1,575 / 1,749 tok/s, quant 189 / 551 / 1,278 / 1,555; the later
+// changes of the batched step (packed activations, graphs, device argmax) build on the f16 copy.
 inline bool batched_f16_weights_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_BATCHED_WEIGHTS");
   if (setting == nullptr || *setting == '\0') return true;

@@ -73,7 +73,8 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
 
   // Many sequences over a paged fp16 KV pool (batched_backend.hpp), in cuda_batched_forward.cpp.
   // Every op of the batched step is row-wise or per row (the column-invariant products of
-  // quant_gemv_columns, paged attention per query row), so an entry's bits depend on its own rows
+  // fragment_mma / quant_mma_columns / quant_gemv_columns, paged attention per query row, the
+  // greedy argmax per row), so an entry's bits depend on its own rows
   // only: not on the other entries, their number or order, nor on how its prompt is chunked. The
   // arithmetic differs from forward() (no fused decode kernels, no tensor cores), so a sequence
   // run alone through forward() is not bit-equal to it through forward_batch(); the pool is
