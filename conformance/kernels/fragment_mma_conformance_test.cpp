@@ -21,6 +21,7 @@
 #include "conformance_util.hpp"
 #include "cpu_products.hpp"
 #include "cuda/fragment_mma.cuh"
+#include "cuda/rmsnorm.cuh"
 #include "quant/dequantize.hpp"
 #include "testing/device_buffer.hpp"
 
@@ -235,6 +236,65 @@ INSTANTIATE_TEST_SUITE_P(Types, FragmentMmaConformance, ::testing::ValuesIn(kTyp
                          [](const ::testing::TestParamInfo<TensorType>& type_info) {
                            return std::string(gguf::tensor_type_name(type_info.param));
                          });
+
+// RMSNorm's packed output and the SwiGLU form's y_packed hold, at every real column, the bits
+// pack_fragment_activations makes of the fp32 results (the batched step skips those pack launches).
+TEST(FragmentMmaConformance, ProducersWritePackedActivationsAsThePackDoes) {
+  const int64_t columns = 37, width = 256, out = 64;
+  const auto x = random_floats(static_cast<size_t>(columns * width));
+  const auto norm = random_floats(static_cast<size_t>(width));
+  const int64_t halves = kernels::cuda::fragment_activation_halves(columns, out > width ? out : width);
+  DeviceBuffer<float> d_x, d_norm, d_normed, d_y;
+  DeviceBuffer<__half> fused, packed;
+  ASSERT_TRUE(d_x.upload(x));
+  ASSERT_TRUE(d_norm.upload(norm));
+  ASSERT_TRUE(d_normed.allocate(x.size()));
+  ASSERT_TRUE(fused.allocate(static_cast<size_t>(halves)));
+  ASSERT_TRUE(packed.allocate(static_cast<size_t>(halves)));
+  const auto same_real_columns = [&](int64_t inputs) {
+    const auto a = fused.download();
+    const auto b = packed.download();
+    ASSERT_TRUE(a && b);
+    for (int64_t c = 0; c < columns; ++c) {
+      for (int64_t k = 0; k < inputs; ++k) {
+        const auto at = static_cast<size_t>(kernels::cuda::fragment_activation_index(c, k, columns));
+        ASSERT_EQ(std::bit_cast<uint16_t>((*a)[at]), std::bit_cast<uint16_t>((*b)[at]))
+            << "column " << c << " input " << k;
+      }
+    }
+  };
+  ASSERT_TRUE(kernels::cuda::rmsnorm_f32(d_normed.get(), d_x.get(), d_norm.get(), columns, width, 1e-6f,
+                                         nullptr, fused.get()));
+  ASSERT_TRUE(
+      kernels::cuda::pack_fragment_activations(packed.get(), d_normed.get(), 0, columns, width, nullptr));
+  same_real_columns(width);
+
+  int64_t row_bytes = 0;
+  const auto gate = random_weights(TensorType::kQ8_0, out, width, row_bytes);
+  const auto up = random_weights(TensorType::kQ8_0, out, width, row_bytes);
+  DeviceBuffer<__half> d_gate, d_up;
+  ASSERT_TRUE(repack(d_gate, gate, TensorType::kQ8_0, row_bytes, out, width));
+  ASSERT_TRUE(repack(d_up, up, TensorType::kQ8_0, row_bytes, out, width));
+  ASSERT_TRUE(d_y.allocate(static_cast<size_t>(columns * out)));
+  kernels::cuda::FragmentMmaParams p;
+  p.x = packed.get();  // the normed activations, packed
+  p.weight = d_gate.get();
+  p.up_weight = d_up.get();
+  p.in_features = width;
+  p.out_features = out;
+  p.columns = columns;
+  p.y = d_y.get();
+  ASSERT_TRUE(kernels::cuda::fragment_mma(p, nullptr));
+  DeviceBuffer<__half> x_again;
+  ASSERT_TRUE(x_again.allocate(static_cast<size_t>(halves)));
+  ASSERT_TRUE(cudaMemcpy(x_again.get(), packed.get(), static_cast<size_t>(halves) * 2,
+                         cudaMemcpyDeviceToDevice) == cudaSuccess);
+  p.x = x_again.get();
+  p.y_packed = fused.get();
+  ASSERT_TRUE(kernels::cuda::fragment_mma(p, nullptr));
+  ASSERT_TRUE(kernels::cuda::pack_fragment_activations(packed.get(), d_y.get(), 0, columns, out, nullptr));
+  same_real_columns(out);
+}
 
 TEST(FragmentMmaConformance, BadParametersAreErrors) {
   kernels::cuda::FragmentMmaParams p;

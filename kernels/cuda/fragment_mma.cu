@@ -227,6 +227,10 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
         const int64_t index = (column0 + column) * p.y_stride + row;
         if constexpr (kSwiglu) {
           value = value / (1.0f + expf(-value)) * up_acc[n][e];
+          if (p.y_packed != nullptr) {
+            p.y_packed[fragment_activation_index(column0 + column, row, p.columns)] = __float2half_rn(value);
+            continue;
+          }
         } else {
           if (p.bias != nullptr) value += p.bias[row];
           if (p.residual != nullptr) value += p.residual[index];
@@ -387,6 +391,10 @@ Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
   }
   if (p.up_weight != nullptr && (p.bias != nullptr || p.residual != nullptr)) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: the SwiGLU form takes no bias or residual");
+  }
+  if (p.y_packed != nullptr && (p.up_weight == nullptr || p.out_features % 16 != 0)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "fragment_mma: a packed result is for the SwiGLU form with a multiple of 16 outputs");
   }
   if (row_tiles(p.out_features) > 2147483647) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: too many rows");

@@ -59,6 +59,19 @@ int fragment_mma_k_split(int64_t out_features, int64_t in_features);
 // Halves of the packed activations of `columns` columns of `in_features` (columns rounded up to 16).
 int64_t fragment_activation_halves(int64_t columns, int64_t in_features);
 
+// Where activation (column, input) of a call of `columns` columns lies in the packed buffer, in
+// halves: the order pack_fragment_activations writes, for producers that write it themselves
+// (rmsnorm_f32's packed output, the SwiGLU form's y_packed). They write the `columns` columns
+// only; the padding columns up to a multiple of 16 keep what they held, which reaches only the
+// padding columns of the product's result (each result column reads its own activation column).
+__host__ __device__ inline int64_t fragment_activation_index(int64_t column, int64_t input, int64_t columns) {
+  const int64_t pairs = (columns + 15) / 16;
+  const int g = static_cast<int>(column % 8), half = static_cast<int>((column % 16) / 8);
+  const int k = static_cast<int>(input % 16);
+  const int lane = g * 4 + (k % 8) / 2;
+  return (((input / 16) * pairs + column / 16) * 32 + lane) * 8 + (half * 2 + k / 8) * 2 + k % 2;
+}
+
 // x: (columns, in_features) fp32, row stride x_stride (0: in_features), 8-byte aligned with an even
 // stride; packed: fragment_activation_halves halves, 16-byte aligned.
 Status pack_fragment_activations(__half* packed, const float* x, int64_t x_stride, int64_t columns,
@@ -73,6 +86,9 @@ struct FragmentMmaParams {
   const float* bias = nullptr;        // (out_features) or null; not with up_weight
   const float* residual =
       nullptr;  // (columns, out_features) stride y_stride, may alias y; not with up_weight
+  // SwiGLU form only: the result written packed (fragment_activation_index, `columns` columns of
+  // out_features inputs: the next product's input) instead of into y.
+  __half* y_packed = nullptr;
   int64_t in_features = 0, out_features = 0;
   int64_t columns = 0;  // >= 1, any number
 };

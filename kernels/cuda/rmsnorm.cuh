@@ -3,6 +3,7 @@
 // block reduction (block_reduce.cuh).
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -12,7 +13,10 @@
 namespace llama_worker::kernels::cuda {
 
 // out, x: (rows, width) fp32 device memory (out may alias x); weight: (width).
+// packed (optional): the result also written as fragment_mma's packed activations of `rows`
+// columns (fragment_activation_index; width a multiple of 16), the same values
+// pack_fragment_activations would make of `out`, without its launch.
 Status rmsnorm_f32(float* out, const float* x, const float* weight, int64_t rows, int64_t width, float eps,
-                   cudaStream_t stream);
+                   cudaStream_t stream, __half* packed = nullptr);
 
 }  // namespace llama_worker::kernels::cuda

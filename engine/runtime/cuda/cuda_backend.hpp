@@ -137,10 +137,14 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   bool batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up, const __half* up_fragments) const;
   Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
                          int64_t y_stride, const float* bias, const float* residual,
-                         const uint8_t* up = nullptr, const __half* up_fragments = nullptr);
+                         const uint8_t* up = nullptr, const __half* up_fragments = nullptr,
+                         __half* y_packed = nullptr);
   // Packs a product input for fragment_mma (no-op without fragment copies): before the products
   // that read it.
   Status batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width);
+  // The packed-activation buffer for a product input of `width` (null without fragment copies or
+  // for a width fragment_mma does not take): where RMSNorm and the SwiGLU form write it directly.
+  __half* packed_for(int64_t width) const;
   // enqueue_batched_layers(rows) through its graph (captured on first use) or launched plainly.
   Status run_batched_layers(int64_t rows);
   void destroy_batched_graphs();

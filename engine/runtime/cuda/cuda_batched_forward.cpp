@@ -98,6 +98,9 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
     LW_ASSIGN_OR_RETURN(
         x_packed_buffer_,
         DeviceAllocation::allocate(kc::fragment_activation_halves(b, widest) * 2, "packed activations"));
+    // Producers that pack (RMSNorm, the SwiGLU form) write only real columns: the padding starts zero.
+    LW_CUDA_TRY(
+        cudaMemsetAsync(x_packed_buffer_.data(), 0, static_cast<size_t>(x_packed_buffer_.bytes()), stream_));
   }
   LW_ASSIGN_OR_RETURN(batched_logits_,
                       DeviceAllocation::allocate(kBatchedLogitsRows * c.vocab_size * 4, "batched logits"));
@@ -183,7 +186,7 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* u
 
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
-                                    const uint8_t* up, const __half* up_fragments) {
+                                    const uint8_t* up, const __half* up_fragments, __half* y_packed) {
   if (w.fragments != nullptr) {  // x was packed by batched_pack
     kc::FragmentMmaParams f;
     f.y = y;
@@ -191,6 +194,7 @@ Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64
     f.x = reinterpret_cast<const __half*>(x_packed_buffer_.data());
     f.weight = w.fragments;
     f.up_weight = up_fragments;
+    f.y_packed = y_packed;
     f.bias = bias;
     f.residual = residual;
     f.in_features = w.in_features;
@@ -214,6 +218,11 @@ Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64
   p.columns = rows;
   if (batched_on_tensor_cores(w)) return kc::quant_mma_columns(p, stream_);
   return kc::quant_gemv_columns(p, stream_);
+}
+
+__half* CudaBackend::packed_for(int64_t width) const {
+  if (x_packed_buffer_.bytes() == 0 || width % 16 != 0) return nullptr;
+  return reinterpret_cast<__half*>(x_packed_buffer_.data());
 }
 
 Status CudaBackend::batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width) {
@@ -244,8 +253,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
   auto* pool = reinterpret_cast<__half*>(paged_kv_.data());
   for (size_t layer_index = 0; layer_index < layers_.size(); ++layer_index) {
     const DeviceLayer& layer = layers_[layer_index];
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_));
-    LW_TRY(batched_pack(normed_, embd, n, embd));
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_, packed_for(embd)));
     if (spec.fused_qkv) {
       LW_TRY(batched_product(layer.wqkv, normed_, embd, n, qkv_, qkv, nullptr, nullptr));
     } else {
@@ -290,8 +298,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     LW_TRY(batched_pack(attention_, qw, n, qw));
     LW_TRY(batched_product(layer.wo, attention_, qw, n, x_, embd, nullptr, x_));
 
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_));
-    LW_TRY(batched_pack(normed_, embd, n, embd));
+    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_, packed_for(embd)));
     // Gate, up and SwiGLU in one product where both matrices take the decode kernel alike (as the
     // decode step does), else two products and the SwiGLU kernel. The choice depends on the
     // weights only, never on the batch.
@@ -302,11 +309,14 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     const __half* up_fragments =
         spec.fused_gate_up ? (gate.fragments != nullptr ? gate.fragments + ff * gate.in_features : nullptr)
                            : layer.w_up.fragments;
+    // The SwiGLU form writes the down product's packed input itself when both take fragments.
+    __half* down_input = nullptr;
     if (same_type && batched_swiglu_fits(gate, up, up_fragments)) {
       DeviceMatrix gate_rows = gate;
       gate_rows.out_features = ff;  // the gate half of a fused gate/up matrix
+      if (gate.fragments != nullptr && layer.w_down.fragments != nullptr) down_input = packed_for(ff);
       LW_TRY(batched_product(gate_rows, normed_, embd, n, activated_, 2 * ff, nullptr, nullptr, up,
-                             up_fragments));
+                             up_fragments, down_input));
     } else {
       if (spec.fused_gate_up) {
         LW_TRY(batched_product(layer.w_up, normed_, embd, n, gate_up_, 2 * ff, nullptr, nullptr));
@@ -325,7 +335,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
       swiglu.out_row_stride = 2 * ff;
       LW_TRY(kc::swiglu_f32(swiglu, stream_));
     }
-    LW_TRY(batched_pack(activated_, 2 * ff, n, ff));
+    if (down_input == nullptr) LW_TRY(batched_pack(activated_, 2 * ff, n, ff));
     LW_TRY(batched_product(layer.w_down, activated_, 2 * ff, n, x_, embd, nullptr, x_));
   }
   return Status::ok();
@@ -370,8 +380,8 @@ Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greed
     gather.count = rows;
     gather.width = embd;
     LW_TRY(kc::gather_rows_f32(gather, stream_));
-    LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_));
-    LW_TRY(batched_pack(normed_, embd, rows, embd));
+    LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_,
+                           packed_for(embd)));
     float* logits_rows = reinterpret_cast<float*>(batched_logits_.data());
     float* pinned_rows = reinterpret_cast<float*>(pinned_batched_logits_.data());
     LW_TRY(batched_product(output_, normed_, embd, rows, logits_rows, vocab, nullptr, nullptr));
