@@ -187,7 +187,7 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* u
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
                                     const uint8_t* up, const __half* up_fragments, __half* y_packed) {
-  if (w.fragments != nullptr) {  // x was packed by batched_pack
+  if (w.fragments != nullptr) {  // x is packed: by batched_pack, RMSNorm or the SwiGLU form (packed_for)
     kc::FragmentMmaParams f;
     f.y = y;
     f.y_stride = y_stride;
