@@ -259,12 +259,6 @@ TEST_F(CapiMultiInference, FreeingTheModelWhileThreadsGenerateIsSafe) {
   EXPECT_EQ(registered_handles_for_testing().inferences, 0u);
 }
 
-std::vector<int32_t> token_prompt(int count, int32_t first) {
-  std::vector<int32_t> tokens;
-  for (int i = 0; i < count; ++i) tokens.push_back(first + i);
-  return tokens;
-}
-
 TEST_F(CapiMultiInference, AFullKvCacheAnswersKvCacheFull) {
   set_testing_kv_blocks(4);  // 64 positions shared by every inference of the next load
   cuda_model* model = load(4);

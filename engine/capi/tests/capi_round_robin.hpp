@@ -1,7 +1,7 @@
 // Shared by the C API's several-inference suites (capi_multi_inference_test.cpp on the CPU,
 // gpu_capi_multi_inference_test.cpp on CUDA): the requests they run (a mix of greedy and seeded
 // sampling, prompts of two lengths) and one thread pulling one token of each live inference in
-// turn. Test code only, header-only.
+// turn, and prompts of known token counts. Test code only, header-only.
 #pragma once
 
 #include <string>
@@ -22,6 +22,13 @@ inline lw_sampling_params request(int i) {
 
 inline std::string prompt(int i) {
   return "request " + std::to_string(i) + (i % 2 == 0 ? " with a longer prompt" : "");
+}
+
+// `count` consecutive token ids from `first`: a prompt of known length for the KV-pool tests.
+inline std::vector<int32_t> token_prompt(int count, int32_t first) {
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < count; ++i) tokens.push_back(first + i);
+  return tokens;
 }
 
 // Live inferences pulled one token each in turn by one thread.

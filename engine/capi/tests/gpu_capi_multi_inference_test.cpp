@@ -169,12 +169,6 @@ TEST_F(GpuCapiMultiInference, StartsBeyondMaxInferencesAnswerTheLimit) {
   EXPECT_LW(LW_STATUS_MODEL_BUSY, cuda_inference_start(single, "x", &params, &second));
 }
 
-std::vector<int32_t> token_prompt(int count, int32_t first) {
-  std::vector<int32_t> tokens;
-  for (int i = 0; i < count; ++i) tokens.push_back(first + i);
-  return tokens;
-}
-
 // set_testing_kv_blocks reaches the CUDA backend too: cuda_load_model hands it to the scheduler,
 // whose plan sizes CudaBackend::allocate_kv_blocks' paged pool.
 TEST_F(GpuCapiMultiInference, AFullKvCacheAnswersKvCacheFull) {
