@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cuda/cuda_check.hpp"
+#include "cuda/fragment_forms.cuh"
 #include "cuda/fragment_mma.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/quant_dispatch.cuh"
@@ -10,11 +11,11 @@
 namespace llama_worker::kernels::cuda {
 namespace {
 
-constexpr int kTileRows = 16;
-constexpr int kTileInputs = 16;
+using fragment_forms::kTileInputs;
+using fragment_forms::kTileRows;
 constexpr int kWarps = 8;             // per block: 8 / k_split row tiles
 constexpr int kMaxColumns = 64;       // per launch: 8 tiles of 8 columns
-constexpr int kUnroll = 4;            // input tiles in flight per warp
+constexpr int kUnroll = 4;            // steps in flight per warp
 constexpr int64_t kBusyWarps = 2048;  // k_split grows until this many warps run
 
 __host__ __device__ __forceinline__ int64_t row_tiles(int64_t out_features) {
@@ -23,48 +24,12 @@ __host__ __device__ __forceinline__ int64_t row_tiles(int64_t out_features) {
 // Pairs of 8-column tiles in a packed activation buffer of `columns` columns.
 __host__ __device__ __forceinline__ int64_t fragment_pairs(int64_t columns) { return (columns + 15) / 16; }
 
-// Position of weight (row, input) in the fragment copy (the order in fragment_mma.cuh).
-__host__ __device__ __forceinline__ int64_t fragment_index(int64_t row, int64_t input, int64_t input_tiles) {
-  const int64_t tile = (row / kTileRows) * input_tiles + input / kTileInputs;
-  const int r = static_cast<int>(row % kTileRows), k = static_cast<int>(input % kTileInputs);
-  const int lane = (r % 8) * 4 + (k % 8) / 2;
-  const int slot = ((k / 8) * 2 + r / 8) * 2 + k % 2;
-  return (tile * 32 + lane) * 8 + slot;
-}
-
-// One thread per 8-input chunk of a (padded) row: exact decode, fp16 round to nearest.
-template <typename Traits>
-__global__ void repack_kernel(__half* fragments, const uint8_t* weight, int64_t row_bytes,
-                              int64_t out_features, int64_t in_features, int64_t chunks) {
-  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= chunks) return;
-  const int64_t chunks_per_row = in_features / kChunk;
-  const int64_t row = index / chunks_per_row;
-  const int64_t first = (index % chunks_per_row) * kChunk;
-  float w[kChunk];
-  if (row < out_features) {
-    constexpr int kChunksPerBlock = Traits::kElements / kChunk;
-    const int64_t chunk = first / kChunk;
-    Traits::decode(weight + row * row_bytes + (chunk / kChunksPerBlock) * Traits::kBytes,
-                   static_cast<int>(chunk % kChunksPerBlock) * kChunk, w);
-  } else {
-#pragma unroll
-    for (int e = 0; e < kChunk; ++e) w[e] = 0.0f;
-  }
-  const int64_t input_tiles = in_features / kTileInputs;
-#pragma unroll
-  for (int e = 0; e < kChunk; e += 2) {
-    *reinterpret_cast<__half2*>(fragments + fragment_index(row, first + e, input_tiles)) =
-        __halves2half2(__float2half_rn(w[e]), __float2half_rn(w[e + 1]));
-  }
-}
-
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1) {
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // One thread per (input tile, column pair, lane): the B fragments of two 8-column tiles, 16
@@ -127,8 +92,10 @@ __device__ __forceinline__ void add_slices(float (&acc)[kTiles][4], float* scrat
 }
 
 // kM: row tiles per warp, each read with the same activation fragments (fewer activation reads
-// per weight byte at many columns); a row tile's arithmetic is the same for any kM.
-template <int kTiles, bool kSwiglu, int kSplit, int kM>
+// per weight byte at many columns); a row tile's arithmetic is the same for any kM. Form: the
+// copy's layout (fragment_forms.cuh); a warp's slice is the steps slice, slice + kSplit, ...,
+// each step's input tiles in increasing order.
+template <typename Form, int kTiles, bool kSwiglu, int kSplit, int kM>
 __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaParams p, int64_t column0) {
   static_assert(!kSwiglu || kM == 1, "the SwiGLU form already reads two matrices per activation");
   constexpr int kRowTilesPerBlock = kWarps / kSplit * kM;
@@ -138,7 +105,8 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int g = lane / 4, t = lane % 4;
-  const int64_t input_tiles = p.in_features / kTileInputs;
+  const int64_t steps = p.in_features / Form::kStepInputs;
+  const int64_t tile_bytes = fragment_forms::tile_bytes<Form>(p.in_features);
   const int64_t first_tile = static_cast<int64_t>(blockIdx.x) * kRowTilesPerBlock + warp / kSplit * kM;
   const int64_t tiles = row_tiles(p.out_features);
   const bool active = first_tile < tiles;  // inactive warps still reach the barriers
@@ -165,42 +133,62 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
   const int64_t pairs = fragment_pairs(p.columns);
   const uint4* x4 = reinterpret_cast<const uint4*>(p.x) + column0 / 16 * 32 + lane;
   // Row tile m of this warp (a tile past the end reads the last one; its results are dropped).
-  const uint4* weight[kM];
+  const uint8_t* weight[kM];
 #pragma unroll
   for (int m = 0; m < kM; ++m) {
     const int64_t tile = active ? min(first_tile + m, tiles - 1) : 0;
-    weight[m] = reinterpret_cast<const uint4*>(p.weight) + tile * input_tiles * 32 + lane;
+    weight[m] = static_cast<const uint8_t*>(p.weight) + tile * tile_bytes;
   }
-  const uint4* up = kSwiglu ? reinterpret_cast<const uint4*>(p.up_weight) +
-                                  (active ? first_tile : 0) * input_tiles * 32 + lane
-                            : nullptr;
+  const uint8_t* up =
+      kSwiglu ? static_cast<const uint8_t*>(p.up_weight) + (active ? first_tile : 0) * tile_bytes : nullptr;
+  const int64_t records = steps * fragment_forms::kStepBytes;
   if (active) {
-    for (int64_t k0 = slice; k0 < input_tiles; k0 += kSplit * kUnroll) {
-      uint4 a[kUnroll][kM], u[kUnroll];
+    for (int64_t s0 = slice; s0 < steps; s0 += kSplit * kUnroll) {
+      typename Form::Load a[kUnroll][kM], u[kUnroll];
 #pragma unroll
       for (int i = 0; i < kUnroll; ++i) {
-        const int64_t k = k0 + i * kSplit;
-        if (k < input_tiles) {
+        const int64_t s = s0 + i * kSplit;
+        if (s < steps) {
 #pragma unroll
-          for (int m = 0; m < kM; ++m) a[i][m] = load_fragment(weight[m] + k * 32);
-          if constexpr (kSwiglu) u[i] = load_fragment(up + k * 32);
+          for (int m = 0; m < kM; ++m) {
+            a[i][m].codes = load_fragment(reinterpret_cast<const uint4*>(weight[m]) + s * 32 + lane);
+            Form::load_records(weight[m] + records, steps, s, g, a[i][m]);
+          }
+          if constexpr (kSwiglu) {
+            u[i].codes = load_fragment(reinterpret_cast<const uint4*>(up) + s * 32 + lane);
+            Form::load_records(up + records, steps, s, g, u[i]);
+          }
         }
       }
 #pragma unroll
       for (int i = 0; i < kUnroll; ++i) {
-        const int64_t k = k0 + i * kSplit;
-        if (k >= input_tiles) break;
+        const int64_t s = s0 + i * kSplit;
+        if (s >= steps) break;
 #pragma unroll
-        for (int q = 0; q < kPairs; ++q) {
-          const uint4 b = x4[(k * pairs + q) * 32];
+        for (int j = 0; j < Form::kTilesPerStep; ++j) {
+          const int64_t k = s * Form::kTilesPerStep + j;
+          uint32_t w[kM][4], wu[4];
 #pragma unroll
-          for (int m = 0; m < kM; ++m) {
-            mma_16816(acc[m][2 * q], a[i][m], b.x, b.y);
-            if constexpr (kTiles > 1) mma_16816(acc[m][2 * q + 1], a[i][m], b.z, b.w);
-          }
-          if constexpr (kSwiglu) {
-            mma_16816(up_acc[2 * q], u[i], b.x, b.y);
-            if constexpr (kTiles > 1) mma_16816(up_acc[2 * q + 1], u[i], b.z, b.w);
+          for (int m = 0; m < kM; ++m) Form::fragment(a[i][m], j, w[m]);
+          if constexpr (kSwiglu) Form::fragment(u[i], j, wu);
+#pragma unroll
+          for (int q = 0; q < kPairs; ++q) {
+            uint4 b;
+            if constexpr (kTiles == 1) {  // one 8-column tile: the pair's first half only
+              const uint2 b2 = *reinterpret_cast<const uint2*>(x4 + (k * pairs + q) * 32);
+              b = make_uint4(b2.x, b2.y, 0, 0);
+            } else {
+              b = x4[(k * pairs + q) * 32];
+            }
+#pragma unroll
+            for (int m = 0; m < kM; ++m) {
+              mma_16816(acc[m][2 * q], w[m], b.x, b.y);
+              if constexpr (kTiles > 1) mma_16816(acc[m][2 * q + 1], w[m], b.z, b.w);
+            }
+            if constexpr (kSwiglu) {
+              mma_16816(up_acc[2 * q], wu, b.x, b.y);
+              if constexpr (kTiles > 1) mma_16816(up_acc[2 * q + 1], wu, b.z, b.w);
+            }
           }
         }
       }
@@ -245,7 +233,7 @@ __global__ void __launch_bounds__(32 * kWarps) fragment_mma_kernel(FragmentMmaPa
 template <int kTiles, bool kSwiglu>
 constexpr int kRowTilesPerWarp = (!kSwiglu && kTiles >= 4) ? 2 : 1;
 
-template <int kTiles, bool kSwiglu>
+template <typename Form, int kTiles, bool kSwiglu>
 cudaError_t launch_split(const FragmentMmaParams& p, int64_t column0, int split, cudaStream_t stream) {
   constexpr int kM = kRowTilesPerWarp<kTiles, kSwiglu>;
   const int64_t tiles = row_tiles(p.out_features);
@@ -254,94 +242,64 @@ cudaError_t launch_split(const FragmentMmaParams& p, int64_t column0, int split,
   };
   switch (split) {
     case 1:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 1, kM>, blocks(8), 32 * kWarps, 0, stream, p,
+      return launch(fragment_mma_kernel<Form, kTiles, kSwiglu, 1, kM>, blocks(8), 32 * kWarps, 0, stream, p,
                     column0);
     case 2:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 2, kM>, blocks(4), 32 * kWarps, 0, stream, p,
+      return launch(fragment_mma_kernel<Form, kTiles, kSwiglu, 2, kM>, blocks(4), 32 * kWarps, 0, stream, p,
                     column0);
     case 4:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 4, kM>, blocks(2), 32 * kWarps, 0, stream, p,
+      return launch(fragment_mma_kernel<Form, kTiles, kSwiglu, 4, kM>, blocks(2), 32 * kWarps, 0, stream, p,
                     column0);
     default:
-      return launch(fragment_mma_kernel<kTiles, kSwiglu, 8, kM>, blocks(1), 32 * kWarps, 0, stream, p,
+      return launch(fragment_mma_kernel<Form, kTiles, kSwiglu, 8, kM>, blocks(1), 32 * kWarps, 0, stream, p,
                     column0);
   }
 }
 
-template <bool kSwiglu>
+template <typename Form, bool kSwiglu>
 Status launch_columns(const FragmentMmaParams& p, cudaStream_t stream) {
-  const int split = fragment_mma_k_split(p.out_features, p.in_features);
+  const int split = fragment_mma_k_split(p.out_features, p.in_features, Form::kForm);
   for (int64_t column0 = 0; column0 < p.columns; column0 += kMaxColumns) {
     const int64_t columns = p.columns - column0 < kMaxColumns ? p.columns - column0 : kMaxColumns;
     cudaError_t launched;
     if (columns <= 8) {
-      launched = launch_split<1, kSwiglu>(p, column0, split, stream);
+      launched = launch_split<Form, 1, kSwiglu>(p, column0, split, stream);
     } else if (columns <= 16) {
-      launched = launch_split<2, kSwiglu>(p, column0, split, stream);
+      launched = launch_split<Form, 2, kSwiglu>(p, column0, split, stream);
     } else if (columns <= 32) {
-      launched = launch_split<4, kSwiglu>(p, column0, split, stream);
+      launched = launch_split<Form, 4, kSwiglu>(p, column0, split, stream);
     } else {
-      launched = launch_split<8, kSwiglu>(p, column0, split, stream);
+      launched = launch_split<Form, 8, kSwiglu>(p, column0, split, stream);
     }
     LW_CUDA_TRY(launched);
   }
   return Status::ok();
 }
 
+template <typename Form>
+Status launch_form(const FragmentMmaParams& p, cudaStream_t stream) {
+  if (p.up_weight != nullptr) return launch_columns<Form, true>(p, stream);
+  return launch_columns<Form, false>(p, stream);
+}
+
+int step_inputs(FragmentForm form) {
+  switch (form) {
+    case FragmentForm::kQ4K:
+      return fragment_forms::Q4KForm::kStepInputs;
+    case FragmentForm::kQ6K:
+      return fragment_forms::Q6KForm::kStepInputs;
+    default:
+      return fragment_forms::HalfForm::kStepInputs;
+  }
+}
+
 }  // namespace
 
-int64_t fragment_weight_halves(int64_t out_features, int64_t in_features) {
-  return row_tiles(out_features) * kTileRows * in_features;
-}
-
-bool fragment_weights_support(gguf::TensorType type, int64_t in_features) {
-  if (in_features <= 0 || in_features % kTileInputs != 0) return false;
-  return static_cast<bool>(visit_weight_type(type, [](auto) { return Status::ok(); }));
-}
-
-int fragment_mma_k_split(int64_t out_features, int64_t in_features) {
-  const int64_t tiles = row_tiles(out_features), input_tiles = in_features / kTileInputs;
+int fragment_mma_k_split(int64_t out_features, int64_t in_features, FragmentForm form) {
+  const int64_t tiles = row_tiles(out_features), steps = in_features / step_inputs(form);
   int split = 1;
-  while (split < kWarps && tiles * split < kBusyWarps && input_tiles / (2 * split) >= kUnroll) split *= 2;
+  while (split < kWarps && tiles * split < kBusyWarps && steps / (2 * split) >= kUnroll) split *= 2;
   return split;
-}
-
-Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::TensorType type, int64_t row_bytes,
-                           int64_t out_features, int64_t in_features, cudaStream_t stream) {
-  if (fragments == nullptr || weight == nullptr || out_features <= 0) {
-    return make_error(ErrorCode::kInvalidArgument, "repack_to_fragments: null pointer or no rows");
-  }
-  if (!fragment_weights_support(type, in_features)) {
-    return make_error(ErrorCode::kUnsupported,
-                      "repack_to_fragments: " + std::string(gguf::tensor_type_name(type)) +
-                          " matrix of width " + std::to_string(in_features) +
-                          " (the width must be a multiple of 16)");
-  }
-  LW_TRY(check_weight_rows(type, in_features, row_bytes, "repack_to_fragments"));
-  const int64_t chunks = row_tiles(out_features) * kTileRows * (in_features / kChunk);
-  constexpr int kThreads = 256;
-  if ((chunks + kThreads - 1) / kThreads > 2147483647) {
-    return make_error(ErrorCode::kInvalidArgument, "repack_to_fragments: matrix too large");
-  }
-  return visit_weight_type(type, [&](auto traits) -> Status {
-    using Traits = decltype(traits);
-    repack_kernel<Traits><<<static_cast<unsigned>((chunks + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-        fragments, weight, row_bytes, out_features, in_features, chunks);
-    LW_CUDA_TRY_LAUNCH();
-    return Status::ok();
-  });
-}
-
-std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragments, int64_t out_features,
-                                             int64_t in_features) {
-  std::vector<__half> rows(static_cast<size_t>(out_features * in_features));
-  const int64_t input_tiles = in_features / kTileInputs;
-  for (int64_t r = 0; r < out_features; ++r) {
-    for (int64_t k = 0; k < in_features; ++k)
-      rows[static_cast<size_t>(r * in_features + k)] =
-          fragments[static_cast<size_t>(fragment_index(r, k, input_tiles))];
-  }
-  return rows;
 }
 
 int64_t fragment_activation_halves(int64_t columns, int64_t in_features) {
@@ -399,8 +357,19 @@ Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
   if (row_tiles(p.out_features) > 2147483647) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: too many rows");
   }
-  if (p.up_weight != nullptr) return launch_columns<true>(p, stream);
-  return launch_columns<false>(p, stream);
+  if (p.form != FragmentForm::kHalf && p.in_features % fragment_forms::kSuperInputs != 0) {
+    return make_error(ErrorCode::kInvalidArgument, std::string("fragment_mma: the ") +
+                                                       fragment_form_name(p.form) +
+                                                       " form needs a width that is a multiple of 256");
+  }
+  switch (p.form) {
+    case FragmentForm::kQ4K:
+      return launch_form<fragment_forms::Q4KForm>(p, stream);
+    case FragmentForm::kQ6K:
+      return launch_form<fragment_forms::Q6KForm>(p, stream);
+    default:
+      return launch_form<fragment_forms::HalfForm>(p, stream);
+  }
 }
 
 }  // namespace llama_worker::kernels::cuda

@@ -37,6 +37,36 @@
 
 namespace llama_worker::kernels::cuda {
 
+// How a fragment copy holds its values (layouts in fragment_forms.cuh). kHalf takes any decodable
+// type, 2 bytes per weight. The coded forms keep the file's quantized values and scales, moved
+// into fragment order (Q4_K 4.625 bits per weight, Q6_K 8.56), and are decoded in registers into
+// exactly the fp16 values kHalf holds: a product's bits do not depend on the form beyond the
+// order of its sums (k_split and the step of each form).
+enum class FragmentForm : uint8_t { kHalf, kQ4K, kQ6K };
+
+// The coded form for a type (kHalf where there is none).
+FragmentForm fragment_form_for(gguf::TensorType type);
+const char* fragment_form_name(FragmentForm form);
+
+// Bytes of the copy of an (out_features, in_features) matrix (rows rounded up to 16); the copy of
+// rows [row, out) starts `fragment_row_offset_bytes(form, row, in)` bytes in (row a multiple of 16).
+int64_t fragment_weight_bytes(FragmentForm form, int64_t out_features, int64_t in_features);
+int64_t fragment_row_offset_bytes(FragmentForm form, int64_t row, int64_t in_features);
+
+// Whether `form` can hold a matrix of this type and width (kHalf: a decodable type, width a
+// multiple of 16; kQ4K / kQ6K: that type).
+bool fragment_form_supports(FragmentForm form, gguf::TensorType type, int64_t in_features);
+
+// Repacks `weight` (out_features rows of row_bytes, device memory) into `fragments`
+// (fragment_weight_bytes bytes, 16-byte aligned, device memory).
+Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* weight, gguf::TensorType type,
+                           int64_t row_bytes, int64_t out_features, int64_t in_features, cudaStream_t stream);
+
+// Host twin of a coded copy's decoding (kQ4K / kQ6K): the fp32 value of every weight, (out_features
+// rounded up to 16) x in_features row-major, computed as the kernel does before its fp16 rounding.
+std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments, FragmentForm form,
+                                           int64_t padded_out_features, int64_t in_features);
+
 // Halves of the fragment copy of an (out_features, in_features) matrix: out rounded up to 16, times in.
 int64_t fragment_weight_halves(int64_t out_features, int64_t in_features);
 
@@ -53,8 +83,9 @@ Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::Tenso
 std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragments, int64_t out_features,
                                              int64_t in_features);
 
-// Warps per row tile, each over its slice of the input tiles: 1, 2, 4 or 8, from the shape only.
-int fragment_mma_k_split(int64_t out_features, int64_t in_features);
+// Warps per row tile, each over its slice of the input steps: 1, 2, 4 or 8, from the shape and
+// form only.
+int fragment_mma_k_split(int64_t out_features, int64_t in_features, FragmentForm form = FragmentForm::kHalf);
 
 // Halves of the packed activations of `columns` columns of `in_features` (columns rounded up to 16).
 int64_t fragment_activation_halves(int64_t columns, int64_t in_features);
@@ -80,10 +111,11 @@ Status pack_fragment_activations(__half* packed, const float* x, int64_t x_strid
 struct FragmentMmaParams {
   float* y = nullptr;  // (columns, out_features), row stride y_stride (0: out_features)
   int64_t y_stride = 0;
-  const __half* x = nullptr;          // pack_fragment_activations of the `columns` columns
-  const __half* weight = nullptr;     // fragment copy (repack_to_fragments)
-  const __half* up_weight = nullptr;  // SwiGLU form: y = silu(W x) * (U x), U of W's shape
-  const float* bias = nullptr;        // (out_features) or null; not with up_weight
+  const __half* x = nullptr;        // pack_fragment_activations of the `columns` columns
+  const void* weight = nullptr;     // fragment copy (repack_to_fragments), 16-byte aligned
+  const void* up_weight = nullptr;  // SwiGLU form: y = silu(W x) * (U x), U of W's shape and form
+  FragmentForm form = FragmentForm::kHalf;
+  const float* bias = nullptr;  // (out_features) or null; not with up_weight
   const float* residual =
       nullptr;  // (columns, out_features) stride y_stride, may alias y; not with up_weight
   // SwiGLU form only: the result written packed (fragment_activation_index, `columns` columns of

@@ -69,19 +69,26 @@ inline bool batched_tensor_cores_setting() {
 }
 
 // Where the batched step's products read their weights, from LLAMA_WORKER_BATCHED_WEIGHTS:
-// "f16" (the default): every matrix decoded once, when the paged pool is first allocated, into an
-// fp16 copy in mma fragment order (kernels/cuda/fragment_mma.cuh), read with 16-byte loads and no
-// decoding; it costs 2 bytes per weight beside the file's copy (Qwen2.5-0.5B ~0.95 GiB, Phi-3-mini
-// ~7.1 GiB) and is made only for max_inferences >= 2. "quant": the products decode the file's
-// blocks themselves (quant_mma_columns / quant_gemv_columns, no extra memory, slower). Measured on
-// the H100 (2026-12-06, 13437ed, A/B in one call, Qwen shape, aggregate decode at 1 / 4 / 16 / 64
-// streams): f16 467 / 1,069 / 1,575 / 1,749 tok/s, quant 189 / 551 / 1,278 / 1,555; the later
-// changes of the batched step (packed activations, graphs, device argmax) build on the f16 copy.
-inline bool batched_f16_weights_setting() {
+// "coded" (the default): every matrix repacked once, when the paged pool is first allocated, into
+// mma fragment order (kernels/cuda/fragment_mma.cuh); Q4_K and Q6_K matrices keep their quantized
+// values (4.625 / 8.56 bits per weight, decoded in registers), the other types are decoded to fp16
+// (2 bytes per weight). "f16": every matrix decoded to fp16 (Qwen2.5-0.5B ~0.95 GiB, Phi-3-mini
+// ~7.1 GiB beside the file's copy). Both give the same fp16 weight values to the tensor cores; the
+// sums of a coded matrix run in its own step order, so the two settings' bits differ slightly.
+// "quant": the products decode the file's blocks themselves (quant_mma_columns /
+// quant_gemv_columns, no extra memory, slower). Measured on the H100 (2026-12-06, 13437ed, A/B in
+// one call, Qwen shape, aggregate decode at 1 / 4 / 16 / 64 streams): f16 467 / 1,069 / 1,575 /
+// 1,749 tok/s, quant 189 / 551 / 1,278 / 1,555. Copies are made only for max_inferences >= 2.
+enum class BatchedWeights { kCoded, kHalf, kQuant };
+
+inline BatchedWeights batched_weights_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_BATCHED_WEIGHTS");
-  if (setting == nullptr || *setting == '\0') return true;
-  return std::strcmp(setting, "quant") != 0;
+  if (setting == nullptr || *setting == '\0') return BatchedWeights::kCoded;
+  if (std::strcmp(setting, "quant") == 0) return BatchedWeights::kQuant;
+  if (std::strcmp(setting, "f16") == 0) return BatchedWeights::kHalf;
+  return BatchedWeights::kCoded;
 }
+
 inline unsigned decode_fusion_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
   if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;

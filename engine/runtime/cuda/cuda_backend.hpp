@@ -25,11 +25,13 @@
 #include <span>
 #include <vector>
 
+#include "cuda/fragment_mma.cuh"
 #include "cuda/tensor_core_matmul.cuh"
 #include "gguf/file.hpp"
 #include "model/llama_inference_adapter.hpp"
 #include "runtime/backend.hpp"
 #include "runtime/batched_backend.hpp"
+#include "runtime/cuda/backend_settings.hpp"
 #include "runtime/cuda/device_memory.hpp"
 #include "runtime/cuda/memory_plan.hpp"
 
@@ -53,9 +55,10 @@ struct DeviceMatrix {
   int64_t row_bytes = 0;
   int64_t in_features = 0;
   int64_t out_features = 0;
-  // The batched step's fp16 copy in mma fragment order (fragment_mma.cuh), or null: made when the
-  // paged pool is first allocated, with LLAMA_WORKER_BATCHED_WEIGHTS=f16 (the default).
-  const __half* fragments = nullptr;
+  // The batched step's copy in mma fragment order (fragment_mma.cuh), in `fragment_form`, or null:
+  // made when the paged pool is first allocated, unless LLAMA_WORKER_BATCHED_WEIGHTS=quant.
+  const void* fragments = nullptr;
+  kernels::cuda::FragmentForm fragment_form = kernels::cuda::FragmentForm::kHalf;
 };
 
 class CudaBackend final : public InferenceBackend, public BatchedInferenceBackend {
@@ -99,6 +102,11 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
     const float* bk = nullptr;         // (kv_width) or null
     const float* bv = nullptr;         // (kv_width) or null
     DeviceMatrix wq, wk, wv, wqkv, wo, w_gate, w_up, w_down;
+    // The batched step's Q, K and V products as one (make_batched_weights): wq's, wk's and wv's
+    // fragment copies where they lie back to back in one form, with their biases side by side
+    // (zeros for a missing one). fragments null: three products.
+    DeviceMatrix batched_qkv;
+    const float* batched_qkv_bias = nullptr;
     __half* k_cache = nullptr;  // (context, kv_heads, head_dim)
     __half* v_cache = nullptr;
   };
@@ -134,10 +142,11 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // quant_gemv_columns). batched_swiglu_fits: whether the SwiGLU form serves this gate/up pair.
   // Matrices with fragments take fragment_mma (up_fragments: the SwiGLU form's up matrix).
   bool batched_on_tensor_cores(const DeviceMatrix& w) const;
-  bool batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up, const __half* up_fragments) const;
+  bool batched_swiglu_fits(const DeviceMatrix& gate, const DeviceMatrix& up_matrix, const uint8_t* up,
+                           const void* up_fragments) const;
   Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
                          int64_t y_stride, const float* bias, const float* residual,
-                         const uint8_t* up = nullptr, const __half* up_fragments = nullptr,
+                         const uint8_t* up = nullptr, const void* up_fragments = nullptr,
                          __half* y_packed = nullptr);
   // Packs a product input for fragment_mma (no-op without fragment copies): before the products
   // that read it.
@@ -148,8 +157,10 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // enqueue_batched_layers(rows) through its graph (captured on first use) or launched plainly.
   Status run_batched_layers(int64_t rows);
   void destroy_batched_graphs();
-  // Makes every batched matrix's fp16 fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS=f16).
+  // Makes every batched matrix's fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS: coded or f16).
   Status make_batched_weights();
+  // Joins each layer's separate Q, K and V copies into DeviceLayer::batched_qkv where they allow it.
+  Status join_batched_qkv();
 
   model::LlamaInferenceAdapter adapter_;
   MemoryPlan plan_;
@@ -193,8 +204,9 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   unsigned decode_fusion_ = 0;
   bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
   bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
-  bool batched_f16_weights_ = true;    // LLAMA_WORKER_BATCHED_WEIGHTS (backend_settings.hpp)
-  DeviceAllocation batched_weights_;   // every DeviceMatrix::fragments, one allocation
+  BatchedWeights batched_weights_setting_ = BatchedWeights::kCoded;  // backend_settings.hpp
+  DeviceAllocation batched_qkv_biases_;                              // every DeviceLayer::batched_qkv_bias
+  DeviceAllocation batched_weights_;  // every DeviceMatrix::fragments, one allocation
   // The batched step's scratch (allocate_kv_blocks): a product input packed for fragment_mma, and
   // the logits rows of one pass of kBatchedLogitsRows (device and pinned staging).
   DeviceAllocation x_packed_buffer_, batched_logits_, argmax_workspace_;

@@ -4,11 +4,11 @@
 // through the ops of the Llama block, each of which gives a row the same bits whatever else is
 // in the pass:
 //   embedding, RMSNorm, RoPE, SwiGLU   row-wise kernels (one block per row or element-wise);
-//   every matrix product               fragment_mma over the fp16 fragment copy made when the pool is
-//                                      first allocated (default), or quant_mma_columns (tensor
-//                                      cores) / quant_gemv_columns (CUDA cores) over the file's
-//                                      blocks, chosen per matrix: a column's sums run in one fixed
-//                                      order for 1..any columns;
+//   every matrix product               fragment_mma over the fragment copy made when the pool is
+//                                      first allocated (default; Q4_K / Q6_K coded, others fp16), or
+//                                      quant_mma_columns (tensor cores) / quant_gemv_columns (CUDA cores)
+//                                      over the file's blocks, chosen per matrix: a column's sums run in one
+//                                      fixed order for 1..any columns;
 //   K/V store and attention            paged_kv_store / paged_attention: per query row over its
 //                                      own sequence's blocks, no split chosen from the batch.
 // So an entry's logits and the K/V it writes do not depend on the other entries, their number or
@@ -69,7 +69,9 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   LW_CUDA_TRY(cudaSetDevice(device_));
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
   destroy_batched_graphs();  // they point into the buffers replaced below
-  if (batched_f16_weights_ && batched_weights_.bytes() == 0) LW_TRY(make_batched_weights());
+  if (batched_weights_setting_ != BatchedWeights::kQuant && batched_weights_.bytes() == 0) {
+    LW_TRY(make_batched_weights());
+  }
   paged_kv_ = {};
   batch_meta_ = {};
   pinned_batch_meta_buffer_ = {};
@@ -144,30 +146,73 @@ Status CudaBackend::make_batched_weights() {
     }
   }
   matrices.push_back(&output_);
-  int64_t halves = 0;
-  std::vector<DeviceMatrix*> repacked;
+  int64_t bytes = 0;
+  std::vector<std::pair<DeviceMatrix*, kc::FragmentForm>> repacked;
   for (DeviceMatrix* m : matrices) {
-    if (!kc::fragment_weights_support(m->type, m->in_features)) continue;
-    repacked.push_back(m);
-    halves += kc::fragment_weight_halves(m->out_features, m->in_features);
+    kc::FragmentForm form = batched_weights_setting_ == BatchedWeights::kCoded
+                                ? kc::fragment_form_for(m->type)
+                                : kc::FragmentForm::kHalf;
+    if (!kc::fragment_form_supports(form, m->type, m->in_features)) form = kc::FragmentForm::kHalf;
+    if (!kc::fragment_form_supports(form, m->type, m->in_features)) continue;
+    repacked.emplace_back(m, form);
+    bytes += kc::fragment_weight_bytes(form, m->out_features, m->in_features);  // multiples of 16
   }
-  if (halves == 0) return Status::ok();
-  auto allocation = DeviceAllocation::allocate(halves * 2, "batched fp16 weights");
+  if (bytes == 0) return Status::ok();
+  auto allocation = DeviceAllocation::allocate(bytes, "batched fragment weights");
   if (!allocation) {
     return make_error(ErrorCode::kOutOfMemory,
-                      "the batched step's fp16 weights need " + std::to_string(halves * 2 / (1 << 20)) +
+                      "the batched step's fragment weights need " + std::to_string(bytes / (1 << 20)) +
                           " MiB: " + allocation.error().message +
                           " (LLAMA_WORKER_BATCHED_WEIGHTS=quant reads the file's blocks instead)");
   }
-  auto* next = reinterpret_cast<__half*>(allocation->data());
-  for (DeviceMatrix* m : repacked) {
-    LW_TRY(kc::repack_to_fragments(next, m->data, m->type, m->row_bytes, m->out_features, m->in_features,
-                                   stream_));
+  auto* next = static_cast<uint8_t*>(allocation->data());
+  for (auto& [m, form] : repacked) {
+    LW_TRY(kc::repack_to_fragments(next, form, m->data, m->type, m->row_bytes, m->out_features,
+                                   m->in_features, stream_));
     m->fragments = next;
-    next += kc::fragment_weight_halves(m->out_features, m->in_features);
+    m->fragment_form = form;
+    next += kc::fragment_weight_bytes(form, m->out_features, m->in_features);
   }
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
   batched_weights_ = std::move(*allocation);
+  return join_batched_qkv();
+}
+
+Status CudaBackend::join_batched_qkv() {
+  const model::ModelConfig& c = adapter_.config();
+  const int64_t qw = c.q_width(), kvw = c.kv_width(), qkv = qw + 2 * kvw;
+  const auto follows = [](const DeviceMatrix& a, const DeviceMatrix& b) {
+    return a.fragments != nullptr && b.fragments != nullptr && a.fragment_form == b.fragment_form &&
+           a.out_features % 16 == 0 &&
+           static_cast<const uint8_t*>(a.fragments) +
+                   kc::fragment_weight_bytes(a.fragment_form, a.out_features, a.in_features) ==
+               b.fragments;
+  };
+  std::vector<DeviceLayer*> joined;
+  for (DeviceLayer& layer : layers_) {
+    if (layer.wqkv.data == nullptr && follows(layer.wq, layer.wk) && follows(layer.wk, layer.wv))
+      joined.push_back(&layer);
+  }
+  if (joined.empty()) return Status::ok();
+  LW_ASSIGN_OR_RETURN(
+      batched_qkv_biases_,
+      DeviceAllocation::allocate(static_cast<int64_t>(joined.size()) * qkv * 4, "joined qkv biases"));
+  auto* bias = reinterpret_cast<float*>(batched_qkv_biases_.data());
+  LW_CUDA_TRY(cudaMemsetAsync(bias, 0, static_cast<size_t>(batched_qkv_biases_.bytes()), stream_));
+  for (DeviceLayer* layer : joined) {
+    const std::pair<const float*, int64_t> parts[] = {{layer->bq, 0}, {layer->bk, qw}, {layer->bv, qw + kvw}};
+    for (const auto& [source, offset] : parts) {
+      if (source == nullptr) continue;
+      const int64_t width = offset == 0 ? qw : kvw;
+      LW_CUDA_TRY(cudaMemcpyAsync(bias + offset, source, static_cast<size_t>(width * 4),
+                                  cudaMemcpyDeviceToDevice, stream_));
+    }
+    layer->batched_qkv = layer->wq;
+    layer->batched_qkv.out_features = qkv;
+    layer->batched_qkv_bias = bias;
+    bias += qkv;
+  }
+  LW_CUDA_TRY(cudaStreamSynchronize(stream_));
   return Status::ok();
 }
 
@@ -175,10 +220,12 @@ bool CudaBackend::batched_on_tensor_cores(const DeviceMatrix& w) const {
   return batched_tensor_cores_ && kc::quant_mma_columns_supports(w.type, w.in_features);
 }
 
-bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* up,
-                                      const __half* up_fragments) const {
-  if (gate.fragments != nullptr || up_fragments != nullptr)
-    return gate.fragments != nullptr && up_fragments != nullptr;
+bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const DeviceMatrix& up_matrix,
+                                      const uint8_t* up, const void* up_fragments) const {
+  if (gate.fragments != nullptr || up_fragments != nullptr) {
+    return gate.fragments != nullptr && up_fragments != nullptr &&
+           gate.fragment_form == up_matrix.fragment_form;
+  }
   if (batched_on_tensor_cores(gate)) return true;
   return kc::quant_gemv_supports(gate.type, gate.data, gate.row_bytes, gate.in_features, normed_) &&
          kc::quant_gemv_supports(gate.type, up, gate.row_bytes, gate.in_features, normed_);
@@ -186,7 +233,7 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const uint8_t* u
 
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
-                                    const uint8_t* up, const __half* up_fragments, __half* y_packed) {
+                                    const uint8_t* up, const void* up_fragments, __half* y_packed) {
   if (w.fragments != nullptr) {  // x is packed: by batched_pack, RMSNorm or the SwiGLU form (packed_for)
     kc::FragmentMmaParams f;
     f.y = y;
@@ -194,6 +241,7 @@ Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64
     f.x = reinterpret_cast<const __half*>(x_packed_buffer_.data());
     f.weight = w.fragments;
     f.up_weight = up_fragments;
+    f.form = w.fragment_form;
     f.y_packed = y_packed;
     f.bias = bias;
     f.residual = residual;
@@ -256,6 +304,9 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_, packed_for(embd)));
     if (spec.fused_qkv) {
       LW_TRY(batched_product(layer.wqkv, normed_, embd, n, qkv_, qkv, nullptr, nullptr));
+    } else if (layer.batched_qkv.fragments != nullptr) {
+      LW_TRY(
+          batched_product(layer.batched_qkv, normed_, embd, n, qkv_, qkv, layer.batched_qkv_bias, nullptr));
     } else {
       LW_TRY(batched_product(layer.wq, normed_, embd, n, qkv_, qkv, layer.bq, nullptr));
       LW_TRY(batched_product(layer.wk, normed_, embd, n, qkv_ + qw, qkv, layer.bk, nullptr));
@@ -306,12 +357,16 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     const uint8_t* up = spec.fused_gate_up ? layer.w_up.data + ff * layer.w_up.row_bytes : layer.w_up.data;
     const bool same_type = spec.fused_gate_up || (layer.w_gate.type == layer.w_up.type &&
                                                   layer.w_gate.row_bytes == layer.w_up.row_bytes);
-    const __half* up_fragments =
-        spec.fused_gate_up ? (gate.fragments != nullptr ? gate.fragments + ff * gate.in_features : nullptr)
-                           : layer.w_up.fragments;
+    const void* up_fragments =
+        spec.fused_gate_up
+            ? (gate.fragments != nullptr
+                   ? static_cast<const uint8_t*>(gate.fragments) +
+                         kc::fragment_row_offset_bytes(gate.fragment_form, ff, gate.in_features)
+                   : nullptr)
+            : layer.w_up.fragments;
     // The SwiGLU form writes the down product's packed input itself when both take fragments.
     __half* down_input = nullptr;
-    if (same_type && batched_swiglu_fits(gate, up, up_fragments)) {
+    if (same_type && batched_swiglu_fits(gate, layer.w_up, up, up_fragments)) {
       DeviceMatrix gate_rows = gate;
       gate_rows.out_features = ff;  // the gate half of a fused gate/up matrix
       if (gate.fragments != nullptr && layer.w_down.fragments != nullptr) down_input = packed_for(ff);
