@@ -16,7 +16,9 @@
 
 #include "conformance_util.hpp"
 #include "cpu/attention.hpp"
+#include "cuda/fragment_mma.cuh"
 #include "cuda/paged_kv.cuh"
+#include "cuda/rope.cuh"
 #include "quant/half.hpp"
 #include "testing/device_buffer.hpp"
 
@@ -147,7 +149,10 @@ kernels::cuda::PagedKvLayout layout_of(const PagedProblem& p) {
 // Runs the rows `order` (indices into the problem's rows) in one launch; returns (rows, width) in
 // the problem's row order, rows not in `order` left NaN. Only the tables of the sequences used go
 // to the device, after `table_shift` unused entries, so the tables' offsets differ between runs.
-std::vector<float> run_rows(const PagedProblem& p, const std::vector<int64_t>& order, int64_t table_shift) {
+// With `packed`, the launch runs a second time writing the packed fp16 output
+// (PagedAttentionParams::out_packed) instead, downloaded there in launch order.
+std::vector<float> run_rows(const PagedProblem& p, const std::vector<int64_t>& order, int64_t table_shift,
+                            std::vector<uint16_t>* packed = nullptr) {
   std::vector<int32_t> tables(static_cast<size_t>(table_shift), -1);
   std::vector<int32_t> sequence_offset(p.tables.size(), -1);
   std::vector<int32_t> row_table, row_positions;
@@ -186,6 +191,18 @@ std::vector<float> run_rows(const PagedProblem& p, const std::vector<int64_t>& o
   params.sliding_window = p.shape.window;
   const Status status = kernels::cuda::paged_attention(params, nullptr);
   EXPECT_TRUE(status) << status.message();
+  if (packed != nullptr) {
+    DeviceBuffer<uint16_t> d_packed;
+    const auto halves = static_cast<size_t>(kernels::cuda::fragment_activation_halves(rows, p.width));
+    EXPECT_TRUE(d_packed.upload(std::vector<uint16_t>(halves, kHalfNan)));
+    params.out = nullptr;
+    params.out_packed = reinterpret_cast<__half*>(d_packed.get());
+    const Status packed_status = kernels::cuda::paged_attention(params, nullptr);
+    EXPECT_TRUE(packed_status) << packed_status.message();
+    auto bytes = d_packed.download();
+    EXPECT_TRUE(bytes.is_ok());
+    if (bytes.is_ok()) *packed = std::move(*bytes);
+  }
   auto out = d_out.download();
   EXPECT_TRUE(out.is_ok());
   if (!status || !out.is_ok()) return result;
@@ -270,6 +287,28 @@ void check_batch_invariance(const Shape& shape) {
   for (const int64_t r : decode) EXPECT_TRUE(same_row_bits(p, batch, decode_only, r)) << "decode row " << r;
 }
 
+// The packed output (the output projection's input, written by the attention itself) holds the
+// fp16 rounding of every row's output at fragment_activation_index: what pack_fragment_activations
+// makes of out.
+TEST(PagedAttentionConformance, PackedOutputIsThePackOfTheOutput) {
+  for (const Shape& shape : {kShapes[0], kShapes[3], kShapes[5]}) {
+    PagedProblem p;
+    ASSERT_TRUE(prepare(p, shape, kMixedBatch));
+    std::vector<uint16_t> packed;
+    const auto order = all_rows(p);
+    const auto out = run_rows(p, order, 0, &packed);
+    const int64_t rows = p.rows();
+    ASSERT_EQ(static_cast<int64_t>(packed.size()), kernels::cuda::fragment_activation_halves(rows, p.width));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < p.width; ++k) {
+        const auto at = static_cast<size_t>(kernels::cuda::fragment_activation_index(r, k, rows));
+        ASSERT_EQ(packed[at], quant::f32_to_f16(out[static_cast<size_t>(r * p.width + k)]))
+            << p.describe() << " row " << r << " element " << k;
+      }
+    }
+  }
+}
+
 TEST(PagedAttentionInvariance, RowBitsDoNotDependOnTheBatch) {
   for (const Shape& shape : kShapes) check_batch_invariance(shape);
 }
@@ -336,9 +375,42 @@ void check_store(int64_t kv_heads, int64_t head_dim) {
   const auto pool = p.d_pool.download();
   ASSERT_TRUE(pool.is_ok());
   EXPECT_TRUE(*pool == expected) << "kv_heads " << kv_heads << " head_dim " << head_dim;
+
+  // RoPE with the fused paged store (the batched step's way) = RoPE, then paged_kv_store of its
+  // result: the same rotated rows and the same pool, bit for bit.
+  kernels::cuda::RopeParams rope;
+  rope.positions = d_positions.get();
+  rope.tokens = rows;
+  rope.heads = 3 * kv_heads + kv_heads;  // the query heads, then the K heads
+  rope.head_dim = head_dim;
+  rope.rotary_dims = head_dim - 8;
+  rope.token_stride = fused;
+  rope.freq_base = 1000000.0f;
+  DeviceBuffer<float> d_separate, d_fused;
+  ASSERT_TRUE(d_separate.upload(qkv) && d_fused.upload(qkv));
+  rope.x = d_separate.get();
+  ASSERT_TRUE(kernels::cuda::rope_f32(rope, nullptr));
+  ASSERT_TRUE(p.d_pool.upload(p.pool));
+  ASSERT_TRUE(kernels::cuda::paged_kv_store(kv, d_separate.get() + q_width, fused,
+                                            d_separate.get() + q_width + p.kv_width, fused, rows, nullptr));
+  const auto separate_pool = p.d_pool.download();
+  ASSERT_TRUE(p.d_pool.upload(p.pool));
+  rope.x = d_fused.get();
+  rope.paged = kv;
+  rope.v = d_fused.get() + q_width + p.kv_width;
+  rope.kv_head_begin = 3 * kv_heads;
+  const Status fused_status = kernels::cuda::rope_f32(rope, nullptr);
+  ASSERT_TRUE(fused_status) << fused_status.message();
+  const auto fused_pool = p.d_pool.download();
+  const auto separate_rows = d_separate.download(), fused_rows = d_fused.download();
+  ASSERT_TRUE(separate_pool.is_ok() && fused_pool.is_ok() && separate_rows.is_ok() && fused_rows.is_ok());
+  EXPECT_TRUE(*fused_pool == *separate_pool)
+      << "fused store, kv_heads " << kv_heads << " head_dim " << head_dim;
+  EXPECT_EQ(std::memcmp(fused_rows->data(), separate_rows->data(), qkv.size() * sizeof(float)), 0);
+  EXPECT_FALSE(*fused_pool == p.pool);  // something was stored
 }
 
-TEST(PagedKvStoreConformance, WritesEachRowAtItsBlockAndOffset) {
+TEST(PagedKvStoreConformance, WritesEachRowAtItsBlockAndOffsetAlsoFusedWithRope) {
   check_store(2, 64);
   check_store(3, 96);
   check_store(1, 40);  // any head dimension: the store has no per-size instance

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cuda/cuda_check.hpp"
+#include "cuda/fragment_mma.cuh"
 #include "cuda/launch.cuh"
 
 namespace llama_worker::kernels::cuda {
@@ -172,7 +173,12 @@ __global__ void __launch_bounds__(kThreads) paged_attention_kernel(PagedAttentio
       sum = fmaf(weight, shared_sum[w], sum);
       numerator = fmaf(weight, shared_acc[w][d], numerator);
     }
-    p.out[row * p.out_stride + head * kHeadDim + d] = numerator / sum;
+    const float value = numerator / sum;
+    if (p.out_packed != nullptr) {
+      p.out_packed[fragment_activation_index(row, head * kHeadDim + d, p.rows)] = __float2half_rn(value);
+    } else {
+      p.out[row * p.out_stride + head * kHeadDim + d] = value;
+    }
   }
 }
 
@@ -248,7 +254,7 @@ Status paged_attention(const PagedAttentionParams& params, cudaStream_t stream) 
   if (p.rows < 0) return make_error(ErrorCode::kInvalidArgument, "paged_attention: negative rows");
   if (p.rows == 0) return Status::ok();
   LW_TRY(check_layout(p.kv, "paged_attention"));
-  if (p.out == nullptr || p.q == nullptr) {
+  if ((p.out == nullptr && p.out_packed == nullptr) || p.q == nullptr) {
     return make_error(ErrorCode::kInvalidArgument, "paged_attention: null q or out");
   }
   if (p.heads <= 0 || p.heads % p.kv.kv_heads != 0 || p.sliding_window < 0) {

@@ -49,7 +49,10 @@ Status paged_kv_store(const PagedKvLayout& kv, const float* k, int64_t k_stride,
                       int64_t v_stride, int64_t rows, cudaStream_t stream);
 
 struct PagedAttentionParams {
-  float* out = nullptr;      // (rows, heads * head_dim), row stride out_stride floats
+  float* out = nullptr;  // (rows, heads * head_dim), row stride out_stride floats
+  // Or, instead of out, the rows as the packed fp16 input of a fragment_mma product of `rows`
+  // columns (fragment_activation_index): the bits pack_fragment_activations makes of out.
+  __half* out_packed = nullptr;
   int64_t out_stride = 0;    // 0: heads * head_dim
   const float* q = nullptr;  // (rows, heads * head_dim) rotated queries, row stride q_stride floats
   int64_t q_stride = 0;      // 0: heads * head_dim

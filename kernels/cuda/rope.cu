@@ -20,17 +20,29 @@ __global__ void rope_kernel(RopeParams p) {
     rope_rotate(x, p.style == RopeStyle::kNeox ? i : 2 * i,
                 p.style == RopeStyle::kNeox ? i + half : 2 * i + 1, cs);
   }
-  if (p.k_cache == nullptr || head < p.kv_head_begin) return;
+  if ((p.k_cache == nullptr && p.paged.k == nullptr) || head < p.kv_head_begin) return;
   // Fused KV store: the rotated K head and its V head, as fp16, at the token's cache row.
   const int64_t row = p.positions[t];
-  if (row < 0 || row >= p.capacity) return;  // callers guarantee it; never write out of bounds
-  __syncthreads();                           // every pair of this head rotated
+  if (row < 0 || (p.k_cache != nullptr && row >= p.capacity)) return;  // never write out of bounds
+  __syncthreads();                                                     // every pair of this head rotated
   const int64_t kv_head = head - p.kv_head_begin;
   const int64_t width = (p.heads - p.kv_head_begin) * p.head_dim;
   const float* v = p.v + t * p.token_stride + kv_head * p.head_dim;
+  __half* k_out = nullptr;
+  __half* v_out = nullptr;
+  if (p.k_cache != nullptr) {
+    k_out = p.k_cache + row * width + kv_head * p.head_dim;
+    v_out = p.v_cache + row * width + kv_head * p.head_dim;
+  } else {  // paged_kv_store's address of the row
+    const PagedKvLayout& kv = p.paged;
+    const int64_t block = kv.block_tables[kv.row_table[t] + row / kv.block_positions];
+    const int64_t at = block * kv.block_stride + (row % kv.block_positions) * width + kv_head * p.head_dim;
+    k_out = kv.k + at;
+    v_out = kv.v + at;
+  }
   for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    p.k_cache[row * width + kv_head * p.head_dim + d] = __float2half_rn(x[d]);
-    p.v_cache[row * width + kv_head * p.head_dim + d] = __float2half_rn(v[d]);
+    k_out[d] = __float2half_rn(x[d]);
+    v_out[d] = __float2half_rn(v[d]);
   }
 }
 
@@ -68,6 +80,16 @@ Status rope_f32(const RopeParams& params, cudaStream_t stream) {
                                p.kv_head_begin >= p.heads || p.capacity <= 0)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "rope_f32: fused KV store needs both caches, v, a K head range and a capacity");
+  }
+  if (p.paged.k != nullptr &&
+      (p.k_cache != nullptr || p.v == nullptr || p.paged.v == nullptr || p.paged.block_tables == nullptr ||
+       p.paged.row_table == nullptr || p.paged.block_positions <= 0 || p.kv_head_begin < 0 ||
+       p.kv_head_begin >= p.heads || p.paged.kv_heads != p.heads - p.kv_head_begin ||
+       p.paged.head_dim != p.head_dim)) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "rope_f32: the fused paged store needs v, the pool's K/V and tables, and K heads of the pool's "
+        "shape (and no contiguous cache beside it)");
   }
   if (p.tokens == 0) return Status::ok();
   const dim3 grid(static_cast<unsigned>(p.tokens), static_cast<unsigned>(p.heads));

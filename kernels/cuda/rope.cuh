@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "core/status.hpp"
+#include "cuda/paged_kv.cuh"
 
 namespace llama_worker::kernels::cuda {
 
@@ -33,6 +34,10 @@ struct RopeParams {
   const float* v = nullptr;
   int64_t kv_head_begin = 0;
   int64_t capacity = 0;
+  // Or the fused store into a paged pool (paged.k set; k_cache null): token t is the pool row of
+  // paged.row_positions[t] (which must equal positions[t]) in its sequence's blocks, and the K and V
+  // heads land where paged_kv_store puts them, the same fp16 bits.
+  PagedKvLayout paged;
 };
 
 Status rope_f32(const RopeParams& params, cudaStream_t stream);

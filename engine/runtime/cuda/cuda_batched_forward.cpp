@@ -312,19 +312,6 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
       LW_TRY(batched_product(layer.wk, normed_, embd, n, qkv_ + qw, qkv, layer.bk, nullptr));
       LW_TRY(batched_product(layer.wv, normed_, embd, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr));
     }
-    kc::RopeParams rope;  // Q heads and K heads are adjacent in each row: one launch rotates both
-    rope.x = qkv_;
-    rope.positions = batch_positions_;
-    rope.tokens = n;
-    rope.heads = c.head_count + c.kv_head_count;
-    rope.head_dim = c.head_dim;
-    rope.rotary_dims = c.rope_dims;
-    rope.token_stride = qkv;
-    rope.freq_base = c.rope_freq_base;
-    rope.freq_scale = c.rope_freq_scale;
-    rope.style = batched_rope_style(spec.rope_style);
-    LW_TRY(kc::rope_f32(rope, stream_));
-
     kc::PagedKvLayout kv;
     kv.k = pool + (2 * static_cast<int64_t>(layer_index)) * slab;
     kv.v = pool + (2 * static_cast<int64_t>(layer_index) + 1) * slab;
@@ -335,10 +322,27 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     kv.block_tables = batch_tables_;
     kv.row_table = batch_row_tables_;
     kv.row_positions = batch_positions_;
-    LW_TRY(kc::paged_kv_store(kv, qkv_ + qw, qkv, qkv_ + qw + kvw, qkv, n, stream_));
+    // Q heads and K heads are adjacent in each row: one launch rotates both and stores K and V.
+    kc::RopeParams rope;
+    rope.x = qkv_;
+    rope.positions = batch_positions_;
+    rope.tokens = n;
+    rope.heads = c.head_count + c.kv_head_count;
+    rope.head_dim = c.head_dim;
+    rope.rotary_dims = c.rope_dims;
+    rope.token_stride = qkv;
+    rope.freq_base = c.rope_freq_base;
+    rope.freq_scale = c.rope_freq_scale;
+    rope.style = batched_rope_style(spec.rope_style);
+    rope.paged = kv;
+    rope.v = qkv_ + qw + kvw;
+    rope.kv_head_begin = c.head_count;
+    LW_TRY(kc::rope_f32(rope, stream_));
     kc::PagedAttentionParams attention;
     attention.out = attention_;
     attention.out_stride = qw;
+    // The output projection's packed input written by the attention itself when wo takes fragments.
+    attention.out_packed = layer.wo.fragments != nullptr ? packed_for(qw) : nullptr;
     attention.q = qkv_;
     attention.q_stride = qkv;
     attention.kv = kv;
@@ -346,7 +350,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     attention.heads = c.head_count;
     attention.sliding_window = spec.sliding_window;
     LW_TRY(kc::paged_attention(attention, stream_));
-    LW_TRY(batched_pack(attention_, qw, n, qw));
+    if (attention.out_packed == nullptr) LW_TRY(batched_pack(attention_, qw, n, qw));
     LW_TRY(batched_product(layer.wo, attention_, qw, n, x_, embd, nullptr, x_));
 
     LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_, packed_for(embd)));
