@@ -17,7 +17,8 @@
 # A/B in the same call, e.g. LLAMA_WORKER_BATCHED_WEIGHTS=quant), CONFORMANCE_FILTER (a gtest filter for
 # the op conformance binary), CAPI_SANITIZE (set: gpu_capi_multi_inference_tests also under
 # compute-sanitizer memcheck), KV_4096 (set: one 4,096-position stream per model, the KV pool
-# planned and measured). Logs under $OUT; a short table last.
+# planned and measured), KERNEL_BENCH (set: fragment_mma_bench if staged, KERNEL_BENCH_FILTER its
+# filter). Logs under $OUT; a short table last.
 set -u -o pipefail
 stage=${1:-.gpu-build}
 out=${OUT:-$PWD/gpu-check-out}
@@ -62,6 +63,14 @@ timeout 200 "$stage/bin/gpu_op_conformance_tests" ${CONFORMANCE_FILTER:+--gtest_
 conformance=$?
 grep -E "FAILED|Failure" "$out/op-conformance.log" | head -20
 grep -E "PASSED|tests ran" "$out/op-conformance.log" | tail -2
+
+if [ -n "${KERNEL_BENCH:-}" ] && [ -x "$stage/bin/fragment_mma_bench" ]; then
+  say "fragment_mma_bench (us per launch, fraction of the copy rate)"
+  timeout 150 "$stage/bin/fragment_mma_bench" --benchmark_min_time=0.05 --benchmark_out="$out/fragment_mma_bench.json" \
+    --benchmark_out_format=json ${KERNEL_BENCH_FILTER:+--benchmark_filter=$KERNEL_BENCH_FILTER} > "$out/fragment_mma_bench.txt" 2>&1
+  grep "copy rate" "$out/fragment_mma_bench.txt"
+  python3 ci/kernel_bench_table.py "$out/fragment_mma_bench.json"
+fi
 
 say "batched forward end to end"
 LLAMA_WORKER_GOLDEN_MODELS=$golden timeout 240 "$stage/bin/gpu_cuda_batched_tests" > "$out/batched.log" 2>&1

@@ -12,9 +12,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <random>
 #include <vector>
 
+#include "bench_device.hpp"
 #include "cuda/quant_gemv.cuh"
 #include "gguf/tensor_type.hpp"
 
@@ -22,36 +22,13 @@ namespace {
 
 using llama_worker::gguf::TensorType;
 namespace kc = llama_worker::kernels::cuda;
+using llama_worker::bench::have_device;
+using llama_worker::bench::measure_copy_rate;
 
 constexpr int kLaunches = 50;
 constexpr size_t kRotation = 256u << 20;  // bytes of distinct weights cycled through
 
 double g_copy_bytes_per_second = 0.0;
-
-bool have_device() {
-  int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
-
-double measure_copy_rate() {
-  const size_t bytes = 512u << 20;
-  void* a = nullptr;
-  void* b = nullptr;
-  if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 0.0;
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(start);
-  for (int i = 0; i < 10; ++i) cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(stop);
-  cudaEventSynchronize(stop);
-  float ms = 0.0f;
-  cudaEventElapsedTime(&ms, start, stop);
-  cudaFree(a);
-  cudaFree(b);
-  return 2.0 * 10.0 * static_cast<double>(bytes) / (ms / 1e3);  // read + write
-}
 
 void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features, int64_t in_features,
                   bool swiglu) {
@@ -63,20 +40,7 @@ void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features
   const int64_t row_bytes = in_features / traits.block_size * traits.bytes_per_block;
   const int64_t matrix_bytes = row_bytes * out_features * (swiglu ? 2 : 1);
   const int64_t sets = std::max<int64_t>(1, static_cast<int64_t>(kRotation) / matrix_bytes + 1);
-  // Host pattern: random bytes; every block's fp16 fields set to 2^-10 so values stay finite.
-  std::vector<uint8_t> host(static_cast<size_t>(matrix_bytes));
-  std::mt19937 rng(1);
-  for (auto& byte : host) byte = static_cast<uint8_t>(rng());
-  for (int64_t b = 0; b < matrix_bytes / static_cast<int64_t>(traits.bytes_per_block); ++b) {
-    uint8_t* block = host.data() + b * traits.bytes_per_block;
-    const int d_offset = type == TensorType::kQ6_K ? 208 : 0;
-    block[d_offset] = 0x00;
-    block[d_offset + 1] = 0x14;
-    if (type == TensorType::kQ4_K) {
-      block[2] = 0x00;
-      block[3] = 0x14;
-    }
-  }
+  const std::vector<uint8_t> host = llama_worker::bench::random_blocks(type, matrix_bytes);
   uint8_t* weights = nullptr;
   float* x = nullptr;
   float* y = nullptr;
