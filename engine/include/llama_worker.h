@@ -201,10 +201,12 @@ typedef struct lw_model_options {
                                  behaviour, the default), 2 .. 256 = that many through a shared,
                                  paged KV cache and one batched step per token (either backend;
                                  on LW_BACKEND_CUDA the paged cache is fp16 device memory beside
-                                 the single-inference cache, and the batched step reads an fp16
-                                 copy of every weight matrix, 2 bytes per weight, made at load;
-                                 the environment's LLAMA_WORKER_BATCHED_WEIGHTS=quant reads the
-                                 file's blocks instead, slower). The shared cache holds
+                                 the single-inference cache, and the batched step reads a copy
+                                 of every weight matrix in tensor-core order, 4.6 to 8.6 bits per
+                                 weight for the common quantized types, 2 bytes for others, made
+                                 when the cache is first allocated; the environment's
+                                 LLAMA_WORKER_BATCHED_WEIGHTS=quant reads the file's blocks
+                                 instead, slower). The shared cache holds
                                  context_length positions for every inference (each can reach the
                                  full context). */
 } lw_model_options;
