@@ -202,8 +202,8 @@ typedef struct lw_model_options {
                                  paged KV cache and one batched step per token (either backend;
                                  on LW_BACKEND_CUDA the paged cache is fp16 device memory beside
                                  the single-inference cache, and the batched step reads a copy
-                                 of every weight matrix in tensor-core order, 4.6 to 8.6 bits per
-                                 weight for the common quantized types, 2 bytes for others, made
+                                 of every weight matrix in tensor-core order, 4.6 / 8.6 bits per
+                                 weight for Q4_K / Q6_K, 2 bytes for other types, made
                                  when the cache is first allocated; the environment's
                                  LLAMA_WORKER_BATCHED_WEIGHTS=quant reads the file's blocks
                                  instead, slower). The shared cache holds

@@ -78,7 +78,9 @@ inline bool batched_tensor_cores_setting() {
 // "quant": the products decode the file's blocks themselves (quant_mma_columns /
 // quant_gemv_columns, no extra memory, slower). Measured on the H100 (2026-12-06, 13437ed, A/B in
 // one call, Qwen shape, aggregate decode at 1 / 4 / 16 / 64 streams): f16 467 / 1,069 / 1,575 /
-// 1,749 tok/s, quant 189 / 551 / 1,278 / 1,555. Copies are made only for max_inferences >= 2.
+// 1,749 tok/s, quant 189 / 551 / 1,278 / 1,555; coded vs f16 (2026-12-06 12:38, 887a975, one call,
+// Phi-3 shape): 335 / 1,308 / 4,357 / 7,387 vs 272 / 1,064 / 3,687 / 7,461. Copies are made only for
+// max_inferences >= 2.
 enum class BatchedWeights { kCoded, kHalf, kQuant };
 
 inline BatchedWeights batched_weights_setting() {
