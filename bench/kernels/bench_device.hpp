@@ -1,9 +1,10 @@
 // What the kernel benchmarks share: whether a device is there, its device-to-device copy rate
-// (the practical bandwidth ceiling, read + write bytes), and random weight blocks whose fp16 scale
+// (the practical bandwidth ceiling, read + write bytes), random weight blocks whose fp16 scale
 // fields are set to 2^-10 so every decoded value is finite (the kernels' speed does not depend on
-// the values).
+// the values), and the event-timed launch loop.
 #pragma once
 
+#include <benchmark/benchmark.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -56,6 +57,34 @@ inline std::vector<uint8_t> random_blocks(gguf::TensorType type, int64_t bytes) 
     }
   }
   return host;
+}
+
+// Runs `launch(i)` five times (a failure skips the benchmark with `failure`), then times
+// `launches` back-to-back launches per iteration with CUDA events as the iteration's manual time.
+// Returns whether the benchmark ran.
+template <typename Launch>
+bool time_launches(benchmark::State& state, int launches, const char* failure, Launch&& launch) {
+  for (int i = 0; i < 5; ++i) {
+    if (!launch(i)) {
+      state.SkipWithError(failure);
+      return false;
+    }
+  }
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  for (auto _ : state) {
+    cudaEventRecord(start);
+    for (int i = 0; i < launches; ++i) (void)launch(i);
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, start, stop);
+    state.SetIterationTime(ms / 1e3);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return true;
 }
 
 }  // namespace llama_worker::bench

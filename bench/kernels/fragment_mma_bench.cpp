@@ -77,32 +77,13 @@ void BM_FragmentMma(benchmark::State& state, TensorType type, kc::FragmentForm f
     p.up_weight = swiglu ? copies + (i % sets) * set_bytes + copy_bytes : nullptr;
     return kc::fragment_mma(p, nullptr);
   };
-  for (int i = 0; i < 5; ++i) {
-    if (!launch(i)) {
-      state.SkipWithError("fragment_mma failed");
-      return;
-    }
-  }
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  for (auto _ : state) {
-    cudaEventRecord(start);
-    for (int i = 0; i < kLaunches; ++i) (void)launch(i);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(ms / 1e3);
-  }
+  if (!llama_worker::bench::time_launches(state, kLaunches, "fragment_mma failed", launch)) return;
   state.SetBytesProcessed(state.iterations() * kLaunches * set_bytes);
   state.counters["launches"] = kLaunches;  // per iteration: real_time / launches is the time of one
   state.counters["copy_MB"] = static_cast<double>(set_bytes) / 1e6;
   state.counters["fraction_of_copy"] =
       benchmark::Counter(static_cast<double>(kLaunches * set_bytes) / g_copy_bytes_per_second,
                          benchmark::Counter::kIsIterationInvariantRate);
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   cudaFree(blocks);
   cudaFree(copies);
   cudaFree(x);

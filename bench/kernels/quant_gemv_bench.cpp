@@ -67,24 +67,7 @@ void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features
     p.up_weight = swiglu ? p.weight + row_bytes * out_features : nullptr;
     return kc::quant_gemv(p, nullptr);
   };
-  for (int i = 0; i < 5; ++i) {
-    if (!launch(i)) {
-      state.SkipWithError("quant_gemv failed");
-      return;
-    }
-  }
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  for (auto _ : state) {
-    cudaEventRecord(start);
-    for (int i = 0; i < kLaunches; ++i) (void)launch(i);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(ms / 1e3);
-  }
+  if (!llama_worker::bench::time_launches(state, kLaunches, "quant_gemv failed", launch)) return;
   state.SetBytesProcessed(state.iterations() * kLaunches * matrix_bytes);
   state.counters["us_per_launch"] =
       benchmark::Counter(static_cast<double>(kLaunches) * 1e6,
