@@ -107,7 +107,7 @@ TEST_P(FragmentMmaConformance, RepackIsTheReferenceDecodeInFp16) {
   ASSERT_TRUE(bytes);
   std::vector<__half> copy(bytes->size() / 2);
   std::memcpy(copy.data(), bytes->data(), bytes->size());
-  const int64_t padded = kernels::cuda::fragment_weight_halves(out, in) / in;
+  const int64_t padded = kernels::cuda::fragment_weight_bytes(FragmentForm::kHalf, out, in) / 2 / in;
   const auto rows = kernels::cuda::fragment_weights_to_rows(copy, padded, in);
   std::vector<float> decoded(static_cast<size_t>(in));
   for (int64_t r = 0; r < padded; ++r) {
@@ -366,11 +366,13 @@ TEST(FragmentMmaConformance, ProducersWritePackedActivationsAsThePackDoes) {
 TEST(FragmentMmaConformance, BadParametersAreErrors) {
   kernels::cuda::FragmentMmaParams p;
   EXPECT_EQ(kernels::cuda::fragment_mma(p, nullptr).code(), ErrorCode::kInvalidArgument);
-  EXPECT_FALSE(kernels::cuda::fragment_weights_support(TensorType::kF32, 24));  // not a multiple of 16
-  EXPECT_TRUE(kernels::cuda::fragment_weights_support(TensorType::kQ8_0, 32));
-  EXPECT_EQ(
-      kernels::cuda::repack_to_fragments(nullptr, nullptr, TensorType::kQ8_0, 34, 1, 32, nullptr).code(),
-      ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(kernels::cuda::fragment_form_supports(FragmentForm::kHalf, TensorType::kF32,
+                                                     24));  // not a multiple of 16
+  EXPECT_TRUE(kernels::cuda::fragment_form_supports(FragmentForm::kHalf, TensorType::kQ8_0, 32));
+  EXPECT_EQ(kernels::cuda::repack_to_fragments(nullptr, FragmentForm::kHalf, nullptr, TensorType::kQ8_0, 34,
+                                               1, 32, nullptr)
+                .code(),
+            ErrorCode::kInvalidArgument);
   // A coded form holds its own type only, at widths of whole super-blocks.
   EXPECT_TRUE(kernels::cuda::fragment_form_supports(FragmentForm::kQ4K, TensorType::kQ4_K, 512));
   EXPECT_FALSE(kernels::cuda::fragment_form_supports(FragmentForm::kQ4K, TensorType::kQ6_K, 512));

@@ -67,18 +67,6 @@ Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* we
 std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments, FragmentForm form,
                                            int64_t padded_out_features, int64_t in_features);
 
-// Halves of the fragment copy of an (out_features, in_features) matrix: out rounded up to 16, times in.
-int64_t fragment_weight_halves(int64_t out_features, int64_t in_features);
-
-// Whether a matrix of this type and width can be repacked (a decodable type, in_features a
-// multiple of 16).
-bool fragment_weights_support(gguf::TensorType type, int64_t in_features);
-
-// Decodes `weight` (out_features rows of row_bytes, device memory) into `fragments`
-// (fragment_weight_halves halves, device memory).
-Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::TensorType type, int64_t row_bytes,
-                           int64_t out_features, int64_t in_features, cudaStream_t stream);
-
 // Host-side inverse of the fragment order: (out_features, in_features) row-major halves.
 std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragments, int64_t out_features,
                                              int64_t in_features);

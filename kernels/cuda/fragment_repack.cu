@@ -208,20 +208,12 @@ bool fragment_form_supports(FragmentForm form, gguf::TensorType type, int64_t in
   }
 }
 
-bool fragment_weights_support(gguf::TensorType type, int64_t in_features) {
-  return fragment_form_supports(FragmentForm::kHalf, type, in_features);
-}
-
 int64_t fragment_weight_bytes(FragmentForm form, int64_t out_features, int64_t in_features) {
   return row_tiles(out_features) * tile_bytes_of(form, in_features);
 }
 
 int64_t fragment_row_offset_bytes(FragmentForm form, int64_t row, int64_t in_features) {
   return row / kTileRows * tile_bytes_of(form, in_features);
-}
-
-int64_t fragment_weight_halves(int64_t out_features, int64_t in_features) {
-  return row_tiles(out_features) * kTileRows * in_features;
 }
 
 Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* weight, gguf::TensorType type,
@@ -272,12 +264,6 @@ Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* we
     LW_CUDA_TRY_LAUNCH();
     return Status::ok();
   });
-}
-
-Status repack_to_fragments(__half* fragments, const uint8_t* weight, gguf::TensorType type, int64_t row_bytes,
-                           int64_t out_features, int64_t in_features, cudaStream_t stream) {
-  return repack_to_fragments(static_cast<void*>(fragments), FragmentForm::kHalf, weight, type, row_bytes,
-                             out_features, in_features, stream);
 }
 
 std::vector<__half> fragment_weights_to_rows(const std::vector<__half>& fragments, int64_t out_features,

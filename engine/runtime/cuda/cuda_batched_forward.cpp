@@ -200,11 +200,14 @@ Status CudaBackend::join_batched_qkv() {
   auto* bias = reinterpret_cast<float*>(batched_qkv_biases_.data());
   LW_CUDA_TRY(cudaMemsetAsync(bias, 0, static_cast<size_t>(batched_qkv_biases_.bytes()), stream_));
   for (DeviceLayer* layer : joined) {
-    const std::pair<const float*, int64_t> parts[] = {{layer->bq, 0}, {layer->bk, qw}, {layer->bv, qw + kvw}};
-    for (const auto& [source, offset] : parts) {
-      if (source == nullptr) continue;
-      const int64_t width = offset == 0 ? qw : kvw;
-      LW_CUDA_TRY(cudaMemcpyAsync(bias + offset, source, static_cast<size_t>(width * 4),
+    struct Part {
+      const float* source;
+      int64_t offset, width;
+    };
+    for (const Part& part :
+         {Part{layer->bq, 0, qw}, Part{layer->bk, qw, kvw}, Part{layer->bv, qw + kvw, kvw}}) {
+      if (part.source == nullptr) continue;
+      LW_CUDA_TRY(cudaMemcpyAsync(bias + part.offset, part.source, static_cast<size_t>(part.width * 4),
                                   cudaMemcpyDeviceToDevice, stream_));
     }
     layer->batched_qkv = layer->wq;
