@@ -13,17 +13,20 @@
 //
 // kHalf: 1 step = 1 input tile (16 inputs), codes are the fp16 values; no records.
 // kQ4K:  1 step = 4 input tiles (64 inputs, two Q4_K sub-blocks a, b); code word j (of 4) holds
-//        tile j's 8 slots as nibbles (slot s in bits 4 s .. 4 s + 3): the file's 4-bit q. Scale
+//        tile j's 8 slots as nibbles, slot 2 r + h in bits 16 h + 4 r (so one shift and one mask
+//        put a register's two nibbles into the two halves of a half2): the file's 4-bit q. Scale
 //        record (8 bytes per g): row g's (scale a, min a, scale b, min b) 6-bit values as bytes,
 //        then row g + 8's. Super record (8 bytes per g): row g's fp16 d, dmin, then row g + 8's.
-//        Value: fma(d * scale, q, -(dmin * min)), which is the reference's (d*scale)*q - dmin*min
-//        bit for bit: d*scale (11 + 6 bits) and its product with q (4 more bits) are exact in fp32,
-//        so the one rounding of the subtraction is the only rounding either way.
 // kQ6K:  1 step = 2 input tiles (32 inputs); bytes 8 j .. 8 j + 7 hold tile j's 8 slots, each the
 //        file's 6-bit q (0..63). Scale record (4 bytes per g): the int8 scales of (row g, tile 0),
 //        (row g + 8, tile 0), (row g, tile 1), (row g + 8, tile 1) (Q6_K has one per 16 inputs).
-//        Super record (4 bytes per g): row g's fp16 d, then row g + 8's. Value: (d * scale) * (q - 32),
-//        the reference's operations.
+//        Super record (4 bytes per g): row g's fp16 d, then row g + 8's.
+// The coded forms hold the file's values losslessly (coded_fragments_to_rows decodes them to the
+// reference decoder's values bit for bit). The kernel computes each weight in fp16 arithmetic, two
+// at a time: q exactly (2^10 + q built from the bits, minus 2^10), then Q4_K fma(q, s, -m) and Q6_K
+// s * (q - 32), with s = fp16(d * scale) and m = fp16(dmin * min) rounded once from their exact
+// fp32 products, and one rounding of the result: within about one fp16 rounding of the value the
+// kHalf copy holds (the products' NMSE against the CPU reference is checked in the same budget).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -38,15 +41,6 @@ constexpr int kTileRows = 16;
 constexpr int kTileInputs = 16;
 constexpr int kSuperInputs = 256;
 constexpr int kStepBytes = 32 * 16;  // codes of one step: 16 bytes per lane
-
-// Exact float of a small non-negative integer (< 2^23) without the slow int-to-float conversion.
-__host__ __device__ __forceinline__ float small_int_float(uint32_t q) {
-#ifdef __CUDA_ARCH__
-  return __fsub_rn(__uint_as_float(0x4B000000u | q), 8388608.0f);
-#else
-  return static_cast<float>(q);
-#endif
-}
 
 struct HalfForm {
   static constexpr FragmentForm kForm = FragmentForm::kHalf;
@@ -63,9 +57,15 @@ struct HalfForm {
   }
 };
 
-__device__ __forceinline__ uint32_t pack_halves(float low, float high) {
-  const __half2 h = __floats2half2_rn(low, high);
-  return *reinterpret_cast<const uint32_t*>(&h);
+__device__ __forceinline__ uint32_t half2_bits(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
+__device__ __forceinline__ __half2 bits_half2(uint32_t bits) {
+  return *reinterpret_cast<const __half2*>(&bits);
+}
+// fp16 of an exact fp32 product of an fp16 and a small integer, broadcast to both halves.
+__device__ __forceinline__ __half2 scale_pair(uint32_t half_bits, int integer) {
+  const float value = __fmul_rn(__half2float(__ushort_as_half(static_cast<unsigned short>(half_bits))),
+                                static_cast<float>(integer));
+  return __float2half2_rn(value);
 }
 
 struct Q4KForm {
@@ -88,17 +88,19 @@ struct Q4KForm {
                           : j == 2 ? load.codes.z
                                    : load.codes.w;
     const int shift = 16 * (j / 2);  // sub-block a (tiles 0, 1) or b (tiles 2, 3)
+    __half2 s[2], m[2];
+#pragma unroll
+    for (int row = 0; row < 2; ++row) {
+      const uint32_t scales = row == 0 ? load.scales.x : load.scales.y;
+      const uint32_t supers = row == 0 ? load.supers.x : load.supers.y;
+      s[row] = scale_pair(supers & 0xFFFF, static_cast<int>((scales >> shift) & 0xFF));
+      m[row] = __hneg2(scale_pair(supers >> 16, static_cast<int>((scales >> (shift + 8)) & 0xFF)));
+    }
+    const __half2 offset = bits_half2(0x64006400u);  // 1024, 1024
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
-      const uint32_t scales = r % 2 == 0 ? load.scales.x : load.scales.y;
-      const uint32_t supers = r % 2 == 0 ? load.supers.x : load.supers.y;
-      const float d = __half2float(__ushort_as_half(static_cast<unsigned short>(supers & 0xFFFF)));
-      const float dmin = __half2float(__ushort_as_half(static_cast<unsigned short>(supers >> 16)));
-      const float s = __fmul_rn(d, small_int_float((scales >> shift) & 0xFF));
-      const float m = __fmul_rn(dmin, small_int_float((scales >> (shift + 8)) & 0xFF));
-      const float low = __fmaf_rn(s, small_int_float((word >> (8 * r)) & 0xF), -m);
-      const float high = __fmaf_rn(s, small_int_float((word >> (8 * r + 4)) & 0xF), -m);
-      a[r] = pack_halves(low, high);
+      const __half2 q = __hsub2(bits_half2(((word >> (4 * r)) & 0x000F000Fu) | 0x64006400u), offset);
+      a[r] = half2_bits(__hfma2(q, s[r % 2], m[r % 2]));
     }
   }
 };
@@ -118,22 +120,21 @@ struct Q6KForm {
         records + steps * kScaleBytes + step / (kSuperInputs / kStepInputs) * kSuperBytes + 4 * g);
   }
   __device__ static void fragment(const Load& load, int j, uint32_t (&a)[4]) {
-    const uint32_t low_word = j == 0 ? load.codes.x : load.codes.z;
-    const uint32_t high_word = j == 0 ? load.codes.y : load.codes.w;
+    __half2 s[2];
+#pragma unroll
+    for (int row = 0; row < 2; ++row) {
+      const int scale = static_cast<int8_t>((load.scales >> (8 * (2 * j + row))) & 0xFF);
+      s[row] = scale_pair(row == 0 ? load.supers & 0xFFFF : load.supers >> 16, scale);
+    }
+    const __half2 offset = bits_half2(0x64206420u);  // 1056 = 1024 + 32, twice
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
-      const float d = __half2float(__ushort_as_half(
-          static_cast<unsigned short>(r % 2 == 0 ? load.supers & 0xFFFF : load.supers >> 16)));
-      const int scale = static_cast<int8_t>((load.scales >> (8 * (2 * j + r % 2))) & 0xFF);
-      const float ds = __fmul_rn(d, static_cast<float>(scale));
-      const uint32_t word = r < 2 ? low_word : high_word;
-      const int shift = 16 * (r % 2);
-      // q - 32 exactly: (2^23 + q) - (2^23 + 32).
-      const float low =
-          __fmul_rn(ds, __fsub_rn(__uint_as_float(0x4B000000u | ((word >> shift) & 0xFF)), 8388640.0f));
-      const float high =
-          __fmul_rn(ds, __fsub_rn(__uint_as_float(0x4B000000u | ((word >> (shift + 8)) & 0xFF)), 8388640.0f));
-      a[r] = pack_halves(low, high);
+      const uint32_t word =
+          r < 2 ? (j == 0 ? load.codes.x : load.codes.z) : (j == 0 ? load.codes.y : load.codes.w);
+      // Bytes 2 (r % 2) and 2 (r % 2) + 1 of the word under the exponent byte 0x64: 1024 + q twice.
+      const uint32_t selector = r % 2 == 0 ? 0x4140u : 0x4342u;
+      const __half2 q = __hsub2(bits_half2(__byte_perm(word, 0x64646464u, selector)), offset);
+      a[r] = half2_bits(__hmul2(q, s[r % 2]));
     }
   }
 };

@@ -39,9 +39,9 @@ namespace llama_worker::kernels::cuda {
 
 // How a fragment copy holds its values (layouts in fragment_forms.cuh). kHalf takes any decodable
 // type, 2 bytes per weight. The coded forms keep the file's quantized values and scales, moved
-// into fragment order (Q4_K 4.625 bits per weight, Q6_K 8.56), and are decoded in registers into
-// exactly the fp16 values kHalf holds: a product's bits do not depend on the form beyond the
-// order of its sums (k_split and the step of each form).
+// into fragment order (Q4_K 4.625 bits per weight, Q6_K 8.56), and are decoded in registers in
+// fp16 arithmetic (within about one fp16 rounding of the kHalf values). Either way a column's
+// bits do not depend on the other columns of the call.
 enum class FragmentForm : uint8_t { kHalf, kQ4K, kQ6K };
 
 // The coded form for a type (kHalf where there is none).
@@ -62,8 +62,9 @@ bool fragment_form_supports(FragmentForm form, gguf::TensorType type, int64_t in
 Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* weight, gguf::TensorType type,
                            int64_t row_bytes, int64_t out_features, int64_t in_features, cudaStream_t stream);
 
-// Host twin of a coded copy's decoding (kQ4K / kQ6K): the fp32 value of every weight, (out_features
-// rounded up to 16) x in_features row-major, computed as the kernel does before its fp16 rounding.
+// Host inverse of a coded copy (kQ4K / kQ6K): the fp32 value of every weight, (out_features rounded
+// up to 16) x in_features row-major, by the reference decoder's formula from the copy's codes and
+// scales (the layout is lossless: these are quant::dequantize_row's values bit for bit).
 std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments, FragmentForm form,
                                            int64_t padded_out_features, int64_t in_features);
 

@@ -2,7 +2,6 @@
 // inverses (the tests' way back to row order). Layouts: fragment_forms.cuh.
 #include <cuda_fp16.h>
 
-#include <cmath>
 #include <string>
 
 #include "cuda/cuda_check.hpp"
@@ -109,7 +108,7 @@ __global__ void repack_coded_kernel(uint8_t* fragments, const uint8_t* weight, i
       if (block == nullptr) continue;
       const int e = static_cast<int>(input % ff::kSuperInputs);
       if constexpr (kQ4K) {
-        words[j] |= q4k_nibble(block, e) << (4 * slot);
+        words[j] |= q4k_nibble(block, e) << (16 * (slot % 2) + 4 * (slot / 2));
       } else {
         const int byte = 8 * j + slot;
         words[byte / 4] |= q6k_code(block, e) << (8 * (byte % 4));
@@ -304,13 +303,15 @@ std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments
       const int64_t super = records + steps * scale_bytes + input / ff::kSuperInputs * super_bytes;
       float value = 0.0f;
       if (q4k) {
-        const uint32_t q = (byte_at(codes + 4 * j + slot / 2) >> (4 * (slot % 2))) & 0xF;
+        const uint32_t word = byte_at(codes + 4 * j) | (byte_at(codes + 4 * j + 1) << 8) |
+                              (byte_at(codes + 4 * j + 2) << 16) | (byte_at(codes + 4 * j + 3) << 24);
+        const uint32_t q = (word >> (16 * (slot % 2) + 4 * (slot / 2))) & 0xF;
         const int64_t scale_record = records + step * scale_bytes + 8 * g + 4 * half + 2 * (j / 2);
         const float d = host_half(u16_at(super + 8 * g + 4 * half));
         const float dmin = host_half(u16_at(super + 8 * g + 4 * half + 2));
         const float s = d * static_cast<float>(byte_at(scale_record));
         const float m = dmin * static_cast<float>(byte_at(scale_record + 1));
-        value = std::fma(s, static_cast<float>(q), -m);
+        value = s * static_cast<float>(q) - m;  // d * scale and its product with q are exact in fp32
       } else {
         const uint32_t q = byte_at(codes + 8 * j + slot);
         const auto scale = static_cast<int8_t>(byte_at(records + step * scale_bytes + 4 * g + 2 * j + half));
