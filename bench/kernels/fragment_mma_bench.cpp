@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
       {"phi3_output_Q6_K", TensorType::kQ6_K, 32064, 3072, false},
       {"qwen_qkv_Q5_0", TensorType::kQ5_0, 1152, 896, false},
       {"qwen_down_Q4_K", TensorType::kQ4_K, 896, 4864, false},
+      {"qwen_output_Q8_0", TensorType::kQ8_0, 151936, 896, false},
   };
   for (const Case& c : cases) {
     std::vector<kc::FragmentForm> forms{kc::fragment_form_for(c.type)};

@@ -1,8 +1,8 @@
 // fragment_mma (the batched step's products over weights repacked into mma fragment order):
 //   - the fp16 copy (kHalf), put back in row order on the host, equals the CPU reference decoder's
 //     values rounded to fp16, bit for bit, for every type (rows past the end are zeros);
-//   - the coded copies (Q4_K, Q6_K), decoded on the host as the kernel decodes them, equal the CPU
-//     reference decoder's fp32 values bit for bit;
+//   - the coded copies (Q4_K, Q6_K; Q8_0 and Q5_0 in kQ8) hold the file's values losslessly: decoded
+//     on the host, they equal the CPU reference decoder's fp32 values bit for bit;
 //   - the product (activations packed by pack_fragment_activations) matches the CPU matmul within
 //     an fp16-operand NMSE budget;
 //   - bit for bit column invariant: every column of a call of n columns (1 to 130, so several
@@ -35,7 +35,7 @@ using gguf::TensorType;
 using kernels::cuda::FragmentForm;
 using kernels::testing::DeviceBuffer;
 
-const TensorType kTypes[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0,
+const TensorType kTypes[] = {TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kQ5_0, TensorType::kQ4_0,
                              TensorType::kQ8_0, TensorType::kF16,  TensorType::kF32};
 // fp16 weights and activations, fp32 accumulation, as quant_mma_columns.
 constexpr double kBudget = 2e-6;
@@ -82,7 +82,8 @@ Status repack(DeviceBuffer<uint8_t>& fragments, const std::vector<uint8_t>& weig
 }
 
 TEST(FragmentMmaConformance, ShapesCoverEverySplit) {
-  for (const FragmentForm form : {FragmentForm::kHalf, FragmentForm::kQ4K, FragmentForm::kQ6K}) {
+  for (const FragmentForm form :
+       {FragmentForm::kHalf, FragmentForm::kQ4K, FragmentForm::kQ6K, FragmentForm::kQ8}) {
     std::set<int> splits;
     for (const Shape& shape : shapes())
       splits.insert(kernels::cuda::fragment_mma_k_split(shape.out, shape.in, form));
@@ -377,6 +378,8 @@ TEST(FragmentMmaConformance, BadParametersAreErrors) {
   EXPECT_TRUE(kernels::cuda::fragment_form_supports(FragmentForm::kQ4K, TensorType::kQ4_K, 512));
   EXPECT_FALSE(kernels::cuda::fragment_form_supports(FragmentForm::kQ4K, TensorType::kQ6_K, 512));
   EXPECT_FALSE(kernels::cuda::fragment_form_supports(FragmentForm::kQ6K, TensorType::kQ4_K, 512));
+  EXPECT_TRUE(kernels::cuda::fragment_form_supports(FragmentForm::kQ8, TensorType::kQ5_0, 96));
+  EXPECT_FALSE(kernels::cuda::fragment_form_supports(FragmentForm::kQ8, TensorType::kQ4_K, 256));
   DeviceBuffer<uint8_t> copy, weights;
   ASSERT_TRUE(copy.allocate(4096));
   ASSERT_TRUE(weights.allocate(4096));

@@ -21,6 +21,10 @@
 //        file's 6-bit q (0..63). Scale record (4 bytes per g): the int8 scales of (row g, tile 0),
 //        (row g + 8, tile 0), (row g, tile 1), (row g + 8, tile 1) (Q6_K has one per 16 inputs).
 //        Super record (4 bytes per g): row g's fp16 d, then row g + 8's.
+// kQ8:   Q8_0, Q5_0 and Q4_0 (value d * q, q a signed integer of 8, 5 or 4 bits): 1 step = 2 input
+//        tiles (32 inputs, one file block); bytes as kQ6K's, each q + 128. Scale record (4 bytes
+//        per g): row g's fp16 d, then row g + 8's; no super records. The kernel's fp16 product
+//        q * d is exact before its one rounding, so these weights are the kHalf copy's bit for bit.
 // The coded forms hold the file's values losslessly (coded_fragments_to_rows decodes them to the
 // reference decoder's values bit for bit). The kernel computes each weight in fp16 arithmetic, two
 // at a time: q exactly (2^10 + q built from the bits, minus 2^10), then Q4_K fma(q, s, -m) and Q6_K
@@ -135,6 +139,31 @@ struct Q6KForm {
       const uint32_t selector = r % 2 == 0 ? 0x4140u : 0x4342u;
       const __half2 q = __hsub2(bits_half2(__byte_perm(word, 0x64646464u, selector)), offset);
       a[r] = half2_bits(__hmul2(q, s[r % 2]));
+    }
+  }
+};
+
+struct ByteForm {
+  static constexpr FragmentForm kForm = FragmentForm::kQ8;
+  static constexpr int kStepInputs = 32, kTilesPerStep = 2, kScaleBytes = 32, kSuperBytes = 0;
+  struct Load {
+    uint4 codes;
+    uint32_t scales;  // fp16 d of row g | row g + 8's << 16 (the 32-input block's)
+  };
+  __device__ static void load_records(const uint8_t* records, int64_t, int64_t step, int g, Load& load) {
+    load.scales = *reinterpret_cast<const uint32_t*>(records + step * kScaleBytes + 4 * g);
+  }
+  __device__ static void fragment(const Load& load, int j, uint32_t (&a)[4]) {
+    const __half2 d[2] = {__half2half2(__ushort_as_half(static_cast<unsigned short>(load.scales & 0xFFFF))),
+                          __half2half2(__ushort_as_half(static_cast<unsigned short>(load.scales >> 16)))};
+    const __half2 offset = bits_half2(0x64806480u);  // 1152 = 1024 + 128, twice
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const uint32_t word =
+          r < 2 ? (j == 0 ? load.codes.x : load.codes.z) : (j == 0 ? load.codes.y : load.codes.w);
+      const uint32_t selector = r % 2 == 0 ? 0x4140u : 0x4342u;
+      const __half2 q = __hsub2(bits_half2(__byte_perm(word, 0x64646464u, selector)), offset);
+      a[r] = half2_bits(__hmul2(q, d[r % 2]));
     }
   }
 };

@@ -288,6 +288,8 @@ int step_inputs(FragmentForm form) {
       return fragment_forms::Q4KForm::kStepInputs;
     case FragmentForm::kQ6K:
       return fragment_forms::Q6KForm::kStepInputs;
+    case FragmentForm::kQ8:
+      return fragment_forms::ByteForm::kStepInputs;
     default:
       return fragment_forms::HalfForm::kStepInputs;
   }
@@ -357,16 +359,21 @@ Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
   if (row_tiles(p.out_features) > 2147483647) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: too many rows");
   }
-  if (p.form != FragmentForm::kHalf && p.in_features % fragment_forms::kSuperInputs != 0) {
-    return make_error(ErrorCode::kInvalidArgument, std::string("fragment_mma: the ") +
-                                                       fragment_form_name(p.form) +
-                                                       " form needs a width that is a multiple of 256");
+  const int64_t whole = p.form == FragmentForm::kQ4K || p.form == FragmentForm::kQ6K
+                            ? fragment_forms::kSuperInputs
+                            : step_inputs(p.form);
+  if (p.in_features % whole != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string("fragment_mma: the ") + fragment_form_name(p.form) +
+                          " form needs a width that is a multiple of " + std::to_string(whole));
   }
   switch (p.form) {
     case FragmentForm::kQ4K:
       return launch_form<fragment_forms::Q4KForm>(p, stream);
     case FragmentForm::kQ6K:
       return launch_form<fragment_forms::Q6KForm>(p, stream);
+    case FragmentForm::kQ8:
+      return launch_form<fragment_forms::ByteForm>(p, stream);
     default:
       return launch_form<fragment_forms::HalfForm>(p, stream);
   }

@@ -39,10 +39,11 @@ namespace llama_worker::kernels::cuda {
 
 // How a fragment copy holds its values (layouts in fragment_forms.cuh). kHalf takes any decodable
 // type, 2 bytes per weight. The coded forms keep the file's quantized values and scales, moved
-// into fragment order (Q4_K 4.625 bits per weight, Q6_K 8.56), and are decoded in registers in
+// into fragment order (Q4_K 4.625 bits per weight, Q6_K 8.56, Q8_0 / Q5_0 / Q4_0 in kQ8 8.5), and
+// are decoded in registers in
 // fp16 arithmetic (within about one fp16 rounding of the kHalf values). Either way a column's
 // bits do not depend on the other columns of the call.
-enum class FragmentForm : uint8_t { kHalf, kQ4K, kQ6K };
+enum class FragmentForm : uint8_t { kHalf, kQ4K, kQ6K, kQ8 };
 
 // The coded form for a type (kHalf where there is none).
 FragmentForm fragment_form_for(gguf::TensorType type);
@@ -54,7 +55,7 @@ int64_t fragment_weight_bytes(FragmentForm form, int64_t out_features, int64_t i
 int64_t fragment_row_offset_bytes(FragmentForm form, int64_t row, int64_t in_features);
 
 // Whether `form` can hold a matrix of this type and width (kHalf: a decodable type, width a
-// multiple of 16; kQ4K / kQ6K: that type).
+// multiple of 16; kQ4K / kQ6K: that type, whole super-blocks; kQ8: Q8_0, Q5_0 or Q4_0).
 bool fragment_form_supports(FragmentForm form, gguf::TensorType type, int64_t in_features);
 
 // Repacks `weight` (out_features rows of row_bytes, device memory) into `fragments`
@@ -62,7 +63,7 @@ bool fragment_form_supports(FragmentForm form, gguf::TensorType type, int64_t in
 Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* weight, gguf::TensorType type,
                            int64_t row_bytes, int64_t out_features, int64_t in_features, cudaStream_t stream);
 
-// Host inverse of a coded copy (kQ4K / kQ6K): the fp32 value of every weight, (out_features rounded
+// Host inverse of a coded copy (kQ4K / kQ6K / kQ8): the fp32 value of every weight, (out_features rounded
 // up to 16) x in_features row-major, by the reference decoder's formula from the copy's codes and
 // scales (the layout is lossless: these are quant::dequantize_row's values bit for bit).
 std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments, FragmentForm form,

@@ -81,23 +81,39 @@ __device__ __forceinline__ uint32_t q6k_scale_byte(const uint8_t* block, int e) 
   return block[192 + 8 * (e / 128) + (e % 32) / 16 + 2 * ((e % 128) / 32)];
 }
 __device__ __forceinline__ uint32_t load_u16(const uint8_t* p) { return p[0] | (p[1] << 8); }
+// The legacy 32-element blocks (fp16 d first): q + 128 of element e, q = value / d.
+template <gguf::TensorType kType>
+__device__ __forceinline__ uint32_t byte_code(const uint8_t* block, int e) {
+  if constexpr (kType == gguf::TensorType::kQ8_0) {
+    return static_cast<uint32_t>(static_cast<int>(static_cast<int8_t>(block[2 + e])) + 128);
+  } else {
+    const uint8_t* qs = block + (kType == gguf::TensorType::kQ5_0 ? 6 : 2);
+    const uint32_t low = e < 16 ? qs[e] & 0xF : qs[e - 16] >> 4;
+    if constexpr (kType == gguf::TensorType::kQ5_0) {
+      const uint32_t high = ((load_u16(block + 2) | (load_u16(block + 4) << 16)) >> e) & 1u;
+      return (low | (high << 4)) - 16 + 128;
+    } else {
+      return low - 8 + 128;
+    }
+  }
+}
 
 // Coded forms: one thread per (row tile, step, lane): its 16 code bytes; lanes with t = 0 also
 // write their g's scale record and, on a super-block's first step, its super record. Rows past
 // the matrix's end get zero codes, scales and d.
-template <typename Form>
+template <typename Form, gguf::TensorType kType>
 __global__ void repack_coded_kernel(uint8_t* fragments, const uint8_t* weight, int64_t row_bytes,
                                     int64_t out_features, int64_t in_features, int64_t threads) {
+  using Traits = BlockTraits<kType>;
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= threads) return;
   const int lane = static_cast<int>(index % 32);
   const int64_t steps = in_features / Form::kStepInputs;
   const int64_t step = (index / 32) % steps, tile = index / 32 / steps;
-  constexpr bool kQ4K = Form::kForm == FragmentForm::kQ4K;
-  constexpr int kBlockBytes = kQ4K ? 144 : 210;
   uint8_t* tile_base = fragments + tile * ff::tile_bytes<Form>(in_features);
   const auto block_of = [&](int64_t row, int64_t input) -> const uint8_t* {
-    return row < out_features ? weight + row * row_bytes + input / ff::kSuperInputs * kBlockBytes : nullptr;
+    return row < out_features ? weight + row * row_bytes + input / Traits::kElements * Traits::kBytes
+                              : nullptr;
   };
   uint32_t words[4] = {0, 0, 0, 0};
   for (int j = 0; j < Form::kTilesPerStep; ++j) {
@@ -106,12 +122,14 @@ __global__ void repack_coded_kernel(uint8_t* fragments, const uint8_t* weight, i
       const int64_t input = step * Form::kStepInputs + j * kTileInputs + slot_input(lane, slot);
       const uint8_t* block = block_of(row, input);
       if (block == nullptr) continue;
-      const int e = static_cast<int>(input % ff::kSuperInputs);
-      if constexpr (kQ4K) {
+      const int e = static_cast<int>(input % Traits::kElements);
+      const int byte = 8 * j + slot;
+      if constexpr (kType == gguf::TensorType::kQ4_K) {
         words[j] |= q4k_nibble(block, e) << (16 * (slot % 2) + 4 * (slot / 2));
-      } else {
-        const int byte = 8 * j + slot;
+      } else if constexpr (kType == gguf::TensorType::kQ6_K) {
         words[byte / 4] |= q6k_code(block, e) << (8 * (byte % 4));
+      } else {
+        words[byte / 4] |= byte_code<kType>(block, e) << (8 * (byte % 4));
       }
     }
   }
@@ -125,8 +143,8 @@ __global__ void repack_coded_kernel(uint8_t* fragments, const uint8_t* weight, i
     const int64_t row = tile * kTileRows + g + 8 * half;
     const uint8_t* block = block_of(row, first_input);
     if (block == nullptr) continue;
-    const int e = static_cast<int>(first_input % ff::kSuperInputs);
-    if constexpr (kQ4K) {
+    const int e = static_cast<int>(first_input % Traits::kElements);
+    if constexpr (kType == gguf::TensorType::kQ4_K) {
       int scale = 0, min = 0;
       uint32_t word = 0;
       for (int sub = 0; sub < 2; ++sub) {
@@ -135,21 +153,29 @@ __global__ void repack_coded_kernel(uint8_t* fragments, const uint8_t* weight, i
       }
       scale_words[half] = word;
       super_words[half] = load_u16(block) | (load_u16(block + 2) << 16);
-    } else {
+    } else if constexpr (kType == gguf::TensorType::kQ6_K) {
       scale_words[0] |= q6k_scale_byte(block, e) << (8 * half);
       scale_words[0] |= q6k_scale_byte(block, e + kTileInputs) << (8 * (2 + half));
       super_words[0] |= load_u16(block + 208) << (16 * half);
+    } else {
+      scale_words[0] |= load_u16(block) << (16 * half);
     }
   }
-  const bool super_first = first_input % ff::kSuperInputs == 0;
-  uint8_t* supers = records + steps * Form::kScaleBytes + first_input / ff::kSuperInputs * Form::kSuperBytes;
-  if constexpr (kQ4K) {
-    *reinterpret_cast<uint2*>(records + step * Form::kScaleBytes + 8 * g) =
-        make_uint2(scale_words[0], scale_words[1]);
-    if (super_first) *reinterpret_cast<uint2*>(supers + 8 * g) = make_uint2(super_words[0], super_words[1]);
+  uint8_t* scale_record = records + step * Form::kScaleBytes;
+  if constexpr (kType == gguf::TensorType::kQ4_K) {
+    *reinterpret_cast<uint2*>(scale_record + 8 * g) = make_uint2(scale_words[0], scale_words[1]);
   } else {
-    *reinterpret_cast<uint32_t*>(records + step * Form::kScaleBytes + 4 * g) = scale_words[0];
-    if (super_first) *reinterpret_cast<uint32_t*>(supers + 4 * g) = super_words[0];
+    *reinterpret_cast<uint32_t*>(scale_record + 4 * g) = scale_words[0];
+  }
+  if constexpr (Form::kSuperBytes > 0) {
+    if (first_input % ff::kSuperInputs != 0) return;
+    uint8_t* supers =
+        records + steps * Form::kScaleBytes + first_input / ff::kSuperInputs * Form::kSuperBytes;
+    if constexpr (kType == gguf::TensorType::kQ4_K) {
+      *reinterpret_cast<uint2*>(supers + 8 * g) = make_uint2(super_words[0], super_words[1]);
+    } else {
+      *reinterpret_cast<uint32_t*>(supers + 4 * g) = super_words[0];
+    }
   }
 }
 
@@ -164,6 +190,8 @@ int64_t tile_bytes_of(FragmentForm form, int64_t in_features) {
       return form_tile_bytes<ff::Q4KForm>(in_features);
     case FragmentForm::kQ6K:
       return form_tile_bytes<ff::Q6KForm>(in_features);
+    case FragmentForm::kQ8:
+      return form_tile_bytes<ff::ByteForm>(in_features);
     default:
       return form_tile_bytes<ff::HalfForm>(in_features);
   }
@@ -179,6 +207,10 @@ FragmentForm fragment_form_for(gguf::TensorType type) {
       return FragmentForm::kQ4K;
     case gguf::TensorType::kQ6_K:
       return FragmentForm::kQ6K;
+    case gguf::TensorType::kQ8_0:
+    case gguf::TensorType::kQ5_0:
+    case gguf::TensorType::kQ4_0:
+      return FragmentForm::kQ8;
     default:
       return FragmentForm::kHalf;
   }
@@ -190,6 +222,8 @@ const char* fragment_form_name(FragmentForm form) {
       return "q4k";
     case FragmentForm::kQ6K:
       return "q6k";
+    case FragmentForm::kQ8:
+      return "q8";
     default:
       return "f16";
   }
@@ -202,6 +236,10 @@ bool fragment_form_supports(FragmentForm form, gguf::TensorType type, int64_t in
       return type == gguf::TensorType::kQ4_K && in_features % ff::kSuperInputs == 0;
     case FragmentForm::kQ6K:
       return type == gguf::TensorType::kQ6_K && in_features % ff::kSuperInputs == 0;
+    case FragmentForm::kQ8:
+      return (type == gguf::TensorType::kQ8_0 || type == gguf::TensorType::kQ5_0 ||
+              type == gguf::TensorType::kQ4_0) &&
+             in_features % ff::ByteForm::kStepInputs == 0;
     default:
       return static_cast<bool>(visit_weight_type(type, [](auto) { return Status::ok(); }));
   }
@@ -239,17 +277,32 @@ Status repack_to_fragments(void* fragments, FragmentForm form, const uint8_t* we
     return static_cast<unsigned>((threads + kThreads - 1) / kThreads);
   };
   if (form != FragmentForm::kHalf) {
-    const bool q4k = form == FragmentForm::kQ4K;
-    const int64_t steps = in_features / (q4k ? ff::Q4KForm::kStepInputs : ff::Q6KForm::kStepInputs);
-    const int64_t threads = row_tiles(out_features) * steps * 32;
+    const int64_t step_inputs = form == FragmentForm::kQ4K   ? ff::Q4KForm::kStepInputs
+                                : form == FragmentForm::kQ6K ? ff::Q6KForm::kStepInputs
+                                                             : ff::ByteForm::kStepInputs;
+    const int64_t threads = row_tiles(out_features) * (in_features / step_inputs) * 32;
     LW_ASSIGN_OR_RETURN(const unsigned blocks, grid(threads));
     auto* out = static_cast<uint8_t*>(fragments);
-    if (q4k) {
-      repack_coded_kernel<ff::Q4KForm>
-          <<<blocks, kThreads, 0, stream>>>(out, weight, row_bytes, out_features, in_features, threads);
-    } else {
-      repack_coded_kernel<ff::Q6KForm>
-          <<<blocks, kThreads, 0, stream>>>(out, weight, row_bytes, out_features, in_features, threads);
+    const auto run = [&](auto kernel) {
+      kernel<<<blocks, kThreads, 0, stream>>>(out, weight, row_bytes, out_features, in_features, threads);
+    };
+    using gguf::TensorType;
+    switch (type) {
+      case TensorType::kQ4_K:
+        run(repack_coded_kernel<ff::Q4KForm, TensorType::kQ4_K>);
+        break;
+      case TensorType::kQ6_K:
+        run(repack_coded_kernel<ff::Q6KForm, TensorType::kQ6_K>);
+        break;
+      case TensorType::kQ8_0:
+        run(repack_coded_kernel<ff::ByteForm, TensorType::kQ8_0>);
+        break;
+      case TensorType::kQ5_0:
+        run(repack_coded_kernel<ff::ByteForm, TensorType::kQ5_0>);
+        break;
+      default:
+        run(repack_coded_kernel<ff::ByteForm, TensorType::kQ4_0>);
+        break;
     }
     LW_CUDA_TRY_LAUNCH();
     return Status::ok();
@@ -281,10 +334,16 @@ std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments
                                            int64_t padded_out_features, int64_t in_features) {
   std::vector<float> rows(static_cast<size_t>(padded_out_features * in_features), 0.0f);
   if (form == FragmentForm::kHalf) return rows;
-  const bool q4k = form == FragmentForm::kQ4K;
-  const int step_inputs = q4k ? ff::Q4KForm::kStepInputs : ff::Q6KForm::kStepInputs;
-  const int scale_bytes = q4k ? ff::Q4KForm::kScaleBytes : ff::Q6KForm::kScaleBytes;
-  const int super_bytes = q4k ? ff::Q4KForm::kSuperBytes : ff::Q6KForm::kSuperBytes;
+  const bool q4k = form == FragmentForm::kQ4K, q6k = form == FragmentForm::kQ6K;
+  const int step_inputs = q4k   ? ff::Q4KForm::kStepInputs
+                          : q6k ? ff::Q6KForm::kStepInputs
+                                : ff::ByteForm::kStepInputs;
+  const int scale_bytes = q4k   ? ff::Q4KForm::kScaleBytes
+                          : q6k ? ff::Q6KForm::kScaleBytes
+                                : ff::ByteForm::kScaleBytes;
+  const int super_bytes = q4k   ? ff::Q4KForm::kSuperBytes
+                          : q6k ? ff::Q6KForm::kSuperBytes
+                                : ff::ByteForm::kSuperBytes;
   const int64_t steps = in_features / step_inputs, tile_bytes = tile_bytes_of(form, in_features);
   const auto byte_at = [&](int64_t offset) {
     return static_cast<uint32_t>(fragments[static_cast<size_t>(offset)]);
@@ -312,6 +371,10 @@ std::vector<float> coded_fragments_to_rows(const std::vector<uint8_t>& fragments
         const float s = d * static_cast<float>(byte_at(scale_record));
         const float m = dmin * static_cast<float>(byte_at(scale_record + 1));
         value = s * static_cast<float>(q) - m;  // d * scale and its product with q are exact in fp32
+      } else if (!q6k) {                        // kQ8: q + 128 and the block's d; the reference's q * d
+        const int q = static_cast<int>(byte_at(codes + 8 * j + slot)) - 128;
+        const float d = host_half(u16_at(records + step * scale_bytes + 4 * g + 2 * half));
+        value = static_cast<float>(q) * d;
       } else {
         const uint32_t q = byte_at(codes + 8 * j + slot);
         const auto scale = static_cast<int8_t>(byte_at(records + step * scale_bytes + 4 * g + 2 * j + half));
