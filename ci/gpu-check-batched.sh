@@ -5,6 +5,7 @@
 #   2. gpu_cuda_batched_tests: the CUDA batched forward vs the CPU reference, and 64 sequences
 #      through the scheduler equal to each alone, bit for bit (synthetic golden models, made here);
 #      gpu_capi_multi_inference_tests: the same through the C API from many threads (if staged);
+#      gpu_capi_device_fault_batched_tests: a device fault with several inferences live (if staged);
 #   3. side by side with llama.cpp's llama-batched-bench (-npp 128 -ntg 128 -npl 1,4,16,64) on the
 #      exact-shape Qwen2.5-0.5B and Phi-3-mini Q4_K_M files, against `llama-worker bench --parallel`,
 #      plus our single-stream tg128 (plain path) for the per-stream comparison.
@@ -93,6 +94,14 @@ if [ -x "$stage/bin/gpu_capi_multi_inference_tests" ]; then
     grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/capi-multi-memcheck.log" | tail -3
   fi
 fi
+fault=skipped
+if [ -x "$stage/bin/gpu_capi_device_fault_batched_tests" ]; then
+  say "C API, a device fault with several inferences live (sticky, every inference told)"
+  LLAMA_WORKER_SHARED_DATA_DIR=$PWD/conformance/data timeout 100 "$stage/bin/gpu_capi_device_fault_batched_tests" \
+    > "$out/capi-fault-batched.log" 2>&1
+  fault=$?
+  grep -E "FAILED|Failure|PASSED|SKIPPED" "$out/capi-fault-batched.log" | head -8
+fi
 
 say "exact-shape models"
 model_dir=/tmp/llama-worker-bench-models
@@ -149,4 +158,5 @@ echo "|---|---|"
 echo "| op conformance | exit $conformance |"
 echo "| batched forward tests | exit $batched |"
 echo "| C API several inferences (CUDA) | exit $capi |"
+echo "| C API device fault, several live | exit $fault |"
 echo "| total | $(($(date +%s) - start)) s |"
