@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "cuda/fragment_mma.cuh"
@@ -132,11 +133,22 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // The batched step (cuda_batched_forward.cpp): one pass of `rows` stacked rows whose token ids,
   // positions, table offsets and block tables are in batch_meta_, up to the final norm.
   Status enqueue_batched_layers(int64_t rows);
-  // Final norm and logits of `count` rows of x_ (source rows at batch_gather_): a row flagged in
-  // greedy_rows appends its greedy token (argmax on the device) to `greedy`, any other its logits
-  // to `logits`.
-  Status batched_logits(int64_t count, const std::vector<bool>& greedy_rows, std::vector<float>& logits,
-                        std::vector<int32_t>& greedy);
+  // What a pass's logits rows bring back: nothing, every row's greedy token (argmax on the device),
+  // every row's logits, or a mix (greedy rows their token, the others their logits).
+  enum class BatchedLogitsCopy { kNone, kGreedy, kLogits, kMixed };
+  static BatchedLogitsCopy batched_logits_copy(const std::vector<bool>& greedy_rows);
+  // One pass of `rows` stacked rows (their metadata uploaded) and its logits: greedy_rows holds a
+  // flag per gathered row (batch_gather_), set where the row wants its greedy token only; such a
+  // row appends its token to `greedy`, any other its logits to `logits`. Through a graph where
+  // rows <= kBatchedGraphRows: of the layers and the logits pass for a decode pass (every row
+  // gathered, all greedy or none), of the layers only for any other pass.
+  Status run_batched_pass(int64_t rows, const std::vector<bool>& greedy_rows, std::vector<float>& logits,
+                          std::vector<int32_t>& greedy);
+  // Final norm, logits and the copies back of gathered rows [done, done + rows) (rows <=
+  // kBatchedLogitsRows), and, once the stream is synchronized, their tokens or logits appended.
+  Status enqueue_batched_logits(int64_t done, int64_t rows, const std::vector<bool>& greedy_rows);
+  void collect_batched_logits(int64_t done, int64_t rows, const std::vector<bool>& greedy_rows,
+                              std::vector<float>& logits, std::vector<int32_t>& greedy) const;
   // y = x W^T (+ bias) (+ residual), or the SwiGLU form with `up`: every row's bits independent of
   // `rows` (quant_mma_columns where the matrix allows and the setting is on, else
   // quant_gemv_columns). batched_swiglu_fits: whether the SwiGLU form serves this gate/up pair.
@@ -154,8 +166,6 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // The packed-activation buffer for a product input of `width` (null without fragment copies or
   // for a width fragment_mma does not take): where RMSNorm and the SwiGLU form write it directly.
   __half* packed_for(int64_t width) const;
-  // enqueue_batched_layers(rows) through its graph (captured on first use) or launched plainly.
-  Status run_batched_layers(int64_t rows);
   void destroy_batched_graphs();
   // Makes every batched matrix's fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS: coded or f16).
   Status make_batched_weights();
@@ -195,9 +205,12 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   float* pinned_logits_ = nullptr;  // (kLogitsRowsPerPass * vocab) host staging
   cudaStream_t stream_ = nullptr;
   cudaGraphExec_t decode_graph_ = nullptr;
-  // The batched step's layers captured once per pass size (rows <= kBatchedGraphRows), replayed
-  // after; they bake the pool's and scratch's addresses, so allocate_kv_blocks drops them.
-  std::map<int64_t, cudaGraphExec_t> batched_graphs_;
+  // The batched step's layers (and a decode pass's logits) captured once per pass size and logits
+  // copy (rows <= kBatchedGraphRows), replayed after; they bake the pool's and scratch's addresses, so
+  // allocate_kv_blocks drops them. Key: the pass's rows and what its logits pass copies back (kNone: the
+  // graph holds the layers only).
+  using BatchedGraphKey = std::pair<int64_t, BatchedLogitsCopy>;
+  std::map<BatchedGraphKey, cudaGraphExec_t> batched_graphs_;
   bool use_graph_ = true;
   // Decode fusions (bits of kDecodeFusion*), from LLAMA_WORKER_DECODE_FUSION when set: each was
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.

@@ -404,78 +404,109 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
 }
 
 void CudaBackend::destroy_batched_graphs() {
-  for (auto& [rows, graph] : batched_graphs_) cudaGraphExecDestroy(graph);
+  for (auto& [key, graph] : batched_graphs_) cudaGraphExecDestroy(graph);
   batched_graphs_.clear();
 }
 
-Status CudaBackend::run_batched_layers(int64_t rows) {
-  if (!use_graph_ || rows > kBatchedGraphRows) return enqueue_batched_layers(rows);
-  auto found = batched_graphs_.find(rows);
-  if (found == batched_graphs_.end()) {
-    cudaGraph_t graph = nullptr;
-    LW_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const Status captured = enqueue_batched_layers(rows);
-    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
-    LW_TRY(captured);
-    LW_CUDA_TRY(ended);
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    LW_CUDA_TRY(instantiated);
-    found = batched_graphs_.emplace(rows, exec).first;
+CudaBackend::BatchedLogitsCopy CudaBackend::batched_logits_copy(const std::vector<bool>& greedy_rows) {
+  if (greedy_rows.empty()) return BatchedLogitsCopy::kNone;
+  const auto greedy = std::count(greedy_rows.begin(), greedy_rows.end(), true);
+  if (greedy == static_cast<std::ptrdiff_t>(greedy_rows.size())) return BatchedLogitsCopy::kGreedy;
+  return greedy == 0 ? BatchedLogitsCopy::kLogits : BatchedLogitsCopy::kMixed;
+}
+
+Status CudaBackend::run_batched_pass(int64_t rows, const std::vector<bool>& greedy_rows,
+                                     std::vector<float>& logits, std::vector<int32_t>& greedy) {
+  const auto wanted = static_cast<int64_t>(greedy_rows.size());
+  const BatchedLogitsCopy copy = batched_logits_copy(greedy_rows);
+  // A decode pass (every row wants its logits, all greedy or none) replays one graph of its layers
+  // and its logits pass; any other pass a graph of its layers, then the logits pass launched plainly.
+  const bool logits_in_graph = wanted == rows && wanted <= kBatchedLogitsRows &&
+                               (copy == BatchedLogitsCopy::kGreedy || copy == BatchedLogitsCopy::kLogits);
+  if (!use_graph_ || rows > kBatchedGraphRows) {
+    LW_TRY(enqueue_batched_layers(rows));
+  } else {
+    const BatchedGraphKey key{rows, logits_in_graph ? copy : BatchedLogitsCopy::kNone};
+    auto found = batched_graphs_.find(key);
+    if (found == batched_graphs_.end()) {
+      cudaGraph_t graph = nullptr;
+      LW_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      Status captured = enqueue_batched_layers(rows);
+      if (captured.is_ok() && logits_in_graph) captured = enqueue_batched_logits(0, wanted, greedy_rows);
+      const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+      LW_TRY(captured);
+      LW_CUDA_TRY(ended);
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+      cudaGraphDestroy(graph);
+      LW_CUDA_TRY(instantiated);
+      found = batched_graphs_.emplace(key, exec).first;
+    }
+    LW_CUDA_TRY(cudaGraphLaunch(found->second, stream_));
+    if (logits_in_graph) {
+      LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+      collect_batched_logits(0, wanted, greedy_rows, logits, greedy);
+      return Status::ok();
+    }
   }
-  LW_CUDA_TRY(cudaGraphLaunch(found->second, stream_));
+  for (int64_t done = 0; done < wanted; done += kBatchedLogitsRows) {
+    const int64_t count = std::min(kBatchedLogitsRows, wanted - done);
+    LW_TRY(enqueue_batched_logits(done, count, greedy_rows));
+    LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+    collect_batched_logits(done, count, greedy_rows, logits, greedy);
+  }
   return Status::ok();
 }
 
-Status CudaBackend::batched_logits(int64_t count, const std::vector<bool>& greedy_rows,
-                                   std::vector<float>& logits, std::vector<int32_t>& greedy) {
+Status CudaBackend::enqueue_batched_logits(int64_t done, int64_t rows, const std::vector<bool>& greedy_rows) {
   const model::ModelConfig& c = adapter_.config();
   const int64_t embd = c.embedding_width, vocab = c.vocab_size;
-  for (int64_t done = 0; done < count; done += kBatchedLogitsRows) {
-    const int64_t rows = std::min(kBatchedLogitsRows, count - done);
-    // gate_up_ is free after the last layer: the wanted rows of x_ side by side there.
-    kc::GatherRowsParams gather;
-    gather.out = gate_up_;
-    gather.in = x_;
-    gather.rows = batch_gather_ + done;
-    gather.count = rows;
-    gather.width = embd;
-    LW_TRY(kc::gather_rows_f32(gather, stream_));
-    LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_,
-                           packed_for(embd)));
-    float* logits_rows = reinterpret_cast<float*>(batched_logits_.data());
-    float* pinned_rows = reinterpret_cast<float*>(pinned_batched_logits_.data());
-    LW_TRY(batched_product(output_, normed_, embd, rows, logits_rows, vocab, nullptr, nullptr));
-    const auto is_greedy = [&](int64_t r) { return greedy_rows[static_cast<size_t>(done + r)]; };
-    int64_t greedy_count = 0;
-    for (int64_t r = 0; r < rows; ++r) greedy_count += is_greedy(r) ? 1 : 0;
-    if (greedy_count > 0) {  // every row's token (cheap), only the greedy rows' are used
-      LW_TRY(kc::argmax_rows_f32(batch_greedy_, argmax_workspace_.data(), logits_rows, rows, vocab, vocab,
-                                 stream_));
-      LW_CUDA_TRY(cudaMemcpyAsync(pinned_greedy_, batch_greedy_, static_cast<size_t>(rows * 4),
-                                  cudaMemcpyDeviceToHost, stream_));
-    }
-    if (greedy_count == 0) {
-      LW_CUDA_TRY(cudaMemcpyAsync(pinned_rows, logits_rows, static_cast<size_t>(rows * vocab * 4),
-                                  cudaMemcpyDeviceToHost, stream_));
-    } else if (greedy_count < rows) {
-      for (int64_t r = 0; r < rows; ++r) {
-        if (is_greedy(r)) continue;
-        LW_CUDA_TRY(cudaMemcpyAsync(pinned_rows + r * vocab, logits_rows + r * vocab,
-                                    static_cast<size_t>(vocab * 4), cudaMemcpyDeviceToHost, stream_));
-      }
-    }
-    LW_CUDA_TRY(cudaStreamSynchronize(stream_));
+  // gate_up_ is free after the last layer: the wanted rows of x_ side by side there.
+  kc::GatherRowsParams gather;
+  gather.out = gate_up_;
+  gather.in = x_;
+  gather.rows = batch_gather_ + done;
+  gather.count = rows;
+  gather.width = embd;
+  LW_TRY(kc::gather_rows_f32(gather, stream_));
+  LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_,
+                         packed_for(embd)));
+  float* logits_rows = reinterpret_cast<float*>(batched_logits_.data());
+  float* pinned_rows = reinterpret_cast<float*>(pinned_batched_logits_.data());
+  LW_TRY(batched_product(output_, normed_, embd, rows, logits_rows, vocab, nullptr, nullptr));
+  const auto is_greedy = [&](int64_t r) { return greedy_rows[static_cast<size_t>(done + r)]; };
+  int64_t greedy_count = 0;
+  for (int64_t r = 0; r < rows; ++r) greedy_count += is_greedy(r) ? 1 : 0;
+  if (greedy_count > 0) {  // every row's token (cheap), only the greedy rows' are used
+    LW_TRY(kc::argmax_rows_f32(batch_greedy_, argmax_workspace_.data(), logits_rows, rows, vocab, vocab,
+                               stream_));
+    LW_CUDA_TRY(cudaMemcpyAsync(pinned_greedy_, batch_greedy_, static_cast<size_t>(rows * 4),
+                                cudaMemcpyDeviceToHost, stream_));
+  }
+  if (greedy_count == 0) {
+    LW_CUDA_TRY(cudaMemcpyAsync(pinned_rows, logits_rows, static_cast<size_t>(rows * vocab * 4),
+                                cudaMemcpyDeviceToHost, stream_));
+  } else if (greedy_count < rows) {
     for (int64_t r = 0; r < rows; ++r) {
-      if (is_greedy(r)) {
-        greedy.push_back(pinned_greedy_[r]);
-      } else {
-        logits.insert(logits.end(), pinned_rows + r * vocab, pinned_rows + (r + 1) * vocab);
-      }
+      if (is_greedy(r)) continue;
+      LW_CUDA_TRY(cudaMemcpyAsync(pinned_rows + r * vocab, logits_rows + r * vocab,
+                                  static_cast<size_t>(vocab * 4), cudaMemcpyDeviceToHost, stream_));
     }
   }
   return Status::ok();
+}
+
+void CudaBackend::collect_batched_logits(int64_t done, int64_t rows, const std::vector<bool>& greedy_rows,
+                                         std::vector<float>& logits, std::vector<int32_t>& greedy) const {
+  const int64_t vocab = adapter_.config().vocab_size;
+  const float* pinned_rows = reinterpret_cast<const float*>(pinned_batched_logits_.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    if (greedy_rows[static_cast<size_t>(done + r)]) {
+      greedy.push_back(pinned_greedy_[r]);
+    } else {
+      logits.insert(logits.end(), pinned_rows + r * vocab, pinned_rows + (r + 1) * vocab);
+    }
+  }
 }
 
 Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vector<float>& logits,
@@ -532,8 +563,7 @@ Status CudaBackend::forward_batch(std::span<const BatchEntry> entries, std::vect
     LW_CUDA_TRY(cudaMemcpyAsync(batch_meta_.data(), pinned_batch_meta_,
                                 static_cast<size_t>((4 * b + kBatchedLogitsRows + tables) * 4),
                                 cudaMemcpyHostToDevice, stream_));
-    LW_TRY(run_batched_layers(rows));
-    if (wanted > 0) LW_TRY(batched_logits(wanted, greedy_rows, logits, greedy));
+    LW_TRY(run_batched_pass(rows, greedy_rows, logits, greedy));
     LW_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging buffer is reused by the next pass
   }
   return Status::ok();
