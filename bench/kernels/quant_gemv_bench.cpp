@@ -69,8 +69,9 @@ void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features
   };
   if (!llama_worker::bench::time_launches(state, kLaunches, "quant_gemv failed", launch)) return;
   state.SetBytesProcessed(state.iterations() * kLaunches * matrix_bytes);
+  // Launches per microsecond (a rate over the iterations' seconds), inverted: microseconds per launch.
   state.counters["us_per_launch"] =
-      benchmark::Counter(static_cast<double>(kLaunches) * 1e6,
+      benchmark::Counter(static_cast<double>(kLaunches) * 1e-6,
                          benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["matrix_MB"] = static_cast<double>(matrix_bytes) / 1e6;
   state.counters["copy_GBps"] = g_copy_bytes_per_second / 1e9;
