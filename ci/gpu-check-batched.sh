@@ -19,7 +19,8 @@
 # the op conformance binary), CAPI_SANITIZE (set: gpu_capi_multi_inference_tests also under
 # compute-sanitizer memcheck), KV_4096 (set: one 4,096-position stream per model, the KV pool
 # planned and measured), KERNEL_BENCH (set: fragment_mma_bench if staged, KERNEL_BENCH_FILTER its
-# filter). Logs under $OUT; a short table last.
+# filter). Logs under $OUT; a short table last. ci/batched_history.py makes the bench/history record
+# of a call that ran the peer from those logs.
 set -u -o pipefail
 stage=${1:-.gpu-build}
 out=${OUT:-$PWD/gpu-check-out}
@@ -144,7 +145,8 @@ for model in $models; do
     timeout 90 "$worker" bench -m "$file" --backend cuda -p 4031 -n 64 --parallel 1 2>&1 | grep -E "KV pool of|^\| 4031"
   fi
   say "$model: ours, single stream tg128 (the one-inference path)"
-  timeout 60 "$worker" bench -m "$file" --backend cuda -p 128 -n 128 -r 3 2>&1 | grep -E '^\|' | tail -n +3
+  timeout 60 "$worker" bench -m "$file" --backend cuda -p 128 -n 128 -r 3 --json-out "$out/ours-single-$model.json" 2>&1 |
+    grep -E '^\|' | tail -n +3
   (($(left) > 20)) && [ -x .peer/llama-batched-bench ] || continue
   say "$model: llama-batched-bench -npp 128 -ntg 128 -npl $parallel"
   timeout $(($(left) - 10)) .peer/llama-batched-bench -m "$file" -ngl 99 -fa on -c $((128 * 2 * 64 + 256)) \
