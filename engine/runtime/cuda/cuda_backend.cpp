@@ -86,23 +86,46 @@ Result<bool> CudaBackend::residual_product_then_norm(const DeviceMatrix& w, cons
   return true;
 }
 
+Status CudaBackend::enqueue_embedding(const int32_t* tokens, int64_t n) {
+  kc::EmbeddingParams embedding;
+  embedding.out = x_;
+  embedding.tokens = tokens;
+  embedding.token_count = n;
+  embedding.table = token_embd_.data;
+  embedding.table_type = token_embd_.type;
+  embedding.table_row_bytes = token_embd_.row_bytes;
+  embedding.vocab = adapter_.config().vocab_size;
+  embedding.width = adapter_.config().embedding_width;
+  embedding.error_flag = device_error_flag_;
+  return kc::embedding_lookup(embedding, stream_);
+}
+
+kc::RopeParams CudaBackend::qkv_rope_params(const int32_t* positions, int64_t n) const {
+  const model::ModelConfig& c = adapter_.config();
+  kc::RopeParams rope;
+  rope.positions = positions;
+  rope.tokens = n;
+  rope.head_dim = c.head_dim;
+  rope.rotary_dims = c.rope_dims;
+  rope.token_stride = c.q_width() + 2 * c.kv_width();
+  rope.freq_base = c.rope_freq_base;
+  rope.freq_scale = c.rope_freq_scale;
+  rope.style = kernel_rope_style(adapter_.block().rope_style);
+  // Q heads and K heads are adjacent in each qkv row: one launch rotates both.
+  rope.x = qkv_;
+  rope.heads = c.head_count + c.kv_head_count;
+  rope.v = qkv_ + c.q_width() + c.kv_width();  // the V heads, stored by the launch that stores K
+  rope.kv_head_begin = c.head_count;
+  return rope;
+}
+
 Status CudaBackend::enqueue_layers(int64_t n) {
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
   const int64_t embd = c.embedding_width, qw = c.q_width(), kvw = c.kv_width(), ff = c.feed_forward_width;
   const int64_t qkv = qw + 2 * kvw;
 
-  kc::EmbeddingParams embedding;
-  embedding.out = x_;
-  embedding.tokens = device_tokens_;
-  embedding.token_count = n;
-  embedding.table = token_embd_.data;
-  embedding.table_type = token_embd_.type;
-  embedding.table_row_bytes = token_embd_.row_bytes;
-  embedding.vocab = c.vocab_size;
-  embedding.width = embd;
-  embedding.error_flag = device_error_flag_;
-  LW_TRY(kc::embedding_lookup(embedding, stream_));
+  LW_TRY(enqueue_embedding(device_tokens_, n));
 
   // Decode: whether normed_ already holds this layer's attention input (the previous layer's down
   // product computed it in its tail) and, after the last layer, the logits' input.
@@ -153,23 +176,10 @@ Status CudaBackend::enqueue_layers(int64_t n) {
         LW_TRY(product(layer.wv, normed_, n, qkv_ + qw + kvw, qkv, layer.bv, nullptr));
       }
     }
-    kc::RopeParams rope;
-    rope.positions = device_positions_;
-    rope.tokens = n;
-    rope.head_dim = c.head_dim;
-    rope.rotary_dims = c.rope_dims;
-    rope.token_stride = qkv;
-    rope.freq_base = c.rope_freq_base;
-    rope.freq_scale = c.rope_freq_scale;
-    rope.style = kernel_rope_style(spec.rope_style);
-    // Q heads and K heads are adjacent in each qkv row: one launch rotates both.
-    rope.x = qkv_;
-    rope.heads = c.head_count + c.kv_head_count;
+    kc::RopeParams rope = qkv_rope_params(device_positions_, n);
     // The same launch writes the rotated K heads and the V heads to the cache.
     rope.k_cache = layer.k_cache;
     rope.v_cache = layer.v_cache;
-    rope.v = qkv_ + qw + kvw;
-    rope.kv_head_begin = c.head_count;
     rope.capacity = plan_.context;
     const bool fuse_rope = n == 1 && (decode_fusion_ & kDecodeFusionRopeAttention) != 0;
     if (!fuse_rope) LW_TRY(kc::rope_f32(rope, stream_));

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "cuda/fragment_mma.cuh"
+#include "cuda/rope.cuh"
 #include "cuda/tensor_core_matmul.cuh"
 #include "gguf/file.hpp"
 #include "model/llama_inference_adapter.hpp"
@@ -130,6 +131,10 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   Result<bool> residual_product_then_norm(const DeviceMatrix& w, const float* input,
                                           const float* norm_weight);
 
+  // Set-up both steps share: the embedding rows of `n` token ids (device) into x_, and the RoPE
+  // launch over qkv_'s Q and K heads at `positions` (the caller says where K and V are stored).
+  Status enqueue_embedding(const int32_t* tokens, int64_t n);
+  kernels::cuda::RopeParams qkv_rope_params(const int32_t* positions, int64_t n) const;
   // The batched step (cuda_batched_forward.cpp): one pass of `rows` stacked rows whose token ids,
   // positions, table offsets and block tables are in batch_meta_, up to the final norm.
   Status enqueue_batched_layers(int64_t rows);

@@ -35,14 +35,6 @@
 namespace llama_worker::runtime::cuda {
 namespace kc = kernels::cuda;
 
-namespace {
-
-kc::RopeStyle batched_rope_style(model::RopeStyle style) {
-  return style == model::RopeStyle::kNeox ? kc::RopeStyle::kNeox : kc::RopeStyle::kNormal;
-}
-
-}  // namespace
-
 kv_pool::KvGeometry CudaBackend::kv_geometry() const {
   return {.layers = static_cast<int64_t>(layers_.size()),
           .kv_width = config().kv_width(),
@@ -288,17 +280,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
   const int64_t embd = c.embedding_width, qw = c.q_width(), kvw = c.kv_width(), ff = c.feed_forward_width;
   const int64_t qkv = qw + 2 * kvw;
 
-  kc::EmbeddingParams embedding;
-  embedding.out = x_;
-  embedding.tokens = batch_tokens_;
-  embedding.token_count = n;
-  embedding.table = token_embd_.data;
-  embedding.table_type = token_embd_.type;
-  embedding.table_row_bytes = token_embd_.row_bytes;
-  embedding.vocab = c.vocab_size;
-  embedding.width = embd;
-  embedding.error_flag = device_error_flag_;
-  LW_TRY(kc::embedding_lookup(embedding, stream_));
+  LW_TRY(enqueue_embedding(batch_tokens_, n));
 
   const int64_t slab = paged_plan_.slab_elements();
   auto* pool = reinterpret_cast<__half*>(paged_kv_.data());
@@ -325,21 +307,9 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     kv.block_tables = batch_tables_;
     kv.row_table = batch_row_tables_;
     kv.row_positions = batch_positions_;
-    // Q heads and K heads are adjacent in each row: one launch rotates both and stores K and V.
-    kc::RopeParams rope;
-    rope.x = qkv_;
-    rope.positions = batch_positions_;
-    rope.tokens = n;
-    rope.heads = c.head_count + c.kv_head_count;
-    rope.head_dim = c.head_dim;
-    rope.rotary_dims = c.rope_dims;
-    rope.token_stride = qkv;
-    rope.freq_base = c.rope_freq_base;
-    rope.freq_scale = c.rope_freq_scale;
-    rope.style = batched_rope_style(spec.rope_style);
+    // One launch rotates the Q and K heads and stores K and V into the pool.
+    kc::RopeParams rope = qkv_rope_params(batch_positions_, n);
     rope.paged = kv;
-    rope.v = qkv_ + qw + kvw;
-    rope.kv_head_begin = c.head_count;
     LW_TRY(kc::rope_f32(rope, stream_));
     kc::PagedAttentionParams attention;
     attention.out = attention_;
