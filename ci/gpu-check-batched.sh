@@ -112,8 +112,8 @@ for model in $models; do
     qwen) file=$model_dir/qwen-tied-Q4_K_M-seed1.gguf; flags="--vocab $vocab/qwen2.5-0.5b-instruct.vocab.gguf --tied" ;;
     phi3) file=$model_dir/phi3-Q4_K_M-seed1.gguf; flags="--vocab $vocab/phi-3-mini-4k-instruct.vocab.gguf" ;;
   esac
-  [ -s "$file" ] || timeout $(($(left) - 200)) "$worker" mkmodel $flags --quant Q4_K_M --seed 1 -o "$file.partial" > /dev/null &&
-    mv "$file.partial" "$file"
+  [ -s "$file" ] || { timeout $(($(left) - 200)) "$worker" mkmodel $flags --quant Q4_K_M --seed 1 -o "$file.partial" \
+    > /dev/null && mv "$file.partial" "$file"; }
   cat "$file" > /dev/null
 done
 
