@@ -70,11 +70,12 @@ inline bool batched_tensor_cores_setting() {
 
 // Where the batched step's products read their weights, from LLAMA_WORKER_BATCHED_WEIGHTS:
 // "coded" (the default): every matrix repacked once, when the paged pool is first allocated, into
-// mma fragment order (kernels/cuda/fragment_mma.cuh); Q4_K and Q6_K matrices keep their quantized
-// values (4.625 / 8.56 bits per weight, decoded in registers), the other types are decoded to fp16
-// (2 bytes per weight). "f16": every matrix decoded to fp16 (Qwen2.5-0.5B ~0.95 GiB, Phi-3-mini
-// ~7.1 GiB beside the file's copy). Both give the same fp16 weight values to the tensor cores; the
-// sums of a coded matrix run in its own step order, so the two settings' bits differ slightly.
+// mma fragment order (kernels/cuda/fragment_mma.cuh); Q4_K, Q6_K, Q8_0, Q5_0 and Q4_0 matrices keep
+// their quantized values (4.625 / 8.56 / 8.5 bits per weight, decoded in registers in fp16
+// arithmetic), the other types are decoded to fp16 (2 bytes per weight). "f16": every matrix decoded
+// to fp16 (Qwen2.5-0.5B ~0.95 GiB, Phi-3-mini ~7.1 GiB beside the file's copy). A coded K-quant
+// weight is within about one fp16 rounding of the fp16 copy's (fragment_forms.cuh) and its sums run
+// in its own step order, so the two settings' bits differ slightly; each is batch invariant.
 // "quant": the products decode the file's blocks themselves (quant_mma_columns /
 // quant_gemv_columns, no extra memory, slower). Measured on the H100 (2026-12-06, 13437ed, A/B in
 // one call, Qwen shape, aggregate decode at 1 / 4 / 16 / 64 streams): f16 467 / 1,069 / 1,575 /
