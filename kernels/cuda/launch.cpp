@@ -1,3 +1,5 @@
+#include "cuda/launch_scope.hpp"
+
 #include <cuda_runtime_api.h>
 
 #include <array>
@@ -6,6 +8,15 @@
 #include <cstring>
 
 namespace llama_worker::kernels::cuda {
+namespace {
+
+thread_local int t_scope = -1;  // -1 no scope, 0 a scope that is off, 1 on
+
+}  // namespace
+
+ProgrammaticLaunchScope::ProgrammaticLaunchScope(bool on) : previous_(t_scope) { t_scope = on ? 1 : 0; }
+
+ProgrammaticLaunchScope::~ProgrammaticLaunchScope() { t_scope = previous_; }
 
 bool pdl_enabled() {
   static const bool allowed = [] {
@@ -13,7 +24,7 @@ bool pdl_enabled() {
     const char* setting = std::getenv("LLAMA_WORKER_PDL");
     return setting != nullptr && std::strcmp(setting, "1") == 0;
   }();
-  if (!allowed) return false;
+  if (!(t_scope == 1 || (t_scope == -1 && allowed))) return false;
   static std::array<std::atomic<int>, 64> cached{};  // 0 unknown, 1 no, 2 yes
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(cached.size()))

@@ -10,15 +10,19 @@
 // order of the stream is unchanged, and so are the results (the decode step stays bit
 // reproducible). Kernels launched with <<<>>> are unaffected.
 //
-// The attribute is set only with LLAMA_WORKER_PDL=1 in the environment and on compute capability
-// 9.0 or later: measured on the H100, it made the decode step slower (Qwen2.5-0.5B shape 773 ->
-// 681 tok/s, Phi-3-mini 349 -> 354), so it is off by default. Below sm_90 the device functions
-// compile to nothing.
+// The attribute is set on compute capability 9.0 or later only, and only with LLAMA_WORKER_PDL=1 in
+// the environment (every launch() of the process) or while a ProgrammaticLaunchScope that is on
+// lives on the launching thread (the batched step's launches, runtime/cuda/backend_settings.hpp).
+// Measured on the H100, process-wide PDL made the one-inference decode step slower (Qwen2.5-0.5B
+// shape 773 -> 681 tok/s, Phi-3-mini 349 -> 354), so it is off by default. Below sm_90 the device
+// functions compile to nothing.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <utility>
+
+#include "cuda/launch_scope.hpp"
 
 namespace llama_worker::kernels::cuda {
 
@@ -38,7 +42,7 @@ __device__ __forceinline__ void prefetch_l2(const void* address) {
   asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
 }
 
-// Whether launches on the current device use PDL (cached per device; thread-safe).
+// Whether launches from this thread on the current device use PDL (cached per device; thread-safe).
 bool pdl_enabled();
 
 template <typename... KernelArgs, typename... Args>

@@ -92,6 +92,22 @@ inline BatchedWeights batched_weights_setting() {
   return BatchedWeights::kCoded;
 }
 
+// Programmatic dependent launch (kernels/cuda/launch.cuh) for the batched step's kernels, per
+// kernel family, from LLAMA_WORKER_BATCHED_PDL (a mask of the bits below; 15 all): each kernel may
+// be scheduled while its predecessor runs and waits for it before touching what it wrote. Off by
+// default: on the H100 (2026-12-06 16:45, 13bb835's tree plus the scope, every family on) it lifted one Qwen
+// stream from 1,001-1,009 to 1,042-1,051 tok/s but gpu_cuda_batched_tests found sequences whose bits changed
+// with the batch (quantized models), so it stays an experiment.
+inline constexpr unsigned kBatchedPdlProducts = 1, kBatchedPdlNorms = 2, kBatchedPdlRope = 4,
+                          kBatchedPdlAttention = 8;
+inline constexpr unsigned kBatchedPdlDefault = 0;
+
+inline unsigned batched_pdl_setting() {
+  const char* setting = std::getenv("LLAMA_WORKER_BATCHED_PDL");
+  if (setting == nullptr || *setting == '\0') return kBatchedPdlDefault;
+  return static_cast<unsigned>(std::strtoul(setting, nullptr, 0)) & 15u;
+}
+
 inline unsigned decode_fusion_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_FUSION");
   if (setting == nullptr || *setting == '\0') return kDecodeFusionDefault;

@@ -223,8 +223,9 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
   bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
   BatchedWeights batched_weights_setting_ = BatchedWeights::kCoded;  // backend_settings.hpp
-  DeviceAllocation batched_qkv_biases_;                              // every DeviceLayer::batched_qkv_bias
-  DeviceAllocation batched_weights_;  // every DeviceMatrix::fragments, one allocation
+  unsigned batched_pdl_ = 0;             // LLAMA_WORKER_BATCHED_PDL: kBatchedPdl* bits (backend_settings.hpp)
+  DeviceAllocation batched_qkv_biases_;  // every DeviceLayer::batched_qkv_bias
+  DeviceAllocation batched_weights_;     // every DeviceMatrix::fragments, one allocation
   // The batched step's scratch (allocate_kv_blocks): a product input packed for fragment_mma, and
   // the logits rows of one pass of kBatchedLogitsRows (device and pinned staging).
   DeviceAllocation x_packed_buffer_, batched_logits_, argmax_workspace_;

@@ -137,6 +137,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   tensor_core_attention_ = tensor_core_attention_setting();
   batched_tensor_cores_ = batched_tensor_cores_setting();
   batched_weights_setting_ = batched_weights_setting();
+  batched_pdl_ = batched_pdl_setting();
   LW_CUDA_TRY(cudaSetDevice(device_));
   const bool tensor_core_prefill = tensor_core_prefill_setting();
   LW_ASSIGN_OR_RETURN(plan_, plan_memory(adapter_, context, options.max_batch, tensor_core_prefill));

@@ -24,6 +24,7 @@
 #include "cuda/embedding.cuh"
 #include "cuda/fragment_mma.cuh"
 #include "cuda/gather_rows.cuh"
+#include "cuda/launch_scope.hpp"
 #include "cuda/paged_kv.cuh"
 #include "cuda/quant_gemv.cuh"
 #include "cuda/quant_mma_columns.cuh"
@@ -34,6 +35,17 @@
 
 namespace llama_worker::runtime::cuda {
 namespace kc = kernels::cuda;
+
+namespace {
+
+// kc::rmsnorm_f32 launched with programmatic dependent launch or not (backend_settings.hpp).
+Status rmsnorm_with_pdl(bool pdl, float* out, const float* x, const float* weight, int64_t rows,
+                        int64_t width, float eps, cudaStream_t stream, __half* packed) {
+  const kc::ProgrammaticLaunchScope programmatic(pdl);
+  return kc::rmsnorm_f32(out, x, weight, rows, width, eps, stream, packed);
+}
+
+}  // namespace
 
 kv_pool::KvGeometry CudaBackend::kv_geometry() const {
   return {.layers = static_cast<int64_t>(layers_.size()),
@@ -229,6 +241,7 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const DeviceMatr
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
                                     const uint8_t* up, const void* up_fragments, __half* y_packed) {
+  const kc::ProgrammaticLaunchScope programmatic((batched_pdl_ & kBatchedPdlProducts) != 0);
   if (w.fragments != nullptr) {  // x is packed: by batched_pack, RMSNorm or the SwiGLU form (packed_for)
     kc::FragmentMmaParams f;
     f.y = y;
@@ -286,7 +299,8 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
   auto* pool = reinterpret_cast<__half*>(paged_kv_.data());
   for (size_t layer_index = 0; layer_index < layers_.size(); ++layer_index) {
     const DeviceLayer& layer = layers_[layer_index];
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.attn_norm, n, embd, c.rms_norm_eps, stream_, packed_for(embd)));
+    LW_TRY(rmsnorm_with_pdl((batched_pdl_ & kBatchedPdlNorms) != 0, normed_, x_, layer.attn_norm, n, embd,
+                            c.rms_norm_eps, stream_, packed_for(embd)));
     if (spec.fused_qkv) {
       LW_TRY(batched_product(layer.wqkv, normed_, embd, n, qkv_, qkv, nullptr, nullptr));
     } else if (layer.batched_qkv.fragments != nullptr) {
@@ -310,7 +324,10 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     // One launch rotates the Q and K heads and stores K and V into the pool.
     kc::RopeParams rope = qkv_rope_params(batch_positions_, n);
     rope.paged = kv;
-    LW_TRY(kc::rope_f32(rope, stream_));
+    {
+      const kc::ProgrammaticLaunchScope programmatic((batched_pdl_ & kBatchedPdlRope) != 0);
+      LW_TRY(kc::rope_f32(rope, stream_));
+    }
     kc::PagedAttentionParams attention;
     attention.out = attention_;
     attention.out_stride = qw;
@@ -322,11 +339,15 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     attention.rows = n;
     attention.heads = c.head_count;
     attention.sliding_window = spec.sliding_window;
-    LW_TRY(kc::paged_attention(attention, stream_));
+    {
+      const kc::ProgrammaticLaunchScope programmatic((batched_pdl_ & kBatchedPdlAttention) != 0);
+      LW_TRY(kc::paged_attention(attention, stream_));
+    }
     if (attention.out_packed == nullptr) LW_TRY(batched_pack(attention_, qw, n, qw));
     LW_TRY(batched_product(layer.wo, attention_, qw, n, x_, embd, nullptr, x_));
 
-    LW_TRY(kc::rmsnorm_f32(normed_, x_, layer.ffn_norm, n, embd, c.rms_norm_eps, stream_, packed_for(embd)));
+    LW_TRY(rmsnorm_with_pdl((batched_pdl_ & kBatchedPdlNorms) != 0, normed_, x_, layer.ffn_norm, n, embd,
+                            c.rms_norm_eps, stream_, packed_for(embd)));
     // Gate, up and SwiGLU in one product where both matrices take the decode kernel alike (as the
     // decode step does), else two products and the SwiGLU kernel. The choice depends on the
     // weights only, never on the batch.
@@ -439,8 +460,8 @@ Status CudaBackend::enqueue_batched_logits(int64_t done, int64_t rows, const std
   gather.count = rows;
   gather.width = embd;
   LW_TRY(kc::gather_rows_f32(gather, stream_));
-  LW_TRY(kc::rmsnorm_f32(normed_, gate_up_, output_norm_, rows, embd, c.rms_norm_eps, stream_,
-                         packed_for(embd)));
+  LW_TRY(rmsnorm_with_pdl((batched_pdl_ & kBatchedPdlNorms) != 0, normed_, gate_up_, output_norm_, rows, embd,
+                          c.rms_norm_eps, stream_, packed_for(embd)));
   float* logits_rows = reinterpret_cast<float*>(batched_logits_.data());
   float* pinned_rows = reinterpret_cast<float*>(pinned_batched_logits_.data());
   LW_TRY(batched_product(output_, normed_, embd, rows, logits_rows, vocab, nullptr, nullptr));
