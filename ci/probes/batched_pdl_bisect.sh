@@ -16,12 +16,12 @@ $w mkmodel --vocab $v/qwen2.5-0.5b-instruct.vocab.gguf --quant Q4_K_M --seed 1 -
 $w mkmodel --vocab $v/llama-spm.vocab.gguf --quant Q4_K_M --seed 3 --layers 2 --embd 256 --ff 512 --heads 4 \
   --kv-heads 2 -o $g/synthetic-llama-q4_k_m.gguf > /dev/null
 $w mkmodel --vocab $v/qwen2.5-0.5b-instruct.vocab.gguf --tied --quant Q4_K_M --seed 1 -o /tmp/qwen.gguf > /dev/null
-for mask in ${MASKS:-1 2 4 8 15}; do
+for mask in ${MASKS:-0 15 1 2 4 8}; do
   LLAMA_WORKER_BATCHED_PDL=$mask LLAMA_WORKER_GOLDEN_MODELS=$g timeout 120 .gpu-build/bin/gpu_cuda_batched_tests \
     --gtest_filter='*SixtyFour*q4_k_m*:*Greedy*q4_k_m*' > /tmp/t$mask.log 2>&1
   echo "mask $mask: tests exit $? ($(grep -c '^\[       OK' /tmp/t$mask.log) ok, $(grep -c '^\[  FAILED  \] Synth' /tmp/t$mask.log) failed)"
 done
-for mask in 0 ${MASKS:-1 2 4 8 15} 0; do
+for mask in ${MASKS:-0 15 1 2 4 8} 0 15; do
   echo "mask $mask: $(LLAMA_WORKER_BATCHED_PDL=$mask timeout 60 $w bench -m /tmp/qwen.gguf --backend cuda -p 128 -n 128 \
     --parallel 1 2>&1 | grep -E '^\| 128' | awk -F'|' '{print "S_TG x1 " $9}')"
 done

@@ -164,13 +164,14 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   Status batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows, float* y,
                          int64_t y_stride, const float* bias, const float* residual,
                          const uint8_t* up = nullptr, const void* up_fragments = nullptr,
-                         __half* y_packed = nullptr);
+                         __half* y_packed = nullptr, int x_slot = 0);
   // Packs a product input for fragment_mma (no-op without fragment copies): before the products
   // that read it.
   Status batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width);
-  // The packed-activation buffer for a product input of `width` (null without fragment copies or
-  // for a width fragment_mma does not take): where RMSNorm and the SwiGLU form write it directly.
-  __half* packed_for(int64_t width) const;
+  // Packed-activation slot `slot` (0 or 1) for a product input of `width` (null without fragment
+  // copies or for a width fragment_mma does not take): where RMSNorm, the attention and the SwiGLU
+  // form write it directly. Products read slot 0 (x_slot 1: the SwiGLU form's output).
+  __half* packed_for(int64_t width, int slot = 0) const;
   void destroy_batched_graphs();
   // Makes every batched matrix's fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS: coded or f16).
   Status make_batched_weights();
@@ -229,6 +230,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // The batched step's scratch (allocate_kv_blocks): a product input packed for fragment_mma, and
   // the logits rows of one pass of kBatchedLogitsRows (device and pinned staging).
   DeviceAllocation x_packed_buffer_, batched_logits_, argmax_workspace_;
+  int64_t packed_slot_halves_ = 0;  // halves of each of x_packed_buffer_'s two slots
   PinnedHostBuffer pinned_batched_logits_;
   // Tensor-core prefill (LLAMA_WORKER_TENSOR_CORE_PREFILL; see kernels/cuda/tensor_core_matmul.cuh).
   std::unique_ptr<kernels::cuda::TensorCoreSession> tensor_core_;

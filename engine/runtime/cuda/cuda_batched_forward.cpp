@@ -101,9 +101,11 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   const model::ModelConfig& c = adapter_.config();
   if (batched_weights_.bytes() > 0) {
     const int64_t widest = std::max({c.embedding_width, c.q_width(), c.feed_forward_width});
-    LW_ASSIGN_OR_RETURN(
-        x_packed_buffer_,
-        DeviceAllocation::allocate(kc::fragment_activation_halves(b, widest) * 2, "packed activations"));
+    // Two slots: the SwiGLU form reads its packed input from slot 0 while it writes the down
+    // product's into slot 1 (one slot would let a block overwrite inputs another still reads).
+    packed_slot_halves_ = kc::fragment_activation_halves(b, widest);
+    LW_ASSIGN_OR_RETURN(x_packed_buffer_,
+                        DeviceAllocation::allocate(2 * packed_slot_halves_ * 2, "packed activations"));
     // Producers that pack (RMSNorm, the SwiGLU form) write only real columns: the padding starts zero.
     LW_CUDA_TRY(
         cudaMemsetAsync(x_packed_buffer_.data(), 0, static_cast<size_t>(x_packed_buffer_.bytes()), stream_));
@@ -240,13 +242,14 @@ bool CudaBackend::batched_swiglu_fits(const DeviceMatrix& gate, const DeviceMatr
 
 Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64_t x_stride, int64_t rows,
                                     float* y, int64_t y_stride, const float* bias, const float* residual,
-                                    const uint8_t* up, const void* up_fragments, __half* y_packed) {
+                                    const uint8_t* up, const void* up_fragments, __half* y_packed,
+                                    int x_slot) {
   const kc::ProgrammaticLaunchScope programmatic((batched_pdl_ & kBatchedPdlProducts) != 0);
   if (w.fragments != nullptr) {  // x is packed: by batched_pack, RMSNorm or the SwiGLU form (packed_for)
     kc::FragmentMmaParams f;
     f.y = y;
     f.y_stride = y_stride;
-    f.x = reinterpret_cast<const __half*>(x_packed_buffer_.data());
+    f.x = reinterpret_cast<const __half*>(x_packed_buffer_.data()) + x_slot * packed_slot_halves_;
     f.weight = w.fragments;
     f.up_weight = up_fragments;
     f.form = w.fragment_form;
@@ -276,9 +279,9 @@ Status CudaBackend::batched_product(const DeviceMatrix& w, const float* x, int64
   return kc::quant_gemv_columns(p, stream_);
 }
 
-__half* CudaBackend::packed_for(int64_t width) const {
+__half* CudaBackend::packed_for(int64_t width, int slot) const {
   if (x_packed_buffer_.bytes() == 0 || width % 16 != 0) return nullptr;
-  return reinterpret_cast<__half*>(x_packed_buffer_.data());
+  return reinterpret_cast<__half*>(x_packed_buffer_.data()) + slot * packed_slot_halves_;
 }
 
 Status CudaBackend::batched_pack(const float* x, int64_t x_stride, int64_t rows, int64_t width) {
@@ -367,7 +370,7 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
     if (same_type && batched_swiglu_fits(gate, layer.w_up, up, up_fragments)) {
       DeviceMatrix gate_rows = gate;
       gate_rows.out_features = ff;  // the gate half of a fused gate/up matrix
-      if (gate.fragments != nullptr && layer.w_down.fragments != nullptr) down_input = packed_for(ff);
+      if (gate.fragments != nullptr && layer.w_down.fragments != nullptr) down_input = packed_for(ff, 1);
       LW_TRY(batched_product(gate_rows, normed_, embd, n, activated_, 2 * ff, nullptr, nullptr, up,
                              up_fragments, down_input));
     } else {
@@ -389,7 +392,8 @@ Status CudaBackend::enqueue_batched_layers(int64_t n) {
       LW_TRY(kc::swiglu_f32(swiglu, stream_));
     }
     if (down_input == nullptr) LW_TRY(batched_pack(activated_, 2 * ff, n, ff));
-    LW_TRY(batched_product(layer.w_down, activated_, 2 * ff, n, x_, embd, nullptr, x_));
+    LW_TRY(batched_product(layer.w_down, activated_, 2 * ff, n, x_, embd, nullptr, x_, nullptr, nullptr,
+                           nullptr, down_input != nullptr ? 1 : 0));
   }
   return Status::ok();
 }
