@@ -396,6 +396,16 @@ TEST(FragmentMmaConformance, BadParametersAreErrors) {
   p.in_features = 128;  // a multiple of 16, not of 256
   p.form = FragmentForm::kQ4K;
   EXPECT_EQ(kernels::cuda::fragment_mma(p, nullptr).code(), ErrorCode::kInvalidArgument);
+  // The SwiGLU form's packed result may not share memory with its packed input (every block reads
+  // all inputs while it writes its rows: a race).
+  p.form = FragmentForm::kHalf;
+  p.in_features = 32;
+  p.out_features = 16;
+  p.up_weight = copy.get();
+  p.y_packed = const_cast<__half*>(p.x) + 16;
+  const Status overlap = kernels::cuda::fragment_mma(p, nullptr);
+  EXPECT_EQ(overlap.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(overlap.message().find("overlaps the packed input"), std::string::npos) << overlap.message();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <cuda_fp16.h>
 
+#include <functional>
 #include <string>
 
 #include "cuda/cuda_check.hpp"
@@ -355,6 +356,19 @@ Status fragment_mma(const FragmentMmaParams& params, cudaStream_t stream) {
   if (p.y_packed != nullptr && (p.up_weight == nullptr || p.out_features % 16 != 0)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "fragment_mma: a packed result is for the SwiGLU form with a multiple of 16 outputs");
+  }
+  if (p.y_packed != nullptr) {
+    // Every block reads every packed input while it writes its rows of y_packed: sharing memory
+    // would let a block overwrite inputs another still reads (a race, not a result).
+    const auto* x_begin = reinterpret_cast<const char*>(p.x);
+    const auto* x_end = x_begin + fragment_activation_halves(p.columns, p.in_features) * 2;
+    const auto* y_begin = reinterpret_cast<const char*>(p.y_packed);
+    const auto* y_end = y_begin + fragment_activation_halves(p.columns, p.out_features) * 2;
+    if (std::less<const char*>{}(x_begin, y_end) && std::less<const char*>{}(y_begin, x_end)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "fragment_mma: the packed result overlaps the packed input (the SwiGLU form needs "
+                        "its own output buffer)");
+    }
   }
   if (row_tiles(p.out_features) > 2147483647) {
     return make_error(ErrorCode::kInvalidArgument, "fragment_mma: too many rows");
