@@ -67,13 +67,18 @@ def main():
                         "-npl 1,4,16,64 -fa on -ngl 99")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
-    gpu = (out / "machine.txt").read_text().split(",")[0].strip()
-    models = {m: e for m in MODELS if (e := model_entry(out, m)) is not None}
-    record = {"format": history_format.FORMAT, "date": args.date, "commit": args.commit, "note": args.note,
-              "gpu": gpu, "peer_version": args.peer_version, "models": models}
-    history_format.validate_record(record, "batched_history")
+    try:
+        gpu = (out / "machine.txt").read_text().split(",")[0].strip()
+        models = {m: e for m in MODELS if (e := model_entry(out, m)) is not None}
+        record = {"format": history_format.FORMAT, "date": args.date, "commit": args.commit, "note": args.note,
+                  "gpu": gpu, "peer_version": args.peer_version, "models": models}
+        history_format.validate_record(record, str(out))
+    except (OSError, ValueError, KeyError, history_format.HistoryError) as error:
+        print(f"error: {out}: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(record))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
