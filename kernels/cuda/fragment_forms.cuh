@@ -109,6 +109,21 @@ struct Q4KForm {
   }
 };
 
+// The A fragment of tile j from one byte per weight (codes of the Q6_K and byte forms): bytes
+// 2 (r % 2) and 2 (r % 2) + 1 of a word under the exponent byte 0x64 make the halves 1024 + code
+// twice; minus `offset` (1024 + the code's bias, twice) that is the signed weight, times the
+// row's scale (scales[0] row g, scales[1] row g + 8).
+__device__ __forceinline__ void byte_code_fragment(const uint4& codes, int j, __half2 offset,
+                                                   const __half2 (&scales)[2], uint32_t (&a)[4]) {
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const uint32_t word = r < 2 ? (j == 0 ? codes.x : codes.z) : (j == 0 ? codes.y : codes.w);
+    const uint32_t selector = r % 2 == 0 ? 0x4140u : 0x4342u;
+    const __half2 q = __hsub2(bits_half2(__byte_perm(word, 0x64646464u, selector)), offset);
+    a[r] = half2_bits(__hmul2(q, scales[r % 2]));
+  }
+}
+
 struct Q6KForm {
   static constexpr FragmentForm kForm = FragmentForm::kQ6K;
   static constexpr int kStepInputs = 32, kTilesPerStep = 2, kScaleBytes = 32, kSuperBytes = 32;
@@ -130,16 +145,7 @@ struct Q6KForm {
       const int scale = static_cast<int8_t>((load.scales >> (8 * (2 * j + row))) & 0xFF);
       s[row] = scale_pair(row == 0 ? load.supers & 0xFFFF : load.supers >> 16, scale);
     }
-    const __half2 offset = bits_half2(0x64206420u);  // 1056 = 1024 + 32, twice
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const uint32_t word =
-          r < 2 ? (j == 0 ? load.codes.x : load.codes.z) : (j == 0 ? load.codes.y : load.codes.w);
-      // Bytes 2 (r % 2) and 2 (r % 2) + 1 of the word under the exponent byte 0x64: 1024 + q twice.
-      const uint32_t selector = r % 2 == 0 ? 0x4140u : 0x4342u;
-      const __half2 q = __hsub2(bits_half2(__byte_perm(word, 0x64646464u, selector)), offset);
-      a[r] = half2_bits(__hmul2(q, s[r % 2]));
-    }
+    byte_code_fragment(load.codes, j, bits_half2(0x64206420u), s, a);  // offset 1056 = 1024 + 32
   }
 };
 
@@ -156,15 +162,7 @@ struct ByteForm {
   __device__ static void fragment(const Load& load, int j, uint32_t (&a)[4]) {
     const __half2 d[2] = {__half2half2(__ushort_as_half(static_cast<unsigned short>(load.scales & 0xFFFF))),
                           __half2half2(__ushort_as_half(static_cast<unsigned short>(load.scales >> 16)))};
-    const __half2 offset = bits_half2(0x64806480u);  // 1152 = 1024 + 128, twice
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const uint32_t word =
-          r < 2 ? (j == 0 ? load.codes.x : load.codes.z) : (j == 0 ? load.codes.y : load.codes.w);
-      const uint32_t selector = r % 2 == 0 ? 0x4140u : 0x4342u;
-      const __half2 q = __hsub2(bits_half2(__byte_perm(word, 0x64646464u, selector)), offset);
-      a[r] = half2_bits(__hmul2(q, d[r % 2]));
-    }
+    byte_code_fragment(load.codes, j, bits_half2(0x64806480u), d, a);  // offset 1152 = 1024 + 128
   }
 };
 
