@@ -173,8 +173,19 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // form write it directly. Products read slot 0 (x_slot 1: the SwiGLU form's output).
   __half* packed_for(int64_t width, int slot = 0) const;
   void destroy_batched_graphs();
-  // Makes every batched matrix's fragment copy once (LLAMA_WORKER_BATCHED_WEIGHTS: coded or f16).
+  // Which matrices take a fragment copy and in which form (LLAMA_WORKER_BATCHED_WEIGHTS: coded or
+  // f16), and the bytes of them all; make_batched_weights makes them once.
+  struct FragmentCopyPlan {
+    std::vector<std::pair<DeviceMatrix*, kernels::cuda::FragmentForm>> matrices;
+    int64_t bytes = 0;
+  };
+  FragmentCopyPlan plan_batched_weights();
   Status make_batched_weights();
+  // Before allocate_kv_blocks allocates: whether the pool, the fragment copy still to make and the
+  // batch buffers fit the device's free memory and what the load's budget leaves (kOutOfMemory
+  // naming each part otherwise).
+  Status check_batched_memory(const kv_pool::KvPoolPlan& plan, int64_t fragment_bytes,
+                              int64_t buffer_bytes) const;
   // Joins each layer's separate Q, K and V copies into DeviceLayer::batched_qkv where they allow it.
   Status join_batched_qkv();
 
@@ -185,6 +196,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // tokens, then the block tables.
   kv_pool::KvPoolPlan paged_plan_;
   int64_t measured_kv_pool_bytes_ = 0;  // cudaMemGetInfo's drop across the pool's allocation
+  int64_t vram_budget_bytes_ = 0;       // CudaBackendOptions::vram_budget_bytes (0: none)
   DeviceAllocation paged_kv_, batch_meta_;
   PinnedHostBuffer pinned_batch_meta_buffer_;
   int32_t* pinned_batch_meta_ = nullptr;

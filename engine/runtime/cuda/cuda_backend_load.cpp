@@ -132,6 +132,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
                                                   std::to_string(c.context_length));
   }
   device_ = options.device;
+  vram_budget_bytes_ = options.vram_budget_bytes;
   use_graph_ = options.use_graph;
   decode_fusion_ = decode_fusion_setting();
   tensor_core_attention_ = tensor_core_attention_setting();

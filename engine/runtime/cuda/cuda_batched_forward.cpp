@@ -15,6 +15,7 @@
 // their order — nor on how a prompt is cut into chunks or passes (a row sees the K/V the earlier
 // rows of its sequence stored, in this pass or an earlier one). gpu_cuda_batched_tests check it.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,9 +74,6 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   LW_CUDA_TRY(cudaSetDevice(device_));
   LW_CUDA_TRY(cudaStreamSynchronize(stream_));
   destroy_batched_graphs();  // they point into the buffers replaced below
-  if (batched_weights_setting_ != BatchedWeights::kQuant && batched_weights_.bytes() == 0) {
-    LW_TRY(make_batched_weights());
-  }
   paged_kv_ = {};
   batch_meta_ = {};
   pinned_batch_meta_buffer_ = {};
@@ -84,9 +82,21 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   argmax_workspace_ = {};
   pinned_batched_logits_ = {};
   paged_plan_ = {};
+  const model::ModelConfig& c = adapter_.config();
   const int64_t b = plan_.max_batch;
   const int64_t tables = b * std::min(plan.blocks_per_sequence, plan.blocks_total);
   const int64_t ints = 4 * b + kBatchedLogitsRows + tables;
+  const bool fragments_wanted = batched_weights_setting_ != BatchedWeights::kQuant;
+  const int64_t fragment_bytes =
+      fragments_wanted && batched_weights_.bytes() == 0 ? plan_batched_weights().bytes : 0;
+  const int64_t widest = std::max({c.embedding_width, c.q_width(), c.feed_forward_width});
+  const int64_t packed_halves =
+      fragments_wanted ? kc::fragment_activation_halves(b, widest) : 0;  // per slot (two slots)
+  const int64_t buffer_bytes = align_up(ints * 4) + align_up(2 * packed_halves * 2) +
+                               align_up(kBatchedLogitsRows * c.vocab_size * 4) +
+                               align_up(kc::argmax_rows_workspace_bytes(kBatchedLogitsRows));
+  LW_TRY(check_batched_memory(plan, fragment_bytes, buffer_bytes));
+  if (fragments_wanted && batched_weights_.bytes() == 0) LW_TRY(make_batched_weights());
   measured_kv_pool_bytes_ = 0;
   size_t free_before = 0, free_after = 0, total = 0;
   LW_CUDA_TRY(cudaMemGetInfo(&free_before, &total));
@@ -98,9 +108,7 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   LW_CUDA_TRY(cudaMemGetInfo(&free_after, &total));  // the pool alone, before the batch scratch
   measured_kv_pool_bytes_ = static_cast<int64_t>(free_before) - static_cast<int64_t>(free_after);
   LW_ASSIGN_OR_RETURN(batch_meta_, DeviceAllocation::allocate(ints * 4, "batch metadata"));
-  const model::ModelConfig& c = adapter_.config();
   if (batched_weights_.bytes() > 0) {
-    const int64_t widest = std::max({c.embedding_width, c.q_width(), c.feed_forward_width});
     // Two slots: the SwiGLU form reads its packed input from slot 0 while it writes the down
     // product's into slot 1 (one slot would let a block overwrite inputs another still reads).
     packed_slot_halves_ = kc::fragment_activation_halves(b, widest);
@@ -139,7 +147,36 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   return Status::ok();
 }
 
-Status CudaBackend::make_batched_weights() {
+Status CudaBackend::check_batched_memory(const kv_pool::KvPoolPlan& plan, int64_t fragment_bytes,
+                                         int64_t buffer_bytes) const {
+  size_t free_bytes = 0, total_bytes = 0;
+  LW_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const int64_t needed = plan.bytes_total + fragment_bytes + buffer_bytes;
+  // The load's budget covered its own plan; what it leaves is for these.
+  const int64_t budget_left = vram_budget_bytes_ > 0 ? vram_budget_bytes_ - plan_.total_bytes() : -1;
+  const auto free_now = static_cast<int64_t>(free_bytes);
+  const int64_t available = budget_left >= 0 && budget_left < free_now ? budget_left : free_now;
+  if (needed <= available) return Status::ok();
+  const auto mib = [](int64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.1f", static_cast<double>(bytes) / 1048576.0);
+    return std::string(text);
+  };
+  return make_error(
+      ErrorCode::kOutOfMemory,
+      "several inferences on model '" + adapter_.config().name + "' need " + mib(needed) +
+          " MiB more on the device (KV pool " + mib(plan.bytes_total) + ": " +
+          std::to_string(plan.blocks_total) + " blocks of " + std::to_string(plan.block_positions) +
+          " positions; fragment weights " + mib(fragment_bytes) + "; batch buffers " + mib(buffer_bytes) +
+          ") but " + mib(available) + " MiB are available (free " + mib(free_now) + " MiB, budget " +
+          (budget_left >= 0
+               ? mib(budget_left) + " MiB left after the load's " + mib(plan_.total_bytes()) + " MiB"
+               : std::string("none")) +
+          "); fewer max_inferences or a shorter context need less" +
+          (fragment_bytes > 0 ? ", LLAMA_WORKER_BATCHED_WEIGHTS=quant no fragment copy" : ""));
+}
+
+CudaBackend::FragmentCopyPlan CudaBackend::plan_batched_weights() {
   const model::ModelConfig& c = adapter_.config();
   const model::BlockSpec& spec = adapter_.block();
   std::vector<DeviceMatrix*> matrices;
@@ -152,17 +189,22 @@ Status CudaBackend::make_batched_weights() {
     }
   }
   matrices.push_back(&output_);
-  int64_t bytes = 0;
-  std::vector<std::pair<DeviceMatrix*, kc::FragmentForm>> repacked;
+  FragmentCopyPlan copy;
   for (DeviceMatrix* m : matrices) {
     kc::FragmentForm form = batched_weights_setting_ == BatchedWeights::kCoded
                                 ? kc::fragment_form_for(m->type)
                                 : kc::FragmentForm::kHalf;
     if (!kc::fragment_form_supports(form, m->type, m->in_features)) form = kc::FragmentForm::kHalf;
     if (!kc::fragment_form_supports(form, m->type, m->in_features)) continue;
-    repacked.emplace_back(m, form);
-    bytes += kc::fragment_weight_bytes(form, m->out_features, m->in_features);  // multiples of 16
+    copy.matrices.emplace_back(m, form);
+    copy.bytes += kc::fragment_weight_bytes(form, m->out_features, m->in_features);  // multiples of 16
   }
+  return copy;
+}
+
+Status CudaBackend::make_batched_weights() {
+  const FragmentCopyPlan copy = plan_batched_weights();
+  const int64_t bytes = copy.bytes;
   if (bytes == 0) return Status::ok();
   auto allocation = DeviceAllocation::allocate(bytes, "batched fragment weights");
   if (!allocation) {
@@ -172,7 +214,7 @@ Status CudaBackend::make_batched_weights() {
                           " (LLAMA_WORKER_BATCHED_WEIGHTS=quant reads the file's blocks instead)");
   }
   auto* next = static_cast<uint8_t*>(allocation->data());
-  for (auto& [m, form] : repacked) {
+  for (const auto& [m, form] : copy.matrices) {
     LW_TRY(kc::repack_to_fragments(next, form, m->data, m->type, m->row_bytes, m->out_features,
                                    m->in_features, stream_));
     m->fragments = next;

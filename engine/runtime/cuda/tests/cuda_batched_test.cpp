@@ -289,6 +289,30 @@ TEST_P(CudaBatched, BadBatchesAreRefusedAndTheBackendStaysUsable) {
   for (const float value : logits) ASSERT_TRUE(std::isfinite(value));
 }
 
+// A model loaded under a VRAM budget that its own plan nearly fills: the pool, the fragment copy and
+// the batch buffers of several inferences are refused before anything is allocated, with what each
+// needs and what the budget leaves; the model goes on serving one inference.
+TEST_P(CudaBatched, SeveralInferencesBeyondTheBudgetAreRefusedWithTheirParts) {
+  CudaBackendOptions options;
+  options.context = kContext;
+  options.vram_budget_bytes = model_.backend->memory_plan().total_bytes() + (int64_t{64} << 10);
+  model_.backend.reset();  // one model on the device at a time
+  auto backend = CudaBackend::create(*model_.file, options);
+  ASSERT_TRUE(backend) << backend.error().message;
+  auto scheduler = Scheduler::create(**backend, {.max_sequences = 4});
+  ASSERT_FALSE(scheduler);
+  EXPECT_EQ(scheduler.error().code, ErrorCode::kOutOfMemory);
+  for (const char* part :
+       {"KV pool", "blocks of 16 positions", "batch buffers", "budget 0.1 MiB left after"}) {
+    EXPECT_NE(scheduler.error().message.find(part), std::string::npos)
+        << part << ": " << scheduler.error().message;
+  }
+  std::vector<float> logits;
+  const std::vector<int32_t> tokens = {1, 2, 3};
+  ASSERT_TRUE((*backend)->forward(tokens, LogitsMode::kLastPosition, logits));
+  for (const float value : logits) ASSERT_TRUE(std::isfinite(value));
+}
+
 INSTANTIATE_TEST_SUITE_P(SyntheticModels, CudaBatched,
                          ::testing::Values("synthetic-qwen2-q4_k_m", "synthetic-phi3-q4_k_m",
                                            "synthetic-llama-q4_k_m", "synthetic-qwen2-f16"),
