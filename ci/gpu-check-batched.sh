@@ -17,7 +17,8 @@
 # budget is short), AB_ENV (settings of a second `bench --parallel` run of the first model, for an
 # A/B in the same call, e.g. LLAMA_WORKER_BATCHED_WEIGHTS=quant), CONFORMANCE_FILTER (a gtest filter for
 # the op conformance binary), CAPI_SANITIZE (set: gpu_capi_multi_inference_tests also under
-# compute-sanitizer memcheck), KV_4096 (set: one 4,096-position stream per model, the KV pool
+# compute-sanitizer memcheck), PEER_BUILD_DONE (a file: the caller started the peer build
+# itself, earlier in the call, and touches this file when it ends; the rows wait for it), KV_4096 (set: one 4,096-position stream per model, the KV pool
 # planned and measured), KERNEL_BENCH (set: fragment_mma_bench if staged, KERNEL_BENCH_FILTER its
 # filter). Logs under $OUT; a short table last. ci/batched_history.py makes the bench/history record
 # of a call that ran the peer from those logs.
@@ -35,7 +36,9 @@ say() { echo "[batched $(($(date +%s) - start))s] $*"; }
 [ -x "$stage/bin/llama-worker" ] || tar -xJf .gpu-stage/build.tar.xz
 export LD_LIBRARY_PATH="$PWD/$stage/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 worker="$stage/bin/llama-worker"
-if [ -z "${SKIP_PEER:-}" ] && [ ! -x .peer/llama-batched-bench ]; then
+if [ -n "${PEER_BUILD_DONE:-}" ]; then
+  peer_build=""  # the caller builds it and touches $PEER_BUILD_DONE when done
+elif [ -z "${SKIP_PEER:-}" ] && [ ! -x .peer/llama-batched-bench ]; then
   (PEER_JOBS=${PEER_JOBS:-12} nice bash .peer-src/build-on-gpu.sh > "$out/peer-build.log" 2>&1
    echo "peer build exit $?" >> "$out/peer-build.log") &
   peer_build=$!
@@ -121,6 +124,9 @@ if [ -n "$peer_build" ]; then
   say "waiting for the peer build"
   while kill -0 "$peer_build" 2> /dev/null && (($(left) > 150)); do sleep 5; done
   tail -n 2 "$out/peer-build.log"
+elif [ -n "${PEER_BUILD_DONE:-}" ]; then
+  say "waiting for the peer build (started by the caller)"
+  while [ ! -e "$PEER_BUILD_DONE" ] && (($(left) > 150)); do sleep 5; done
 fi
 export LD_LIBRARY_PATH="$PWD/.peer:/usr/local/cuda/lib64:$LD_LIBRARY_PATH"
 for model in $models; do
