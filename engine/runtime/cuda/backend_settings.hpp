@@ -93,14 +93,14 @@ inline BatchedWeights batched_weights_setting() {
 }
 
 // Programmatic dependent launch (kernels/cuda/launch.cuh) for the batched step's kernels, per
-// kernel family, from LLAMA_WORKER_BATCHED_PDL (a mask of the bits below; 15 all): each kernel may
-// be scheduled while its predecessor runs and waits for it before touching what it wrote. Off by
-// default: on the H100 (2026-12-06 16:45, 13bb835's tree plus the scope, every family on) it lifted one Qwen
-// stream from 1,001-1,009 to 1,042-1,051 tok/s but gpu_cuda_batched_tests found sequences whose bits changed
-// with the batch (quantized models), so it stays an experiment.
+// kernel family, from LLAMA_WORKER_BATCHED_PDL (a mask of the bits below; 15 all, 0 none): each
+// kernel may be scheduled while its predecessor runs and waits for it before touching what it
+// wrote. On for every family: on the H100 (2026-12-06 16:45) it lifted one Qwen stream from
+// 1,001-1,009 to 1,042-1,051 tok/s; the batch-dependent bits it exposed then were a race in the
+// SwiGLU form's packed output (fixed in 04ed726: two packed slots), not PDL's.
 inline constexpr unsigned kBatchedPdlProducts = 1, kBatchedPdlNorms = 2, kBatchedPdlRope = 4,
                           kBatchedPdlAttention = 8;
-inline constexpr unsigned kBatchedPdlDefault = 0;
+inline constexpr unsigned kBatchedPdlDefault = 15;
 
 inline unsigned batched_pdl_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_BATCHED_PDL");
