@@ -95,12 +95,16 @@ inline BatchedWeights batched_weights_setting() {
 // Programmatic dependent launch (kernels/cuda/launch.cuh) for the batched step's kernels, per
 // kernel family, from LLAMA_WORKER_BATCHED_PDL (a mask of the bits below; 15 all, 0 none): each
 // kernel may be scheduled while its predecessor runs and waits for it before touching what it
-// wrote. On for every family: on the H100 (2026-12-06 16:45) it lifted one Qwen stream from
-// 1,001-1,009 to 1,042-1,051 tok/s; the batch-dependent bits it exposed then were a race in the
-// SwiGLU form's packed output (fixed in 04ed726: two packed slots), not PDL's.
+// wrote. The default, products + RoPE + attention (13), was chosen on the H100 (2026-12-06 20:05-20:12,
+// f9576d0's binaries, pp128 tg128, S_TG at 1 / 16 / 64 streams): Qwen2.5-0.5B 1,058-1,066 /
+// 13,257-13,369 / 23,463-23,770 tok/s against none 1,008-1,012 / 12,899-13,029 / 23,938-24,168 and
+// all 1,041-1,051 / 12,462-12,553 / 22,110-22,282 (the norms' PDL cost 64 streams 8%); Phi-3-mini
+// 426 / 4,820 / 7,873 against none 412 / 4,910 / 8,090. The one-inference path gave one Qwen stream
+// 1,042-1,063 in the same calls. The batch-dependent bits PDL exposed at first were a race in the
+// SwiGLU form's packed output (fixed in 04ed726), not PDL's; gpu_cuda_batched_tests pass with 13 and 15.
 inline constexpr unsigned kBatchedPdlProducts = 1, kBatchedPdlNorms = 2, kBatchedPdlRope = 4,
                           kBatchedPdlAttention = 8;
-inline constexpr unsigned kBatchedPdlDefault = 15;
+inline constexpr unsigned kBatchedPdlDefault = kBatchedPdlProducts | kBatchedPdlRope | kBatchedPdlAttention;
 
 inline unsigned batched_pdl_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_BATCHED_PDL");
