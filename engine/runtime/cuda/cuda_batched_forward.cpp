@@ -15,7 +15,6 @@
 // their order — nor on how a prompt is cut into chunks or passes (a row sees the K/V the earlier
 // rows of its sequence stored, in this pass or an earlier one). gpu_cuda_batched_tests check it.
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -157,11 +156,6 @@ Status CudaBackend::check_batched_memory(const kv_pool::KvPoolPlan& plan, int64_
   const auto free_now = static_cast<int64_t>(free_bytes);
   const int64_t available = budget_left >= 0 && budget_left < free_now ? budget_left : free_now;
   if (needed <= available) return Status::ok();
-  const auto mib = [](int64_t bytes) {
-    char text[32];
-    std::snprintf(text, sizeof(text), "%.1f", static_cast<double>(bytes) / 1048576.0);
-    return std::string(text);
-  };
   return make_error(
       ErrorCode::kOutOfMemory,
       "several inferences on model '" + adapter_.config().name + "' need " + mib(needed) +

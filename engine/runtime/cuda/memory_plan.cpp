@@ -16,13 +16,13 @@ int64_t matrix_bytes(const model::WeightView& view) {
   return view.present() ? align_up(view.row_bytes * view.rows) : 0;
 }
 
+}  // namespace
+
 std::string mib(int64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.1f", static_cast<double>(bytes) / 1048576.0);
   return text;
 }
-
-}  // namespace
 
 int64_t widest_product_input(const model::ModelConfig& c) {
   int64_t widest = c.embedding_width > c.q_width() ? c.embedding_width : c.q_width();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/status.hpp"
 #include "model/llama_inference_adapter.hpp"
@@ -62,6 +63,9 @@ ActivationLayout activation_layout(const model::ModelConfig& config);
 
 // The widest input of any layer product (embedding, attention output or feed-forward width).
 int64_t widest_product_input(const model::ModelConfig& config);
+
+// Bytes as MiB with one decimal ("397.8"), as the memory messages print them.
+std::string mib(int64_t bytes);
 
 // available = min(free_bytes, budget_bytes when > 0). Fails with kOutOfMemory:
 // "model 'x' needs 1234.5 MiB (weights 397.8, KV cache for 4096 positions 48.0, scratch 30.1, reserve 64.0)
