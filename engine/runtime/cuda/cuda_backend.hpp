@@ -174,13 +174,13 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   __half* packed_for(int64_t width, int slot = 0) const;
   void destroy_batched_graphs();
   // Which matrices take a fragment copy and in which form (LLAMA_WORKER_BATCHED_WEIGHTS: coded or
-  // f16), and the bytes of them all; make_batched_weights makes them once.
+  // f16), and the bytes of them all; make_batched_weights makes the copies of that plan once.
   struct FragmentCopyPlan {
     std::vector<std::pair<DeviceMatrix*, kernels::cuda::FragmentForm>> matrices;
     int64_t bytes = 0;
   };
   FragmentCopyPlan plan_batched_weights();
-  Status make_batched_weights();
+  Status make_batched_weights(const FragmentCopyPlan& copy);
   // Before allocate_kv_blocks allocates: whether the pool, the fragment copy still to make and the
   // batch buffers fit the device's free memory and what the load's budget leaves (kOutOfMemory
   // naming each part otherwise).

@@ -86,16 +86,16 @@ Status CudaBackend::allocate_kv_blocks(const kv_pool::KvPoolPlan& plan) {
   const int64_t tables = b * std::min(plan.blocks_per_sequence, plan.blocks_total);
   const int64_t ints = 4 * b + kBatchedLogitsRows + tables;
   const bool fragments_wanted = batched_weights_setting_ != BatchedWeights::kQuant;
-  const int64_t fragment_bytes =
-      fragments_wanted && batched_weights_.bytes() == 0 ? plan_batched_weights().bytes : 0;
+  const bool fragments_to_make = fragments_wanted && batched_weights_.bytes() == 0;
+  const FragmentCopyPlan fragment_copy = fragments_to_make ? plan_batched_weights() : FragmentCopyPlan{};
   const int64_t widest = std::max({c.embedding_width, c.q_width(), c.feed_forward_width});
   const int64_t packed_halves =
       fragments_wanted ? kc::fragment_activation_halves(b, widest) : 0;  // per slot (two slots)
   const int64_t buffer_bytes = align_up(ints * 4) + align_up(2 * packed_halves * 2) +
                                align_up(kBatchedLogitsRows * c.vocab_size * 4) +
                                align_up(kc::argmax_rows_workspace_bytes(kBatchedLogitsRows));
-  LW_TRY(check_batched_memory(plan, fragment_bytes, buffer_bytes));
-  if (fragments_wanted && batched_weights_.bytes() == 0) LW_TRY(make_batched_weights());
+  LW_TRY(check_batched_memory(plan, fragment_copy.bytes, buffer_bytes));
+  if (fragments_to_make) LW_TRY(make_batched_weights(fragment_copy));
   measured_kv_pool_bytes_ = 0;
   size_t free_before = 0, free_after = 0, total = 0;
   LW_CUDA_TRY(cudaMemGetInfo(&free_before, &total));
@@ -196,8 +196,7 @@ CudaBackend::FragmentCopyPlan CudaBackend::plan_batched_weights() {
   return copy;
 }
 
-Status CudaBackend::make_batched_weights() {
-  const FragmentCopyPlan copy = plan_batched_weights();
+Status CudaBackend::make_batched_weights(const FragmentCopyPlan& copy) {
   const int64_t bytes = copy.bytes;
   if (bytes == 0) return Status::ok();
   auto allocation = DeviceAllocation::allocate(bytes, "batched fragment weights");
