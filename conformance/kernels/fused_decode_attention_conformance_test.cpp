@@ -30,7 +30,7 @@ struct StepResult {
   std::vector<uint16_t> k_cache, v_cache;
 };
 
-void run_case(const FusedCase& c) {
+void run_case(const FusedCase& c, bool grouped) {
   const int64_t capacity = c.position + 4;
   const int64_t qw = c.heads * c.head_dim, kvw = c.kv_heads * c.head_dim, qkv = qw + 2 * kvw;
   const auto raw = random_floats(static_cast<size_t>(qkv));
@@ -69,6 +69,7 @@ void run_case(const FusedCase& c) {
     a.capacity = capacity;
     a.workspace = d_workspace.get();
     a.workspace_floats = floats;
+    a.grouped_decode = grouped;
     if (fused) {
       EXPECT_TRUE(d_table.allocate(static_cast<size_t>(capacity * c.rotary / 2)));
       EXPECT_TRUE(kernels::cuda::rope_table_fill(d_table.get(), capacity, c.rotary, base, 1.0f, nullptr));
@@ -105,7 +106,7 @@ void run_case(const FusedCase& c) {
   const StepResult unfused = step(false);
   const StepResult fused = step(true);
   EXPECT_EQ(fused.out, unfused.out) << "heads " << c.heads << "/" << c.kv_heads << " dim " << c.head_dim
-                                    << " position " << c.position;
+                                    << " position " << c.position << " grouped " << grouped;
   EXPECT_EQ(fused.k_cache, unfused.k_cache) << "K cache, position " << c.position;
   EXPECT_EQ(fused.v_cache, unfused.v_cache) << "V cache, position " << c.position;
   for (float value : fused.out) ASSERT_TRUE(std::isfinite(value)) << "a stale cache row was read";
@@ -119,7 +120,10 @@ TEST(FusedDecodeAttention, SameBitsAsRopeThenAttention) {
       {32, 32, 96, 96, RopeStyle::kNeox, 777}, {8, 2, 128, 128, RopeStyle::kNormal, 300},
       {4, 2, 36, 18, RopeStyle::kNormal, 513}, {6, 3, 96, 32, RopeStyle::kNeox, 40},
   };
-  for (const FusedCase& c : cases) run_case(c);
+  for (const FusedCase& c : cases) {
+    run_case(c, true);   // grouped-query heads served per K/V head where the kernel takes them
+    run_case(c, false);  // one block per query head
+  }
 }
 
 TEST(FusedDecodeAttention, RefusesAFusedRopeWithoutItsInputs) {

@@ -143,25 +143,29 @@ void check_attention(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t 
   const Status status = kernels::cuda::attention(gpu, nullptr);
   ASSERT_TRUE(status) << status.message();
   EXPECT_NMSE_BELOW(*d_out.download(), expected, 1e-10) << c.describe();
-  if (q_tokens == 1) {  // the split-KV decode path, on the same inputs
-    DeviceBuffer<float> d_workspace;
-    const int64_t floats = kernels::cuda::attention_split_workspace_floats(heads, head_dim, capacity);
-    ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));  // poisoned
-    ASSERT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), heads, head_dim, capacity,
-                                                               nullptr));
-    ASSERT_TRUE(d_out.poison());
-    gpu.workspace = d_workspace.get();
-    gpu.workspace_floats = floats;
-    const Status split_status = kernels::cuda::attention(gpu, nullptr);
-    ASSERT_TRUE(split_status) << split_status.message();
-    const auto first_run = *d_out.download();
-    EXPECT_NMSE_BELOW(first_run, expected, 1e-10) << "split-KV, offset " << offset << " window " << window;
-    // Each launch re-arms the per-head counters: a second launch gives the same bits.
-    ASSERT_TRUE(d_out.poison());
-    ASSERT_TRUE(kernels::cuda::attention(gpu, nullptr));
-    EXPECT_EQ(*d_out.download(), first_run) << "split-KV second launch";
-    gpu.workspace_floats = floats - 1;
-    EXPECT_FALSE(kernels::cuda::attention(gpu, nullptr)) << "a short workspace must be refused";
+  if (q_tokens == 1) {  // the split-KV decode paths (per query head, and per K/V head group), same inputs
+    for (const bool grouped : {true, false}) {
+      DeviceBuffer<float> d_workspace;
+      const int64_t floats = kernels::cuda::attention_split_workspace_floats(heads, head_dim, capacity);
+      ASSERT_TRUE(d_workspace.allocate(static_cast<size_t>(floats)));  // poisoned
+      ASSERT_TRUE(kernels::cuda::attention_split_workspace_reset(d_workspace.get(), heads, head_dim, capacity,
+                                                                 nullptr));
+      ASSERT_TRUE(d_out.poison());
+      gpu.workspace = d_workspace.get();
+      gpu.workspace_floats = floats;
+      gpu.grouped_decode = grouped;
+      const Status split_status = kernels::cuda::attention(gpu, nullptr);
+      ASSERT_TRUE(split_status) << split_status.message();
+      const auto first_run = *d_out.download();
+      EXPECT_NMSE_BELOW(first_run, expected, 1e-10)
+          << "split-KV, grouped " << grouped << ", offset " << offset << " window " << window;
+      // Each launch re-arms the per-head counters: a second launch gives the same bits.
+      ASSERT_TRUE(d_out.poison());
+      ASSERT_TRUE(kernels::cuda::attention(gpu, nullptr));
+      EXPECT_EQ(*d_out.download(), first_run) << "split-KV second launch, grouped " << grouped;
+      gpu.workspace_floats = floats - 1;
+      EXPECT_FALSE(kernels::cuda::attention(gpu, nullptr)) << "a short workspace must be refused";
+    }
   }
 }
 
@@ -179,6 +183,14 @@ TEST(AttentionConformance, DecodeFirstPositionAndSliceEdges) {
   check_attention(14, 2, 64, 1, 255, 0);
   check_attention(14, 2, 64, 1, 256, 0);
   check_attention(3, 1, 128, 1, 777, 300);
+}
+// Long contexts through both decode kernels: many slices combined (Qwen2.5-0.5B's 14/2 heads of 64 at
+// depth 20,000; more slices than the combine caches weights for; 3 and 4 query heads per K/V head).
+TEST(AttentionConformance, DecodeLongContextGroupedHeads) {
+  check_attention(14, 2, 64, 1, 20000, 0);
+  check_attention(7, 1, 64, 1, 70000, 0);
+  check_attention(6, 2, 64, 1, 3333, 1500);
+  check_attention(8, 2, 128, 1, 9000, 0);
 }
 
 TEST(KvStoreConformance, WritesRowsAtTheirPositionsInHalfPrecision) {

@@ -346,6 +346,7 @@ Status launch_split(const AttentionParams& p, cudaStream_t stream) {
 }  // namespace
 
 Status attention_decode_split(const AttentionParams& p, cudaStream_t stream) {
+  if (p.grouped_decode && attention_decode_grouped_supports(p)) return attention_decode_grouped(p, stream);
   if (p.head_dim == 64) return launch_split<8>(p, stream);
   if (p.head_dim == 96) return launch_split<12>(p, stream);
   if (p.head_dim == 128) return launch_split<16>(p, stream);

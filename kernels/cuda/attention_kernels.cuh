@@ -1,7 +1,7 @@
-// The two attention launchers behind attention() (attention.cuh), one file each:
-// attention_prefill.cu and attention_prefill_mma.cu (many queries: tiled, online softmax) and
-// attention_decode.cu (one query: split-KV). Both take parameters already validated and defaulted by
-// attention().
+// The attention launchers behind attention() (attention.cuh), one file each:
+// attention_prefill.cu and attention_prefill_mma.cu (many queries: tiled, online softmax),
+// attention_decode.cu (one query: split-KV) and attention_decode_grouped.cu (one query, grouped-query
+// heads). All take parameters already validated and defaulted by attention().
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -20,5 +20,9 @@ Status attention_prefill(const AttentionParams& p, cudaStream_t stream);
 bool attention_prefill_mma_supports(const AttentionParams& p);
 Status attention_prefill_mma(const AttentionParams& p, cudaStream_t stream);
 Status attention_decode_split(const AttentionParams& p, cudaStream_t stream);
+// Split-KV decode with one block per K/V head and slice for 2 to 8 query heads per K/V head and
+// head dimensions 64 or 128 (attention_decode_grouped.cu); attention_decode_split dispatches to it.
+bool attention_decode_grouped_supports(const AttentionParams& p);
+Status attention_decode_grouped(const AttentionParams& p, cudaStream_t stream);
 
 }  // namespace llama_worker::kernels::cuda

@@ -50,6 +50,17 @@ inline bool tensor_core_attention_setting() {
   return std::strcmp(setting, "0") != 0;
 }
 
+// LLAMA_WORKER_GROUPED_ATTENTION (1 on, 0 off): the one-inference decode attention reads each K/V
+// row once for all query heads of its group (kernels/cuda/attention_decode_grouped.cu) instead of
+// once per query head. Kept as a setting for A/B runs of the two decode attention kernels.
+inline constexpr bool kGroupedAttentionDefault = true;
+
+inline bool grouped_attention_setting() {
+  const char* setting = std::getenv("LLAMA_WORKER_GROUPED_ATTENTION");
+  if (setting == nullptr || *setting == '\0') return kGroupedAttentionDefault;
+  return std::strcmp(setting, "0") != 0;
+}
+
 // With LLAMA_WORKER_BATCHED_WEIGHTS=quant (below; the default reads fp16 fragments instead): the
 // batched step's products (cuda_batched_forward.cpp) on tensor cores (quant_mma_columns) where
 // the matrix allows, else on CUDA cores (quant_gemv_columns); from LLAMA_WORKER_BATCHED_TENSOR_CORES

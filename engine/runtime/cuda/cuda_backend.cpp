@@ -198,6 +198,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     attention.sliding_window = spec.sliding_window;
     attention.q_stride = qkv;
     attention.tensor_cores = tensor_core_attention_;
+    attention.grouped_decode = grouped_attention_;
     attention.workspace = attention_workspace_;  // used by single-token decode (split-KV)
     attention.workspace_floats = attention_workspace_floats_;
     if (fuse_rope) {

@@ -136,6 +136,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   use_graph_ = options.use_graph;
   decode_fusion_ = decode_fusion_setting();
   tensor_core_attention_ = tensor_core_attention_setting();
+  grouped_attention_ = grouped_attention_setting();
   batched_tensor_cores_ = batched_tensor_cores_setting();
   batched_weights_setting_ = batched_weights_setting();
   batched_pdl_ = batched_pdl_setting();
