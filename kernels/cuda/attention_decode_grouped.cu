@@ -31,12 +31,12 @@ static_assert(kSlice == kThreads, "one thread per key of a slice");
 
 // Shared memory, in floats, for a group of `group` query heads of `head_dim` dimensions.
 constexpr int64_t shared_floats(int64_t group, int64_t head_dim) {
-  return group * head_dim                 // q, rotated
-         + group * kSlice                 // scores, then exp(score - max)
-         + group * kWarps * head_dim      // per-warp value sums
-         + 2 * kMaxGroup                  // per-head max and sum
-         + head_dim                       // the new K head, rotated (fp32)
-         + head_dim;                      // the new K and V heads in fp16 (head_dim halves each)
+  return group * head_dim             // q, rotated
+         + group * kSlice             // scores, then exp(score - max)
+         + group * kWarps * head_dim  // per-warp value sums
+         + 2 * kMaxGroup              // per-head max and sum
+         + head_dim                   // the new K head, rotated (fp32)
+         + head_dim;                  // the new K and V heads in fp16 (head_dim halves each)
 }
 
 template <int kChunks>
@@ -44,16 +44,16 @@ __global__ void __launch_bounds__(kThreads) attention_grouped_kernel(AttentionPa
   pdl_launch_dependents();
   pdl_wait();
   constexpr int kDims = kChunks * 8;
-  constexpr int kGroups = kThreads / kChunks;         // key groups of the value pass
-  constexpr int kKeys = kSlice / kGroups;             // keys per thread in the value pass
+  constexpr int kGroups = kThreads / kChunks;  // key groups of the value pass
+  constexpr int kKeys = kSlice / kGroups;      // keys per thread in the value pass
   constexpr int kGroupsPerWarp = 32 / kChunks;
   const int group_size = static_cast<int>(p.heads / p.kv_heads);
   extern __shared__ float shared[];
-  float* q = shared;                                   // group_size x kDims
-  float* scores = q + group_size * kDims;              // group_size x kSlice
-  float* warp_sums = scores + group_size * kSlice;     // group_size x kWarps x kDims
+  float* q = shared;                                       // group_size x kDims
+  float* scores = q + group_size * kDims;                  // group_size x kSlice
+  float* warp_sums = scores + group_size * kSlice;         // group_size x kWarps x kDims
   float* stats = warp_sums + group_size * kWarps * kDims;  // max[kMaxGroup], sum[kMaxGroup]
-  float* k_rotated = stats + 2 * kMaxGroup;            // kDims
+  float* k_rotated = stats + 2 * kMaxGroup;                // kDims
   __half* k_new = reinterpret_cast<__half*>(k_rotated + kDims);
   __half* v_new = k_new + kDims;
 
@@ -123,7 +123,8 @@ __global__ void __launch_bounds__(kThreads) attention_grouped_kernel(AttentionPa
   // Scores: thread j reads key j once and scores it against every query head of the group.
   if (threadIdx.x < count) {
     const int64_t j = threadIdx.x;
-    const __half* row = holds_new && begin + j == position ? k_new : p.k_cache + (begin + j) * row_width + kv_head * kDims;
+    const __half* row =
+        holds_new && begin + j == position ? k_new : p.k_cache + (begin + j) * row_width + kv_head * kDims;
     uint4 packed[kChunks];
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) packed[c] = reinterpret_cast<const uint4*>(row)[c];
@@ -268,10 +269,11 @@ __global__ void __launch_bounds__(kThreads) attention_grouped_kernel(AttentionPa
 template <int kChunks>
 Status launch_grouped(const AttentionParams& p, cudaStream_t stream) {
   const int64_t splits = (p.capacity + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit;
-  const size_t shared_bytes = sizeof(float) * static_cast<size_t>(shared_floats(p.heads / p.kv_heads, kChunks * 8));
+  const size_t shared_bytes =
+      sizeof(float) * static_cast<size_t>(shared_floats(p.heads / p.kv_heads, kChunks * 8));
   LW_CUDA_TRY(launch(attention_grouped_kernel<kChunks>,
-                     dim3(static_cast<unsigned>(p.kv_heads), static_cast<unsigned>(splits)), kThreads, shared_bytes,
-                     stream, p));
+                     dim3(static_cast<unsigned>(p.kv_heads), static_cast<unsigned>(splits)), kThreads,
+                     shared_bytes, stream, p));
   return Status::ok();
 }
 

@@ -3,12 +3,14 @@
 // cuda_backend_load.cpp.
 #include "runtime/cuda/cuda_backend.hpp"
 
+#include <optional>
 #include <string>
 
 #include "cuda/argmax.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/embedding.cuh"
+#include "cuda/launch_scope.hpp"
 #include "cuda/quant_gemv.cuh"
 #include "cuda/quant_matmul.cuh"
 #include "cuda/rmsnorm.cuh"
@@ -332,6 +334,9 @@ Status CudaBackend::run_batch(std::span<const int32_t> tokens, LogitsMode mode, 
                               cudaMemcpyHostToDevice, stream_));
   const bool want_all = mode == LogitsMode::kAllPositions;
   const int64_t first_row = want_all ? 0 : n - 1;
+  // One-token steps: PDL as decode_pdl_ says (a graph keeps the choice it was captured with).
+  std::optional<kc::ProgrammaticLaunchScope> programmatic;
+  if (n == 1) programmatic.emplace(decode_pdl_);
   if (n == 1 && use_graph_) {
     LW_TRY(run_decode_graph());
   } else {
