@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 16's decode levers, A/B on the same warm machine (no peer): the decode-attention conformance
+# (both decode kernels), then tg128 per setting: Qwen at depths 0 / 2,048 / 16,384 / 32,000 with the
+# grouped-query decode attention on and off; Phi-3-mini and the Llama-2-7B shape with the decode
+# PDL at its default and off. Carry the full .gpu-stage.   bash ci/probes/issue16_decode_ab.sh
+# Environment: MODEL_DIR (/tmp/llama-worker-bench-models; files made here when absent), REPS (3).
+set -u
+start=$(date +%s)
+out=${OUT:-/tmp/issue16-ab}
+mkdir -p "$out"
+[ -x .gpu-build/bin/llama-worker ] || tar -xJf .gpu-stage/build.tar.xz
+export LD_LIBRARY_PATH=$PWD/.gpu-build/lib
+w=.gpu-build/bin/llama-worker
+dir=${MODEL_DIR:-/tmp/llama-worker-bench-models}
+reps=${REPS:-3}
+vocab=conformance/data/vocab
+mkdir -p "$dir"
+make_model() {  # name vocab flags...
+  local file=$dir/$1 source=$2
+  shift 2
+  [ -s "$file" ] || timeout 200 "$w" mkmodel --vocab "$vocab/$source" --quant Q4_K_M --seed 1 "$@" -o "$file" > /dev/null
+}
+make_model qwen-tied-Q4_K_M-seed1.gguf qwen2.5-0.5b-instruct.vocab.gguf --tied
+make_model phi3-Q4_K_M-seed1.gguf phi-3-mini-4k-instruct.vocab.gguf
+make_model llama7b-Q4_K_M-seed1.gguf llama-spm.vocab.gguf --layers 32 --embd 4096 --ff 11008 --heads 32 --kv-heads 32
+echo "models ready after $(( $(date +%s) - start ))s"
+timeout 240 .gpu-build/bin/gpu_op_conformance_tests --gtest_filter='*Attention*:*FusedDecode*' > "$out/conformance.txt" 2>&1
+echo "decode-attention conformance exit $?: $(grep -E '^\[  (PASSED|FAILED)' "$out/conformance.txt" | tr '\n' ' ')"
+grep -E '^\[  FAILED|Failure' "$out/conformance.txt" | head -8
+tg() {  # label env-assignment model depths
+  local label=$1 assignment=$2 file=$dir/$3 depths=$4
+  env $assignment timeout 200 "$w" bench -m "$file" -p 0 -n 128 -d "$depths" -r "$reps" --backend cuda \
+    > "$out/$label.txt" 2>&1 || echo "$label failed"
+  grep -E '\| *tg128' "$out/$label.txt" | awk -F'|' -v l="$label" '{gsub(/ +/," ",$6); gsub(/ +/," ",$7); print l ":" $6 ":" $7}'
+}
+tg qwen-grouped LLAMA_WORKER_GROUPED_ATTENTION=1 qwen-tied-Q4_K_M-seed1.gguf 0,2048,16384,32000
+tg qwen-per-head LLAMA_WORKER_GROUPED_ATTENTION=0 qwen-tied-Q4_K_M-seed1.gguf 0,2048,16384,32000
+tg phi3-default LLAMA_WORKER_UNSET=1 phi3-Q4_K_M-seed1.gguf 0,3000
+tg phi3-pdl-off LLAMA_WORKER_DECODE_PDL=0 phi3-Q4_K_M-seed1.gguf 0,3000
+tg llama7b-default LLAMA_WORKER_UNSET=1 llama7b-Q4_K_M-seed1.gguf 0
+tg llama7b-pdl-off LLAMA_WORKER_DECODE_PDL=0 llama7b-Q4_K_M-seed1.gguf 0
+echo "total $(( $(date +%s) - start ))s"
