@@ -3,7 +3,7 @@
 # side-by-side record is ci/gpu-bench.sh): the decode matrix-vector Google Benchmark, then
 # `llama-worker bench` on both exact-shape models (generated with mkmodel when absent).
 # Usage, from the repository root: ci/gpu-perf.sh [build-dir] (default build/release). Logs under $OUT.
-# PROFILE=1 adds an ncu pass over a few decode steps per model: device time per kernel, summed;
+# KERNEL_BENCH=0 leaves the matrix-vector benchmark out. PROFILE=1 adds an ncu pass over a few decode steps per model: device time per kernel, summed;
 # PROFILE_PREFILL=1 the same over one 512-token prefill.
 # VARIANTS="A=1 A=0,B=2" runs the bench once per variant with those variables set (A/B of a
 # setting in the same call; commas separate several variables of one variant); the profiles use
@@ -17,12 +17,15 @@ mkdir -p "$logs" "$models"
 export LD_LIBRARY_PATH="$(cd "$build" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cli="$build/bin/llama-worker"
 vocab=conformance/data/vocab
-declare -A file=([qwen]="$models/qwen2.5-0.5b-Q4_K_M-seed1-tied.gguf" [phi3]="$models/phi-3-mini-Q4_K_M-seed1.gguf")
-declare -A source=([qwen]="qwen2.5-0.5b-instruct.vocab.gguf" [phi3]="phi-3-mini-4k-instruct.vocab.gguf")
-declare -A extra=([qwen]="--tied" [phi3]="")
-declare -A depth=([qwen]=2048 [phi3]=3000)
+# llama7b: the Llama-2-7B shape of issue 16 (4.1 GB; MODELS="llama7b" to include it).
+declare -A file=([qwen]="$models/qwen2.5-0.5b-Q4_K_M-seed1-tied.gguf" [phi3]="$models/phi-3-mini-Q4_K_M-seed1.gguf"
+  [llama7b]="$models/llama7b-Q4_K_M-seed1.gguf")
+declare -A source=([qwen]="qwen2.5-0.5b-instruct.vocab.gguf" [phi3]="phi-3-mini-4k-instruct.vocab.gguf"
+  [llama7b]="llama-spm.vocab.gguf")
+declare -A extra=([qwen]="--tied" [phi3]="" [llama7b]="--layers 32 --embd 4096 --ff 11008 --heads 32 --kv-heads 32")
+declare -A depth=([qwen]=2048 [phi3]=3000 [llama7b]=2048)
 
-if [ -x "$build/bin/quant_gemv_bench" ]; then
+if [ -x "$build/bin/quant_gemv_bench" ] && [ "${KERNEL_BENCH:-1}" = 1 ]; then
   timeout 120 "$build/bin/quant_gemv_bench" --benchmark_min_time=0.2 2>&1 | tee "$logs/quant_gemv_bench.txt" |
     grep -E 'copy rate|^[a-z].*(us|ms) ' | sed 's/  */ /g'
 fi

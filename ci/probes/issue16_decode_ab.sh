@@ -40,3 +40,9 @@ tg phi3-pdl-off LLAMA_WORKER_DECODE_PDL=0 phi3-Q4_K_M-seed1.gguf 0,3000
 tg llama7b-default LLAMA_WORKER_UNSET=1 llama7b-Q4_K_M-seed1.gguf 0
 tg llama7b-pdl-off LLAMA_WORKER_DECODE_PDL=0 llama7b-Q4_K_M-seed1.gguf 0
 echo "total $(( $(date +%s) - start ))s"
+# Where the 7B step's time goes: device time per kernel over 3 decode steps (ncu), the default settings.
+mkdir -p "$out/perf"
+ln -sf "$dir/llama7b-Q4_K_M-seed1.gguf" "$out/perf/llama7b-Q4_K_M-seed1.gguf"
+OUT=$out/perf MODEL_DIR=$out/perf MODELS=llama7b PROFILE=1 KERNEL_BENCH=0 REPS=1 VARIANTS=default \
+  timeout 200 ci/gpu-perf.sh .gpu-build 2>&1 | sed -n '/device time per decode/,$p'
+echo "total $(( $(date +%s) - start ))s"
