@@ -2,7 +2,7 @@
 # Issue 16's decode levers, A/B on the same warm machine (no peer): the decode-attention conformance
 # (both decode kernels), then tg128 per setting: Qwen at depths 0 / 2,048 / 16,384 / 32,000 with the
 # grouped-query decode attention on and off; Phi-3-mini and the Llama-2-7B shape with the decode
-# PDL at its default and off. Carry the full .gpu-stage.   bash ci/probes/issue16_decode_ab.sh
+# PDL at its default and off, and with the norms fused into the products. Carry the full .gpu-stage.   bash ci/probes/issue16_decode_ab.sh
 # Environment: MODEL_DIR (/tmp/llama-worker-bench-models; files made here when absent), REPS (3).
 set -u
 start=$(date +%s)
@@ -39,6 +39,9 @@ tg phi3-default LLAMA_WORKER_UNSET=1 phi3-Q4_K_M-seed1.gguf 0,3000
 tg phi3-pdl-off LLAMA_WORKER_DECODE_PDL=0 phi3-Q4_K_M-seed1.gguf 0,3000
 tg llama7b-default LLAMA_WORKER_UNSET=1 llama7b-Q4_K_M-seed1.gguf 0
 tg llama7b-pdl-off LLAMA_WORKER_DECODE_PDL=0 llama7b-Q4_K_M-seed1.gguf 0
+# The norms inside the products (decode fusion bits 2, 4, 8), now beside PDL.
+tg phi3-norms-fused LLAMA_WORKER_DECODE_FUSION=31 phi3-Q4_K_M-seed1.gguf 0
+tg llama7b-norms-fused LLAMA_WORKER_DECODE_FUSION=31 llama7b-Q4_K_M-seed1.gguf 0
 echo "total $(( $(date +%s) - start ))s"
 # Where the 7B step's time goes: device time per kernel over 3 decode steps (ncu), the default settings.
 mkdir -p "$out/perf"
