@@ -253,7 +253,8 @@ __global__ void __launch_bounds__(kThreads) attention_grouped_kernel(AttentionPa
     __syncwarp();
     constexpr int kDimsPerLane = kDims / 32;
     float numerator[kDimsPerLane] = {};
-#pragma unroll 8
+    // 16 slices' loads in flight per lane: the chain of L2 round trips is the combine's cost.
+#pragma unroll 16
     for (int64_t s = 0; s < used; ++s) {
       const float w = cached ? slice_weights[s] : expf(__ldcg(slices + s * stride) - global_max);
 #pragma unroll
