@@ -2,7 +2,8 @@
 # Issue 16's decode levers, A/B on the same warm machine (no peer): the decode-attention conformance
 # (both decode kernels), then tg128 per setting: Qwen at depths 0 / 2,048 / 16,384 / 32,000 with the
 # grouped-query decode attention on and off; Phi-3-mini and the Llama-2-7B shape with the decode
-# PDL at its default and off, and with the norms fused into the products. Carry the full .gpu-stage.   bash ci/probes/issue16_decode_ab.sh
+# PDL on and off (and on with the norms fused into the products), then the decode-path suites with
+# both settings on. Carry the full .gpu-stage.   bash ci/probes/issue16_decode_ab.sh
 # Environment: MODEL_DIR (/tmp/llama-worker-bench-models; files made here when absent), REPS (3).
 set -u
 start=$(date +%s)
@@ -29,19 +30,24 @@ echo "decode-attention conformance exit $?: $(grep -E '^\[  (PASSED|FAILED)' "$o
 grep -E '^\[  FAILED|Failure' "$out/conformance.txt" | head -8
 tg() {  # label env-assignment model depths
   local label=$1 assignment=$2 file=$dir/$3 depths=$4
-  env $assignment timeout 200 "$w" bench -m "$file" -p 0 -n 128 -d "$depths" -r "$reps" --backend cuda \
+  env ${assignment//,/ } timeout 200 "$w" bench -m "$file" -p 0 -n 128 -d "$depths" -r "$reps" --backend cuda \
     > "$out/$label.txt" 2>&1 || echo "$label failed"
   grep -E '\| *tg128' "$out/$label.txt" | awk -F'|' -v l="$label" '{gsub(/ +/," ",$6); gsub(/ +/," ",$7); print l ":" $6 ":" $7}'
 }
 tg qwen-grouped LLAMA_WORKER_GROUPED_ATTENTION=1 qwen-tied-Q4_K_M-seed1.gguf 0,2048,16384,32000
 tg qwen-per-head LLAMA_WORKER_GROUPED_ATTENTION=0 qwen-tied-Q4_K_M-seed1.gguf 0,2048,16384,32000
-tg phi3-default LLAMA_WORKER_UNSET=1 phi3-Q4_K_M-seed1.gguf 0,3000
+tg phi3-pdl-on LLAMA_WORKER_DECODE_PDL=1 phi3-Q4_K_M-seed1.gguf 0,3000
 tg phi3-pdl-off LLAMA_WORKER_DECODE_PDL=0 phi3-Q4_K_M-seed1.gguf 0,3000
-tg llama7b-default LLAMA_WORKER_UNSET=1 llama7b-Q4_K_M-seed1.gguf 0
+tg llama7b-pdl-on LLAMA_WORKER_DECODE_PDL=1 llama7b-Q4_K_M-seed1.gguf 0
 tg llama7b-pdl-off LLAMA_WORKER_DECODE_PDL=0 llama7b-Q4_K_M-seed1.gguf 0
 # The norms inside the products (decode fusion bits 2, 4, 8), now beside PDL.
-tg phi3-norms-fused LLAMA_WORKER_DECODE_FUSION=31 phi3-Q4_K_M-seed1.gguf 0
-tg llama7b-norms-fused LLAMA_WORKER_DECODE_FUSION=31 llama7b-Q4_K_M-seed1.gguf 0
+tg phi3-pdl-norms-fused LLAMA_WORKER_DECODE_PDL=1,LLAMA_WORKER_DECODE_FUSION=31 phi3-Q4_K_M-seed1.gguf 0
+tg llama7b-pdl-norms-fused LLAMA_WORKER_DECODE_PDL=1,LLAMA_WORKER_DECODE_FUSION=31 llama7b-Q4_K_M-seed1.gguf 0
+# The decode-path suites with both new settings on (they are off by default until this passes).
+LLAMA_WORKER_GROUPED_ATTENTION=1 LLAMA_WORKER_DECODE_PDL=wide OUT=$out/suite \
+  CTEST_EXTRA_ARGS="-R gpu_op_conformance|gpu_cuda_backend|gpu_exact_shape|golden_logits.mkmodel|gpu_gate4_reproducibility|gpu_gate3_golden" \
+  timeout 300 ci/gpu-suite.sh .gpu-build > "$out/suite.txt" 2>&1
+echo "decode suites with grouped attention and wide PDL: exit $?"; grep -E "tests passed|\*\*\*Failed" "$out/suite.txt" | head
 echo "total $(( $(date +%s) - start ))s"
 # Where the 7B step's time goes: device time per kernel over 3 decode steps (ncu), the default settings.
 mkdir -p "$out/perf"

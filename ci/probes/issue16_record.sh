@@ -3,6 +3,8 @@
 # the 7B-shape file is made (ci/probes/issue16_gates_then_peer.sh), then ci/gpu-bench.sh side by side
 # with every model and depth of the issue (Qwen 0 / 2,048 / 16,384 / 32,000; Phi-3 0 / 3,000; the
 # Llama-2-7B shape), its record appended to a copy of bench/history/records.jsonl ($OUT/history.jsonl).
+# Settings under test pass through the environment to every step, e.g.
+#   LLAMA_WORKER_GROUPED_ATTENTION=1 LLAMA_WORKER_DECODE_PDL=wide bash ci/probes/issue16_record.sh
 # Then, with the time left, tg128 A/Bs of the decode settings. Carry the full .gpu-stage and .peer-src.   bash ci/probes/issue16_record.sh
 set -u
 start=$(date +%s)

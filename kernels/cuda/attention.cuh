@@ -68,7 +68,7 @@ struct AttentionParams {
   // Split-KV decode with grouped-query heads (2 to 8 query heads per K/V head, head dimension 64
   // or 128): one block per K/V head and slice serves all the group's query heads, reading each
   // cache row once (attention_decode_grouped.cu). False: one block per query head and slice.
-  bool grouped_decode = true;
+  bool grouped_decode = false;
   // Fused decode RoPE and KV store (split-KV path only; rope_table set): q is not yet rotated;
   // new_k and new_v hold the query token's K and V heads, K not yet rotated. Each block rotates
   // q by table lookup; the blocks of the slice holding the query's position use the new K and V

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace llama_worker::runtime::cuda {
 
@@ -51,23 +52,29 @@ inline bool tensor_core_attention_setting() {
 }
 
 // Programmatic dependent launch (kernels/cuda/launch.cuh) for the one-inference decode step, from
-// LLAMA_WORKER_DECODE_PDL (1 on, 0 off); unset: on for models at least kDecodePdlMinWidth wide.
+// LLAMA_WORKER_DECODE_PDL (1 on, 0 off). Off by default until the GPU suite has run with it on.
 // Measured on the H100 (2026-12-06 22:30-22:33, f3815fa's binaries, tg128, PDL on every launch
 // against off): Qwen2.5-0.5B (896 wide) 1,054 -> 870 tok/s, Phi-3-mini (3,072) 393 -> 409, the
-// Llama-2-7B shape (4,096) 244 -> 260. Small models' kernels are short and PDL's waiting blocks
-// delay them; large models' products overlap their start with the previous kernel's tail.
+// Llama-2-7B shape (4,096) 244 -> 260: small models' kernels are short and PDL's waiting blocks
+// delay them; large models' products overlap their start with the previous kernel's tail. The
+// default meant to follow: on for models at least kDecodePdlMinWidth wide (decode_pdl_setting's
+// LLAMA_WORKER_DECODE_PDL=wide).
 inline constexpr int64_t kDecodePdlMinWidth = 2048;
 
-inline bool decode_pdl_setting(int64_t embedding_width) {
+// Unset: no choice here (launches follow LLAMA_WORKER_PDL, kernels/cuda/launch.cuh).
+inline std::optional<bool> decode_pdl_setting(int64_t embedding_width) {
   const char* setting = std::getenv("LLAMA_WORKER_DECODE_PDL");
-  if (setting == nullptr || *setting == '\0') return embedding_width >= kDecodePdlMinWidth;
+  if (setting == nullptr || *setting == '\0') return std::nullopt;
+  if (std::strcmp(setting, "wide") == 0) return embedding_width >= kDecodePdlMinWidth;
   return std::strcmp(setting, "0") != 0;
 }
 
 // LLAMA_WORKER_GROUPED_ATTENTION (1 on, 0 off): the one-inference decode attention reads each K/V
 // row once for all query heads of its group (kernels/cuda/attention_decode_grouped.cu) instead of
-// once per query head. Kept as a setting for A/B runs of the two decode attention kernels.
-inline constexpr bool kGroupedAttentionDefault = true;
+// once per query head. Written for Qwen2.5's long-context decode (at depth 32,000 the per-head
+// kernel moves 7x the cache through L2 and reaches ~0.34 TB/s); off by default until measured on
+// the GPU machine (its conformance tests, both kernels at depths to 70,000, are in the gpu suite).
+inline constexpr bool kGroupedAttentionDefault = false;
 
 inline bool grouped_attention_setting() {
   const char* setting = std::getenv("LLAMA_WORKER_GROUPED_ATTENTION");

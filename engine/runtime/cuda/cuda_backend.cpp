@@ -334,9 +334,10 @@ Status CudaBackend::run_batch(std::span<const int32_t> tokens, LogitsMode mode, 
                               cudaMemcpyHostToDevice, stream_));
   const bool want_all = mode == LogitsMode::kAllPositions;
   const int64_t first_row = want_all ? 0 : n - 1;
-  // One-token steps: PDL as decode_pdl_ says (a graph keeps the choice it was captured with).
+  // One-token steps: PDL as LLAMA_WORKER_DECODE_PDL says where it is set (a graph keeps the choice
+  // it was captured with).
   std::optional<kc::ProgrammaticLaunchScope> programmatic;
-  if (n == 1) programmatic.emplace(decode_pdl_);
+  if (n == 1 && decode_pdl_.has_value()) programmatic.emplace(*decode_pdl_);
   if (n == 1 && use_graph_) {
     LW_TRY(run_decode_graph());
   } else {

@@ -22,6 +22,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -234,8 +235,8 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   // measured on the H100 (README, "Performance"); the default keeps the ones that paid.
   unsigned decode_fusion_ = 0;
   bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
-  bool grouped_attention_ = true;      // LLAMA_WORKER_GROUPED_ATTENTION (backend_settings.hpp)
-  bool decode_pdl_ = false;            // LLAMA_WORKER_DECODE_PDL (backend_settings.hpp)
+  bool grouped_attention_ = false;     // LLAMA_WORKER_GROUPED_ATTENTION (backend_settings.hpp)
+  std::optional<bool> decode_pdl_;     // LLAMA_WORKER_DECODE_PDL (backend_settings.hpp)
   bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
   BatchedWeights batched_weights_setting_ = BatchedWeights::kCoded;  // backend_settings.hpp
   unsigned batched_pdl_ = 0;             // LLAMA_WORKER_BATCHED_PDL: kBatchedPdl* bits (backend_settings.hpp)
