@@ -14,6 +14,7 @@
 
 #include <cmath>
 
+#include "cuda/attention_decode_math.cuh"
 #include "cuda/attention_kernels.cuh"
 #include "cuda/block_reduce.cuh"
 #include "cuda/cuda_check.hpp"
@@ -130,22 +131,7 @@ __global__ void __launch_bounds__(kThreads) attention_grouped_kernel(AttentionPa
     for (int c = 0; c < kChunks; ++c) packed[c] = reinterpret_cast<const uint4*>(row)[c];
     for (int g = 0; g < group_size; ++g) {
       const float4* q4 = reinterpret_cast<const float4*>(q + g * kDims);
-      float dot = 0.0f;
-#pragma unroll
-      for (int c = 0; c < kChunks; ++c) {
-        const __half2* h = reinterpret_cast<const __half2*>(&packed[c]);
-        const float4 qa = q4[2 * c], qb = q4[2 * c + 1];
-        const float2 f0 = __half22float2(h[0]), f1 = __half22float2(h[1]), f2 = __half22float2(h[2]),
-                     f3 = __half22float2(h[3]);
-        dot = fmaf(qa.x, f0.x, dot);
-        dot = fmaf(qa.y, f0.y, dot);
-        dot = fmaf(qa.z, f1.x, dot);
-        dot = fmaf(qa.w, f1.y, dot);
-        dot = fmaf(qb.x, f2.x, dot);
-        dot = fmaf(qb.y, f2.y, dot);
-        dot = fmaf(qb.z, f3.x, dot);
-        dot = fmaf(qb.w, f3.y, dot);
-      }
+      const float dot = key_dot<kChunks>(packed, q4);
       scores[g * kSlice + j] = dot * p.scale;
     }
   }
@@ -181,14 +167,7 @@ __global__ void __launch_bounds__(kThreads) attention_grouped_kernel(AttentionPa
     for (int i = 0; i < kKeys; ++i) {
       const int64_t j = key_group + static_cast<int64_t>(i) * kGroups;
       if (j >= count) break;
-      const __half2* h = reinterpret_cast<const __half2*>(&values[i]);
-      const float w = weights[j];
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const float2 f = __half22float2(h[k]);
-        acc[2 * k] = fmaf(w, f.x, acc[2 * k]);
-        acc[2 * k + 1] = fmaf(w, f.y, acc[2 * k + 1]);
-      }
+      accumulate_value_chunk(values[i], weights[j], acc);
     }
 #pragma unroll
     for (int offset = kChunks; offset < 32; offset *= 2) {
