@@ -38,7 +38,6 @@ else
   OUT=$out/gates timeout $((total - 60)) ci/gpu-gates.sh .gpu-build > "$out/gates.txt" 2>&1
   echo "gates exit $? after $(( $(date +%s) - start ))s"
 fi
-left=$((total - ($(date +%s) - start) - 5))
 for pid in $peer $maker; do
   while kill -0 "$pid" 2>/dev/null && (( $(date +%s) - start < total - 5 )); do sleep 2; done
 done
