@@ -55,3 +55,14 @@ ln -sf "$dir/llama7b-Q4_K_M-seed1.gguf" "$out/perf/llama7b-Q4_K_M-seed1.gguf"
 OUT=$out/perf MODEL_DIR=$out/perf MODELS=llama7b PROFILE=1 KERNEL_BENCH=0 REPS=1 VARIANTS=default \
   timeout 200 ci/gpu-perf.sh .gpu-build 2>&1 | sed -n '/device time per decode/,$p'
 echo "total $(( $(date +%s) - start ))s"
+# Why the 7B products run at 30-40% of the copy rate: ncu's speed-of-light, occupancy and warp-state
+# sections for a few decode-step products (quant_gemv kernels after prefill), default settings.
+if command -v ncu > /dev/null; then
+  timeout 150 ncu --kernel-name regex:quant_gemv --launch-skip 40 --launch-count 8 --cache-control all \
+    --clock-control base --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats \
+    --section MemoryWorkloadAnalysis "$w" bench -m "$dir/llama7b-Q4_K_M-seed1.gguf" -p 0 -n 4 -r 1 --no-warmup \
+    --backend cuda > "$out/ncu-7b-gemv.txt" 2>&1
+  grep -E "quant_gemv|Duration|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per|Grid Size|Issue Slots Busy|Stall|L1/TEX Hit|Warp Cycles Per Issued" \
+    "$out/ncu-7b-gemv.txt" | grep -v "^==PROF==" | cut -c1-150 | head -120
+fi
+echo "total $(( $(date +%s) - start ))s"
