@@ -3,6 +3,8 @@
 // block size (no atomics, no order that depends on scheduling).
 #pragma once
 
+#include <cstdint>
+
 namespace llama_worker::kernels::cuda {
 
 __device__ __forceinline__ float warp_reduce_sum(float value) {
@@ -40,6 +42,16 @@ __device__ __forceinline__ float block_reduce_max(float value, float* scratch) {
   __syncthreads();
   value = lane < warps ? scratch[lane] : -INFINITY;
   return warp_reduce_max(value);
+}
+
+// 1 / sqrt(mean(x^2) + eps) over the whole vector, computed by the block (every thread gets it);
+// the same formula as rmsnorm_f32. Must be called by every thread of the block.
+__device__ __forceinline__ float block_inverse_rms(const float* x, int64_t width, float eps) {
+  __shared__ float scratch[32];
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) sum = fmaf(x[i], x[i], sum);
+  sum = block_reduce_sum(sum, scratch);
+  return 1.0f / sqrtf(sum / static_cast<float>(width) + eps);
 }
 
 }  // namespace llama_worker::kernels::cuda

@@ -20,6 +20,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include <utility>
 
 #include "cuda/launch_scope.hpp"
@@ -40,6 +42,16 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 
 __device__ __forceinline__ void prefetch_l2(const void* address) {
   asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
+}
+
+// Weights are never written by a kernel: pull a warp's rows into L2 before waiting for the
+// kernel that produces x (programmatic dependent launch).
+__device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row,
+                                              int64_t rows, int rows_per_warp, int lane) {
+  for (int64_t r = first_row; r < first_row + rows_per_warp && r < rows; ++r) {
+    for (int64_t offset = 128 * lane; offset < row_bytes; offset += 32 * 128)
+      prefetch_l2(weight + r * row_bytes + offset);
+  }
 }
 
 // Whether launches from this thread on the current device use PDL (cached per device; thread-safe).

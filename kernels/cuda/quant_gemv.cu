@@ -2,6 +2,7 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch.cuh"
 #include "cuda/quant_gemv.cuh"
+#include "cuda/quant_gemv_int8.cuh"
 #include "cuda/quant_gemv_units.cuh"
 
 #include <string>
@@ -10,16 +11,6 @@ namespace llama_worker::kernels::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-
-// 1 / sqrt(mean(x^2) + eps) over the whole vector, computed by the block (every thread gets it);
-// the same formula as rmsnorm_f32. Must be called by every thread of the block.
-__device__ float block_inverse_rms(const float* x, int64_t width, float eps) {
-  __shared__ float scratch[32];
-  float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < width; i += blockDim.x) sum = fmaf(x[i], x[i], sum);
-  sum = block_reduce_sum(sum, scratch);
-  return 1.0f / sqrtf(sum / static_cast<float>(width) + eps);
-}
 
 // The tail of a product with norm_out: the last block to finish normalises the whole output.
 // rmsnorm_f32 runs 1,024 threads (rmsnorm.cu); this block's 128 threads stand in for them, 8 each
@@ -58,16 +49,6 @@ __device__ void norm_after_last_block(float* out, const float* y, const float* w
   const float scale = 1.0f / sqrtf(total / static_cast<float>(width) + eps);
   for (int64_t i = threadIdx.x; i < width; i += 32 * kWarps) out[i] = __ldcg(y + i) * scale * weight[i];
   if (threadIdx.x == 0) *counter = 0;  // re-armed for the next launch (which starts after this one ends)
-}
-
-// Weights are never written by a kernel: pull a warp's rows into L2 before waiting for the
-// kernel that produces x (programmatic dependent launch).
-__device__ __forceinline__ void prefetch_rows(const uint8_t* weight, int64_t row_bytes, int64_t first_row,
-                                              int64_t rows, int rows_per_warp, int lane) {
-  for (int64_t r = first_row; r < first_row + rows_per_warp && r < rows; ++r) {
-    for (int64_t offset = 128 * lane; offset < row_bytes; offset += 32 * 128)
-      prefetch_l2(weight + r * row_bytes + offset);
-  }
 }
 
 // One warp: kRowsPerWarp rows from first_row (of `rows`), x optionally normalised on the fly.
@@ -285,6 +266,7 @@ Status quant_gemv(const QuantGemvParams& p, cudaStream_t stream) {
         ErrorCode::kInvalidArgument,
         "quant_gemv: the output norm needs its weight and counter and is not for the SwiGLU form");
   }
+  if (p.int8_activations && quant_gemv_int8_supports(p)) return quant_gemv_int8(p, stream);
   return visit_gemv_type(p.weight_type, [&](auto unit) -> Status {
     using Unit = decltype(unit);
     auto blocks = [&](int64_t rows_per_warp) {
@@ -331,6 +313,7 @@ Status quant_gemv_multi(const QuantGemvMultiParams& params, cudaStream_t stream)
     blocks += (segment.out_features + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp);
     p.block_end[s] = blocks;
   }
+  if (p.int8_activations && quant_gemv_int8_supports(p)) return quant_gemv_multi_int8(p, stream);
   LW_CUDA_TRY(launch(quant_gemv_multi_kernel, static_cast<unsigned>(blocks), 32 * kWarps, 0, stream, p));
   return Status::ok();
 }

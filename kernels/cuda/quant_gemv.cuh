@@ -46,6 +46,10 @@ struct QuantGemvParams {
   const float* norm_out_weight = nullptr;  // (out_features)
   float norm_out_eps = 0.0f;
   unsigned* norm_counter = nullptr;  // device; zero before the first launch, left zero
+  // Q4_K / Q6_K rows against x quantized to int8 runs of 32 (quant_gemv_int8.cuh): several times
+  // fewer instructions per weight, x rounded to ~1/250 of each run's largest value. Ignored where
+  // quant_gemv_int8_supports() does not hold (other types, norm_out), which take the fp32 form.
+  bool int8_activations = false;
 };
 
 // Several matrices that share one input vector (Q, K and V stored apart): one launch computes
@@ -70,6 +74,7 @@ struct QuantGemvMultiParams {
   float norm_eps = 0.0f;
   int64_t block_end[kMaxGemvSegments] = {};      // filled by quant_gemv_multi
   int64_t rows_per_warp[kMaxGemvSegments] = {};  // filled by quant_gemv_multi
+  bool int8_activations = false;                 // as QuantGemvParams', when every segment allows it
 };
 
 // Several activation columns (tokens of different sequences) against one matrix, for the batched

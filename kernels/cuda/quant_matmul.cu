@@ -117,6 +117,7 @@ Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream) {
     gemv.residual = p.residual;
     gemv.in_features = p.in_features;
     gemv.out_features = p.out_features;
+    gemv.int8_activations = p.int8_activations;
     return quant_gemv(gemv, stream);
   }
   const unsigned blocks = static_cast<unsigned>((p.out_features + kWarpsPerBlock - 1) / kWarpsPerBlock);

@@ -38,6 +38,7 @@ struct QuantMatmulParams {
   // independent of the batch (quant_gemv_columns' fallback relies on it); without it, a call of
   // one token takes quant_gemv, whose sums are grouped differently.
   bool never_gemv = false;
+  bool int8_activations = false;  // passed to quant_gemv for one token (QuantGemvParams)
 };
 
 Status quant_matmul(const QuantMatmulParams& params, cudaStream_t stream);

@@ -69,6 +69,19 @@ inline std::optional<bool> decode_pdl_setting(int64_t embedding_width) {
   return std::strcmp(setting, "0") != 0;
 }
 
+// LLAMA_WORKER_DECODE_INT8 (1 on, 0 off, `wide` on for models at least kDecodeInt8MinWidth wide):
+// the one-inference decode products of Q4_K and Q6_K matrices read x quantized to int8 runs of 32
+// (kernels/cuda/quant_gemv_int8.cuh: integer dot products, as llama.cpp's mmvq) instead of fp32.
+// Off by default until measured on the GPU machine against the fp32 form.
+inline constexpr int64_t kDecodeInt8MinWidth = 2048;
+
+inline bool decode_int8_setting(int64_t embedding_width) {
+  const char* setting = std::getenv("LLAMA_WORKER_DECODE_INT8");
+  if (setting == nullptr || *setting == '\0') return false;
+  if (std::strcmp(setting, "wide") == 0) return embedding_width >= kDecodeInt8MinWidth;
+  return std::strcmp(setting, "0") != 0;
+}
+
 // LLAMA_WORKER_GROUPED_ATTENTION (1 on, 0 off): the one-inference decode attention reads each K/V
 // row once for all query heads of its group (kernels/cuda/attention_decode_grouped.cu) instead of
 // once per query head. Written for Qwen2.5's long-context decode (at depth 32,000 the per-head

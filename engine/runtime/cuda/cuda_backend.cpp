@@ -60,6 +60,7 @@ Status CudaBackend::product(const DeviceMatrix& w, const float* x, int64_t token
   }
   auto p = product_params<kc::QuantMatmulParams>(w, x, tokens, y, y_stride, bias, x_stride);
   p.residual = residual;
+  p.int8_activations = decode_int8_;  // one token only (quant_gemv)
   return kc::quant_matmul(p, stream_);
 }
 
@@ -84,6 +85,7 @@ Result<bool> CudaBackend::residual_product_then_norm(const DeviceMatrix& w, cons
   p.norm_out_weight = norm_weight;
   p.norm_out_eps = c.rms_norm_eps;
   p.norm_counter = norm_counter_;
+  p.int8_activations = decode_int8_;  // (the int8 form has no output norm: fp32 here)
   LW_TRY(kc::quant_gemv(p, stream_));
   return true;
 }
@@ -144,6 +146,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
     qkv_product.in_features = embd;
     qkv_product.norm_weight = fuse_norm ? layer.attn_norm : nullptr;
     qkv_product.norm_eps = c.rms_norm_eps;
+    qkv_product.int8_activations = decode_int8_;
     auto add_segment = [&](const DeviceMatrix& m, float* y, const float* bias) {
       kc::QuantGemvSegment& segment = qkv_product.segments[qkv_product.count++];
       segment.y = y;
@@ -243,6 +246,7 @@ Status CudaBackend::enqueue_layers(int64_t n) {
         fused.weight_row_bytes = gate.row_bytes;
         fused.in_features = embd;
         fused.out_features = ff;
+        fused.int8_activations = decode_int8_;
         LW_TRY(kc::quant_gemv(fused, stream_));
         LW_ASSIGN_OR_RETURN(attention_input_ready,
                             residual_product_then_norm(layer.w_down, activated_, next_norm));
@@ -296,6 +300,7 @@ Status CudaBackend::enqueue_logits(int64_t first, int64_t rows) {
     product.weight_row_bytes = output_.row_bytes;
     product.in_features = c.embedding_width;
     product.out_features = c.vocab_size;
+    product.int8_activations = decode_int8_;
     return kc::quant_gemv(product, stream_);
   }
   if (!(rows == 1 && first == 0 && logits_input_normed_)) {

@@ -237,6 +237,7 @@ class CudaBackend final : public InferenceBackend, public BatchedInferenceBacken
   bool tensor_core_attention_ = true;  // LLAMA_WORKER_TENSOR_CORE_ATTENTION (backend_settings.hpp)
   bool grouped_attention_ = false;     // LLAMA_WORKER_GROUPED_ATTENTION (backend_settings.hpp)
   std::optional<bool> decode_pdl_;     // LLAMA_WORKER_DECODE_PDL (backend_settings.hpp)
+  bool decode_int8_ = false;           // LLAMA_WORKER_DECODE_INT8 (backend_settings.hpp)
   bool batched_tensor_cores_ = true;   // LLAMA_WORKER_BATCHED_TENSOR_CORES (backend_settings.hpp)
   BatchedWeights batched_weights_setting_ = BatchedWeights::kCoded;  // backend_settings.hpp
   unsigned batched_pdl_ = 0;             // LLAMA_WORKER_BATCHED_PDL: kBatchedPdl* bits (backend_settings.hpp)

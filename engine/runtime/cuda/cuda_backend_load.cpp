@@ -138,6 +138,7 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   tensor_core_attention_ = tensor_core_attention_setting();
   grouped_attention_ = grouped_attention_setting();
   decode_pdl_ = decode_pdl_setting(c.embedding_width);
+  decode_int8_ = decode_int8_setting(c.embedding_width);
   batched_tensor_cores_ = batched_tensor_cores_setting();
   batched_weights_setting_ = batched_weights_setting();
   batched_pdl_ = batched_pdl_setting();
