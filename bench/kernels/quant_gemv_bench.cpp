@@ -1,6 +1,7 @@
 // Achieved memory bandwidth of the decode matrix-vector product (kernels/cuda/quant_gemv) on the
-// Phi-3-mini and Qwen2.5-0.5B matrix shapes, beside the device's device-to-device copy rate
-// measured in the same process (the practical ceiling). Weights are random bytes with the fp16
+// Phi-3-mini, Qwen2.5-0.5B and Llama-2-7B matrix shapes (Q4_K / Q6_K ones also with int8
+// activations, the `_int8` cases: QuantGemvParams::int8_activations), beside the device's device-to-device
+// copy rate measured in the same process (the practical ceiling). Weights are random bytes with the fp16
 // scale fields cleared to a finite value: the kernels' speed does not depend on the values.
 //
 // Timing: CUDA events around `kLaunches` back-to-back launches after a warm-up (one iteration);
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "bench_device.hpp"
@@ -31,7 +33,7 @@ constexpr size_t kRotation = 256u << 20;  // bytes of distinct weights cycled th
 double g_copy_bytes_per_second = 0.0;
 
 void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features, int64_t in_features,
-                  bool swiglu) {
+                  bool swiglu, bool int8) {
   if (!have_device()) {
     state.SkipWithError("SKIPPED: no CUDA device");
     return;
@@ -62,6 +64,7 @@ void BM_QuantGemv(benchmark::State& state, TensorType type, int64_t out_features
   p.weight_row_bytes = row_bytes;
   p.in_features = in_features;
   p.out_features = out_features;
+  p.int8_activations = int8;
   auto launch = [&](int i) {
     p.weight = weights + (i % sets) * matrix_bytes;
     p.up_weight = swiglu ? p.weight + row_bytes * out_features : nullptr;
@@ -108,11 +111,19 @@ int main(int argc, char** argv) {
       {"qwen_gate_up_swiglu_Q5_0", TensorType::kQ5_0, 4864, 896, true},
       {"qwen_down_Q4_K", TensorType::kQ4_K, 896, 4864, false},
       {"qwen_output_Q8_0", TensorType::kQ8_0, 151936, 896, false},
+      {"llama7b_q_Q4_K", TensorType::kQ4_K, 4096, 4096, false},
+      {"llama7b_gate_up_swiglu_Q4_K", TensorType::kQ4_K, 11008, 4096, true},
+      {"llama7b_down_Q6_K", TensorType::kQ6_K, 4096, 11008, false},
+      {"llama7b_output_Q6_K", TensorType::kQ6_K, 32000, 4096, false},
   };
   for (const Case& c : cases) {
-    benchmark::RegisterBenchmark(c.name, BM_QuantGemv, c.type, c.out, c.in, c.swiglu)
-        ->UseManualTime()
-        ->Unit(benchmark::kMicrosecond);
+    for (const bool int8 : {false, true}) {
+      if (int8 && c.type != TensorType::kQ4_K && c.type != TensorType::kQ6_K) continue;
+      const std::string name = std::string(c.name) + (int8 ? "_int8" : "");
+      benchmark::RegisterBenchmark(name.c_str(), BM_QuantGemv, c.type, c.out, c.in, c.swiglu, int8)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
   }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

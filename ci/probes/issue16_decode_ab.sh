@@ -53,6 +53,10 @@ LLAMA_WORKER_GROUPED_ATTENTION=1 LLAMA_WORKER_DECODE_PDL=wide LLAMA_WORKER_DECOD
   CTEST_EXTRA_ARGS="-R gpu_op_conformance|gpu_cuda_backend|gpu_exact_shape|golden_logits.mkmodel|gpu_gate4_reproducibility|gpu_gate3_golden" \
   timeout 300 ci/gpu-suite.sh .gpu-build > "$out/suite.txt" 2>&1
 echo "decode suites with grouped attention, wide PDL and wide int8: exit $?"; grep -E "tests passed|\*\*\*Failed" "$out/suite.txt" | head
+# Each product alone, fp32 and int8 activations, against the copy rate (kernel bench).
+timeout 90 .gpu-build/bin/quant_gemv_bench --benchmark_filter='Q4_K|Q6_K' > "$out/quant_gemv_bench.txt" 2>&1
+grep -E "copy rate" "$out/quant_gemv_bench.txt"
+grep -E "^(phi3|llama7b|qwen)" "$out/quant_gemv_bench.txt" | sed -E 's/ +/ /g' | awk '{for (i = 1; i <= NF; ++i) if ($i ~ /fraction_of_copy=/ || $i ~ /us_per_launch=/) printf "%s ", $i; print $1}'
 echo "total $(( $(date +%s) - start ))s"
 # Where the 7B step's time goes (int8 products and PDL on): device time per kernel over 3 decode steps (ncu), the default settings.
 mkdir -p "$out/perf"

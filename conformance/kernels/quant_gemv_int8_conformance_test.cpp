@@ -57,7 +57,8 @@ TEST(QuantGemvInt8Conformance, MatchesCpuProductOfQuantizedInput) {
     int64_t super_blocks, out;
     bool bias, residual;
   };
-  const Shape shapes[] = {{1, 37, false, false}, {3, 65, true, true}, {11, 129, true, false}, {17, 33, false, true}};
+  const Shape shapes[] = {
+      {1, 37, false, false}, {3, 65, true, true}, {11, 129, true, false}, {17, 33, false, true}};
   for (const TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
     for (const Shape& shape : shapes) {
       const int64_t in = 256 * shape.super_blocks;
@@ -110,7 +111,8 @@ TEST(QuantGemvInt8Conformance, SwigluFormMatchesCpu) {
     const std::vector<uint8_t> up(gate_up.begin() + out * row_bytes, gate_up.end());
     const auto x = random_floats(static_cast<size_t>(in), 3.0f);
     const auto xq = quantized(x);
-    const auto expected = cpu_swiglu(product(gate, type, row_bytes, xq, out), product(up, type, row_bytes, xq, out));
+    const auto expected =
+        cpu_swiglu(product(gate, type, row_bytes, xq, out), product(up, type, row_bytes, xq, out));
     DeviceBuffer<uint8_t> d_weights;
     DeviceBuffer<float> d_x, d_y;
     ASSERT_TRUE(d_weights.upload(gate_up));

@@ -13,9 +13,9 @@ namespace {
 constexpr int kWarps = 16;
 constexpr int kRowsPerWarp = 2;
 constexpr int kRowsPerBlock = kWarps * kRowsPerWarp;
-constexpr int kRun = 32;                     // activations per scale
-constexpr int64_t kMaxInFeatures = 32768;    // shared copy: in + in / 8 bytes = 36 KiB
-constexpr int kOnes = 0x01010101;            // dp4a with it sums four int8 values
+constexpr int kRun = 32;                   // activations per scale
+constexpr int64_t kMaxInFeatures = 32768;  // shared copy: in + in / 8 bytes = 36 KiB
+constexpr int kOnes = 0x01010101;          // dp4a with it sums four int8 values
 
 __host__ __device__ constexpr int64_t shared_bytes(int64_t in_features) {
   return in_features + in_features / kRun * static_cast<int64_t>(sizeof(float));
@@ -25,8 +25,8 @@ __host__ __device__ constexpr int64_t shared_bytes(int64_t in_features) {
 // of 32 with one fp32 scale each: d = max|v| / 127, q = round-half-even(v / d), IEEE divisions
 // (kernels/cpu/quantize_activations.cpp computes the same bits). One thread per run. Every thread
 // of the block calls it; it ends with a barrier.
-__device__ void quantize_to_shared(const float* x, int64_t in_features, const float* norm_weight, float inverse_rms,
-                                   int8_t* xq, float* xd) {
+__device__ void quantize_to_shared(const float* x, int64_t in_features, const float* norm_weight,
+                                   float inverse_rms, int8_t* xq, float* xd) {
   const int runs = static_cast<int>(in_features / kRun);
   for (int run = threadIdx.x; run < runs; run += blockDim.x) {
     float v[kRun];
@@ -179,7 +179,8 @@ struct Q6KInt8 {
 template <typename Unit, bool kSwiglu>
 __device__ __forceinline__ void int8_rows(const uint8_t* weight, const uint8_t* up_weight, int64_t row_bytes,
                                           int64_t rows, int64_t first_row, const int8_t* xq, const float* xd,
-                                          int64_t in_features, float* y, const float* bias, const float* residual) {
+                                          int64_t in_features, float* y, const float* bias,
+                                          const float* residual) {
   const int lane = threadIdx.x % 32;
   const uint8_t* row_data[kRowsPerWarp];
   const uint8_t* up_row_data[kRowsPerWarp];
@@ -201,7 +202,8 @@ __device__ __forceinline__ void int8_rows(const uint8_t* weight, const uint8_t* 
     for (int r = 0; r < kRowsPerWarp; ++r) {
       sums[r] += Unit::dot(row_data[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, slice);
       if constexpr (kSwiglu)
-        up_sums[r] += Unit::dot(up_row_data[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, slice);
+        up_sums[r] +=
+            Unit::dot(up_row_data[r] + static_cast<int64_t>(block) * Unit::kBlockBytes, unit, slice);
     }
   }
 #pragma unroll
@@ -238,9 +240,11 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_int8_kernel(QuantGemvP
   const int lane = threadIdx.x % 32;
   const int64_t first_row = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * kRowsPerWarp;
   prefetch_rows(p.weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
-  if constexpr (kSwiglu) prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
+  if constexpr (kSwiglu)
+    prefetch_rows(p.up_weight, p.weight_row_bytes, first_row, p.out_features, kRowsPerWarp, lane);
   pdl_wait();
-  const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
+  const float inverse_rms =
+      p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
   int8_t* xq = nullptr;
   float* xd = nullptr;
   shared_x(p.in_features, xq, xd);
@@ -260,24 +264,28 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_multi_int8_kernel(Quan
   const int64_t block = static_cast<int64_t>(blockIdx.x) - (s == 0 ? 0 : p.block_end[s - 1]);
   const int lane = threadIdx.x % 32;
   const int64_t first_row = (block * kWarps + threadIdx.x / 32) * kRowsPerWarp;
-  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, kRowsPerWarp, lane);
+  prefetch_rows(segment.weight, segment.weight_row_bytes, first_row, segment.out_features, kRowsPerWarp,
+                lane);
   pdl_wait();
-  const float inverse_rms = p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
+  const float inverse_rms =
+      p.norm_weight != nullptr ? block_inverse_rms(p.x, p.in_features, p.norm_eps) : 1.0f;
   int8_t* xq = nullptr;
   float* xd = nullptr;
   shared_x(p.in_features, xq, xd);
   quantize_to_shared(p.x, p.in_features, p.norm_weight, inverse_rms, xq, xd);
   if (first_row >= segment.out_features) return;
   if (segment.weight_type == gguf::TensorType::kQ4_K) {
-    int8_rows<Q4KInt8, false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features, first_row,
-                              xq, xd, p.in_features, segment.y, segment.bias, nullptr);
+    int8_rows<Q4KInt8, false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features,
+                              first_row, xq, xd, p.in_features, segment.y, segment.bias, nullptr);
   } else {
-    int8_rows<Q6KInt8, false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features, first_row,
-                              xq, xd, p.in_features, segment.y, segment.bias, nullptr);
+    int8_rows<Q6KInt8, false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features,
+                              first_row, xq, xd, p.in_features, segment.y, segment.bias, nullptr);
   }
 }
 
-unsigned blocks_for(int64_t rows) { return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock); }
+unsigned blocks_for(int64_t rows) {
+  return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+}
 
 }  // namespace
 
@@ -303,11 +311,13 @@ Status quant_gemv_int8(const QuantGemvParams& p, cudaStream_t stream) {
   const unsigned blocks = blocks_for(p.out_features);
   const bool swiglu = p.up_weight != nullptr;
   if (p.weight_type == gguf::TensorType::kQ4_K) {
-    LW_CUDA_TRY(swiglu ? launch(quant_gemv_int8_kernel<Q4KInt8, true>, blocks, 32 * kWarps, shared, stream, p)
-                       : launch(quant_gemv_int8_kernel<Q4KInt8, false>, blocks, 32 * kWarps, shared, stream, p));
+    LW_CUDA_TRY(swiglu
+                    ? launch(quant_gemv_int8_kernel<Q4KInt8, true>, blocks, 32 * kWarps, shared, stream, p)
+                    : launch(quant_gemv_int8_kernel<Q4KInt8, false>, blocks, 32 * kWarps, shared, stream, p));
   } else {
-    LW_CUDA_TRY(swiglu ? launch(quant_gemv_int8_kernel<Q6KInt8, true>, blocks, 32 * kWarps, shared, stream, p)
-                       : launch(quant_gemv_int8_kernel<Q6KInt8, false>, blocks, 32 * kWarps, shared, stream, p));
+    LW_CUDA_TRY(swiglu
+                    ? launch(quant_gemv_int8_kernel<Q6KInt8, true>, blocks, 32 * kWarps, shared, stream, p)
+                    : launch(quant_gemv_int8_kernel<Q6KInt8, false>, blocks, 32 * kWarps, shared, stream, p));
   }
   return Status::ok();
 }
