@@ -1,8 +1,9 @@
 // Activation quantization to int8, CPU reference: the form the decode product reads when
 // LLAMA_WORKER_DECODE_INT8 is on (kernels/cuda/quant_gemv_int8.cu), as ggml's q8_1 blocks do for
-// llama.cpp's matrix-vector kernels. Each run of 32 values is scaled by d = max|x| / 127 (fp32,
-// correctly rounded) and q = round-half-even(x / d), an integer in [-127, 127]; an all-zero run
-// gets d = 0 and q = 0. The GPU computes the same d and q bit for bit (both use IEEE division).
+// llama.cpp's matrix-vector kernels. Each run of 32 values gets the scale d = max|x| / 127 and
+// q = round-half-even(x * (127 / max|x|)), an integer in [-127, 127] (fp32, each operation
+// correctly rounded); an all-zero run gets d = 0 and q = 0. The GPU computes the same d and q bit
+// for bit (IEEE division and product on both).
 #pragma once
 
 #include <cstdint>

@@ -22,53 +22,41 @@ __host__ __device__ constexpr int64_t shared_bytes(int64_t in_features) {
 }
 
 // x (optionally RMS-normalised: x * inverse_rms * norm_weight, rmsnorm_f32's order) into int8 runs
-// of 32 with one fp32 scale each: d = max|v| / 127, q = round-half-even(v / d), IEEE divisions
-// (kernels/cpu/quantize_activations.cpp computes the same bits). One thread per run. Every thread
-// of the block calls it; it ends with a barrier.
+// of 32 with one fp32 scale each: d = max|v| / 127, q = round-half-even(v * (127 / max|v|))
+// (kernels/cpu/quantize_activations.cpp computes the same bits). Four threads per run, 8 values
+// each, the run's maximum over the four by two butterflies (in_features / 8 is a multiple of 32, so
+// whole warps take part or none). Every thread of the block calls it; it ends with a barrier.
 __device__ void quantize_to_shared(const float* x, int64_t in_features, const float* norm_weight,
                                    float inverse_rms, int8_t* xq, float* xd) {
-  const int runs = static_cast<int>(in_features / kRun);
-  for (int run = threadIdx.x; run < runs; run += blockDim.x) {
-    float v[kRun];
-    const float4* source = reinterpret_cast<const float4*>(x + static_cast<int64_t>(run) * kRun);
-#pragma unroll
-    for (int k = 0; k < kRun / 4; ++k) {
-      const float4 f = source[k];
-      v[4 * k] = f.x;
-      v[4 * k + 1] = f.y;
-      v[4 * k + 2] = f.z;
-      v[4 * k + 3] = f.w;
-    }
+  constexpr int kPerThread = 8;
+  const int64_t eighths = in_features / kPerThread;
+  for (int64_t i = threadIdx.x; i < eighths; i += blockDim.x) {
+    const float4* source = reinterpret_cast<const float4*>(x + i * kPerThread);
+    const float4 a = source[0];
+    const float4 b = source[1];
+    float v[kPerThread] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
     if (norm_weight != nullptr) {
-      const float4* weight = reinterpret_cast<const float4*>(norm_weight + static_cast<int64_t>(run) * kRun);
+      const float4* weight = reinterpret_cast<const float4*>(norm_weight + i * kPerThread);
+      const float4 wa = weight[0];
+      const float4 wb = weight[1];
+      const float w[kPerThread] = {wa.x, wa.y, wa.z, wa.w, wb.x, wb.y, wb.z, wb.w};
 #pragma unroll
-      for (int k = 0; k < kRun / 4; ++k) {
-        const float4 w = weight[k];
-        v[4 * k] = v[4 * k] * inverse_rms * w.x;
-        v[4 * k + 1] = v[4 * k + 1] * inverse_rms * w.y;
-        v[4 * k + 2] = v[4 * k + 2] * inverse_rms * w.z;
-        v[4 * k + 3] = v[4 * k + 3] * inverse_rms * w.w;
-      }
+      for (int k = 0; k < kPerThread; ++k) v[k] = v[k] * inverse_rms * w[k];
     }
     float amax = 0.0f;
 #pragma unroll
-    for (int i = 0; i < kRun; ++i) amax = fmaxf(amax, fabsf(v[i]));
-    const float d = __fdiv_rn(amax, 127.0f);
-    uint32_t words[kRun / 4];
+    for (int k = 0; k < kPerThread; ++k) amax = fmaxf(amax, fabsf(v[k]));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+    const float inverse = amax == 0.0f ? 0.0f : __fdiv_rn(127.0f, amax);
+    uint32_t words[2] = {0, 0};
 #pragma unroll
-    for (int w = 0; w < kRun / 4; ++w) {
-      uint32_t word = 0;
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        const int q = d == 0.0f ? 0 : __float2int_rn(__fdiv_rn(v[4 * w + k], d));
-        word |= (static_cast<uint32_t>(q) & 0xFFu) << (8 * k);
-      }
-      words[w] = word;
+    for (int k = 0; k < kPerThread; ++k) {
+      const int q = __float2int_rn(__fmul_rn(v[k], inverse));
+      words[k / 4] |= (static_cast<uint32_t>(q) & 0xFFu) << (8 * (k % 4));
     }
-    uint4* destination = reinterpret_cast<uint4*>(xq + static_cast<int64_t>(run) * kRun);
-    destination[0] = make_uint4(words[0], words[1], words[2], words[3]);
-    destination[1] = make_uint4(words[4], words[5], words[6], words[7]);
-    xd[run] = d;
+    *reinterpret_cast<uint2*>(xq + i * kPerThread) = make_uint2(words[0], words[1]);
+    if (i % (kRun / kPerThread) == 0) xd[i / (kRun / kPerThread)] = __fdiv_rn(amax, 127.0f);
   }
   __syncthreads();
 }
