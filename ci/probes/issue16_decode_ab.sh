@@ -10,6 +10,11 @@ start=$(date +%s)
 out=${OUT:-/tmp/issue16-ab}
 mkdir -p "$out"
 [ -x .gpu-build/bin/llama-worker ] || tar -xJf .gpu-stage/build.tar.xz
+# With .peer-src carried: llama.cpp builds in the background (niced) for the next call's record
+# (ci/probes/issue16_record.sh finds .peer complete, or resumes /tmp/peer-build, on the warm machine).
+if [ -f .peer-src/build-on-gpu.sh ]; then
+  setsid nohup nice -n 19 env PEER_JOBS=${PEER_JOBS:-8} bash .peer-src/build-on-gpu.sh > "$out/peer-build.log" 2>&1 < /dev/null &
+fi
 export LD_LIBRARY_PATH=$PWD/.gpu-build/lib
 w=.gpu-build/bin/llama-worker
 dir=${MODEL_DIR:-/tmp/llama-worker-bench-models}

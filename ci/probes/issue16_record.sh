@@ -24,6 +24,8 @@ ab() {  # label assignment file depths
     grep -E '\| *tg128' | awk -F'|' -v l="$1" '{gsub(/ +/," ",$6); gsub(/ +/," ",$7); print l ":" $6 ":" $7}'
 }
 ab qwen-per-head-attention LLAMA_WORKER_GROUPED_ATTENTION=0 qwen-tied-Q4_K_M-seed1.gguf 16384,32000
+ab llama7b-int8-off LLAMA_WORKER_DECODE_INT8=0 llama7b-Q4_K_M-seed1.gguf 0
+ab phi3-int8-off LLAMA_WORKER_DECODE_INT8=0 phi3-Q4_K_M-seed1.gguf 0
 ab llama7b-pdl-off LLAMA_WORKER_DECODE_PDL=0 llama7b-Q4_K_M-seed1.gguf 0
 ab llama7b-norms-fused LLAMA_WORKER_DECODE_FUSION=31 llama7b-Q4_K_M-seed1.gguf 0
 ab phi3-pdl-off LLAMA_WORKER_DECODE_PDL=0 phi3-Q4_K_M-seed1.gguf 0
