@@ -18,6 +18,7 @@
 
 #include "gguf/file.hpp"
 #include "runtime/cpu_backend.hpp"
+#include "runtime/cuda/backend_settings.hpp"
 #include "runtime/cuda/cuda_backend.hpp"
 
 namespace llama_worker::runtime::cuda {
@@ -67,14 +68,21 @@ double nmse(const float* actual, const float* expected, int64_t count) {
 
 // Same top-1, unless the CPU's own top two are closer than the stated tolerance; then the GPU's
 // choice must be within it of the CPU maximum.
+// budget: the NMSE per row; 1e-4 for fp32 activations. Decode rows of a model whose one-token
+// products take int8 activations (LLAMA_WORKER_DECODE_INT8, on by default from 2,048 wide) get
+// kInt8DecodeBudget: rounding every product input to int8 runs of 32 puts Phi-3-mini's decode
+// logits at NMSE 2.6-3.0e-4 (H100, 2026-12-07; fp32: ~3e-7), llama.cpp's q8_1 arithmetic.
+constexpr double kFp32Budget = 1e-4;
+constexpr double kInt8DecodeBudget = 1e-3;
+
 void expect_rows_agree(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t vocab,
-                       const std::string& what) {
+                       const std::string& what, double budget = kFp32Budget) {
   ASSERT_EQ(gpu.size(), cpu.size()) << what;
   for (size_t row = 0; row * vocab < cpu.size(); ++row) {
     const float* g = gpu.data() + row * vocab;
     const float* c = cpu.data() + row * vocab;
     const double row_nmse = nmse(g, c, vocab);
-    EXPECT_LE(row_nmse, 1e-4) << what << " row " << row;
+    EXPECT_LE(row_nmse, budget) << what << " row " << row;
     const int64_t gpu_top = std::max_element(g, g + vocab) - g;
     const int64_t cpu_top = std::max_element(c, c + vocab) - c;
     const float tolerance = 2e-3f * (std::fabs(c[cpu_top]) + 1.0f);
@@ -114,11 +122,13 @@ void check_model(const std::string& vocab_file, const std::string& name, const s
   expect_rows_agree(gpu_logits, cpu_logits, vocab, name + " prefill");
   int32_t token = static_cast<int32_t>(std::max_element(cpu_logits.end() - vocab, cpu_logits.end()) -
                                        (cpu_logits.end() - vocab));
+  const double decode_budget =
+      ::llama_worker::runtime::cuda::decode_int8_setting((*cpu)->config().embedding_width) ? kInt8DecodeBudget : kFp32Budget;
   for (int step = 0; step < 3; ++step) {
     const int32_t ids[1] = {token};
     ASSERT_TRUE((*cpu)->forward(ids, LogitsMode::kLastPosition, cpu_logits));
     ASSERT_TRUE((*gpu)->forward(ids, LogitsMode::kLastPosition, gpu_logits));
-    expect_rows_agree(gpu_logits, cpu_logits, vocab, name + " decode " + std::to_string(step));
+    expect_rows_agree(gpu_logits, cpu_logits, vocab, name + " decode " + std::to_string(step), decode_budget);
     token = static_cast<int32_t>(std::max_element(cpu_logits.begin(), cpu_logits.end()) - cpu_logits.begin());
   }
   residency = (*gpu)->check_vram_residency();
