@@ -52,13 +52,14 @@ inline bool tensor_core_attention_setting() {
 }
 
 // Programmatic dependent launch (kernels/cuda/launch.cuh) for the one-inference decode step, from
-// LLAMA_WORKER_DECODE_PDL (1 on, 0 off). Off by default until the GPU suite has run with it on.
+// LLAMA_WORKER_DECODE_PDL (1 on, 0 off).
 // Measured on the H100 (2026-12-06 22:30-22:33, f3815fa's binaries, tg128, PDL on every launch
 // against off): Qwen2.5-0.5B (896 wide) 1,054 -> 870 tok/s, Phi-3-mini (3,072) 393 -> 409, the
 // Llama-2-7B shape (4,096) 244 -> 260: small models' kernels are short and PDL's waiting blocks
-// delay them; large models' products overlap their start with the previous kernel's tail. The
-// default meant to follow: on for models at least kDecodePdlMinWidth wide (decode_pdl_setting's
-// LLAMA_WORKER_DECODE_PDL=wide).
+// delay them; large models' products overlap their start with the previous kernel's tail. With the
+// int8 products (LLAMA_WORKER_DECODE_INT8, below; 2026-12-07 02:49-03:00) it no longer pays: 7B
+// shape 346 -> 307 tok/s with PDL, Phi-3-mini 489 -> 484. So it stays off by default;
+// LLAMA_WORKER_DECODE_PDL=wide turns it on for models at least kDecodePdlMinWidth wide.
 inline constexpr int64_t kDecodePdlMinWidth = 2048;
 
 // Unset: no choice here (launches follow LLAMA_WORKER_PDL, kernels/cuda/launch.cuh).

@@ -123,7 +123,8 @@ void check_model(const std::string& vocab_file, const std::string& name, const s
   int32_t token = static_cast<int32_t>(std::max_element(cpu_logits.end() - vocab, cpu_logits.end()) -
                                        (cpu_logits.end() - vocab));
   const double decode_budget =
-      ::llama_worker::runtime::cuda::decode_int8_setting((*cpu)->config().embedding_width) ? kInt8DecodeBudget : kFp32Budget;
+      ::llama_worker::runtime::cuda::decode_int8_setting((*cpu)->config().embedding_width) ? kInt8DecodeBudget
+                                                                                           : kFp32Budget;
   for (int step = 0; step < 3; ++step) {
     const int32_t ids[1] = {token};
     ASSERT_TRUE((*cpu)->forward(ids, LogitsMode::kLastPosition, cpu_logits));
