@@ -14,6 +14,7 @@
 #include "cpu/rope.hpp"
 #include "cpu/swiglu.hpp"
 #include "quant/dequantize.hpp"
+#include "runtime/cpu_threads.hpp"
 
 namespace llama_worker::runtime {
 namespace {
@@ -93,7 +94,7 @@ Result<CpuBackend::Matrix> CpuBackend::prepare_matrix(const model::WeightView& v
 Status CpuBackend::prepare(const CpuBackendOptions& options) {
   const model::ModelConfig& c = adapter_.config();
   const model::ModelWeights& w = adapter_.weights();
-  threads_ = options.threads > 0 ? options.threads : cpu::default_thread_count();
+  LW_ASSIGN_OR_RETURN(threads_, cpu_thread_count(options.threads));
   if (options.context < 0) return make_error(ErrorCode::kInvalidArgument, "context must not be negative");
   capacity_ = options.context > 0 ? options.context : std::min(c.context_length, kDefaultContext);
   if (capacity_ > c.context_length) {

@@ -41,7 +41,7 @@ enum class WeightStorage {
 inline constexpr int64_t kDefaultContext = 4096;
 
 struct CpuBackendOptions {
-  int threads = 0;      // workers for matmul and attention; 0 = all cores
+  int threads = 0;      // workers for matmul and attention; 0 = LLAMA_WORKER_CPU_THREADS or all cores
   int64_t context = 0;  // KV cache positions; 0 = min(model context, kDefaultContext)
   WeightStorage weights = WeightStorage::kAuto;
   int64_t max_dequantized_bytes = int64_t{6} << 30;  // kAuto's budget for the fp32 copies
@@ -61,6 +61,7 @@ class CpuBackend final : public InferenceBackend, public BatchedInferenceBackend
   Status forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>& logits) override;
 
   bool weights_dequantized() const { return dequantized_; }
+  int thread_count() const { return threads_; }  // workers in use (cpu_threads.hpp resolves 0)
 
   // Many sequences over a paged KV pool (batched_backend.hpp), in cpu_batched_forward.cpp. Each
   // row is computed with the arithmetic of forward() alone; the pool is separate from the

@@ -1,0 +1,23 @@
+// How many workers the CPU reference backend uses: the caller's count when it gives one, else
+// LLAMA_WORKER_CPU_THREADS from the environment, else every core. The variable is what
+// OMP_NUM_THREADS is to OpenMP programs: one knob for programs that embed the engine without a
+// thread option (the C API, the bindings) and for CI, whose coverage build runs the CPU suite on
+// one worker (its atomic gcov counters make two threads on shared lines ~35x slower).
+#pragma once
+
+#include <optional>
+
+#include "core/status.hpp"
+
+namespace llama_worker::runtime {
+
+inline constexpr int kMaxCpuThreads = 1024;
+
+// `requested` > 0: that count. 0: the environment's value, or every core when it is unset or
+// empty. A value that is not a whole number from 1 to kMaxCpuThreads is an error naming it.
+Result<int> cpu_thread_count(int requested);
+
+// The environment's value alone: nullopt when LLAMA_WORKER_CPU_THREADS is unset or empty.
+Result<std::optional<int>> cpu_threads_from_environment();
+
+}  // namespace llama_worker::runtime
