@@ -20,9 +20,9 @@ Result<std::optional<int>> cpu_threads_from_environment() {
   int value = 0;
   const auto [stop, error] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
   if (error != std::errc{} || stop != text.data() + text.size() || value < 1 || value > kMaxCpuThreads) {
-    return make_error(ErrorCode::kInvalidArgument, std::string(kVariable) + " must be a whole number from 1 to " +
-                                                       std::to_string(kMaxCpuThreads) + ", not '" +
-                                                       std::string(text) + "'");
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(kVariable) + " must be a whole number from 1 to " +
+                          std::to_string(kMaxCpuThreads) + ", not '" + std::string(text) + "'");
   }
   return std::optional<int>{value};
 }

@@ -1,8 +1,7 @@
 // How many workers the CPU reference backend uses: the caller's count when it gives one, else
 // LLAMA_WORKER_CPU_THREADS from the environment, else every core. The variable is what
 // OMP_NUM_THREADS is to OpenMP programs: one knob for programs that embed the engine without a
-// thread option (the C API, the bindings) and for CI, whose coverage build runs the CPU suite on
-// one worker (its atomic gcov counters make two threads on shared lines ~35x slower).
+// thread option (the C API, the bindings) or share the machine with other work.
 #pragma once
 
 #include <optional>
@@ -11,7 +10,7 @@
 
 namespace llama_worker::runtime {
 
-inline constexpr int kMaxCpuThreads = 1024;
+inline constexpr int kMaxCpuThreads = 4096;  // as the CLI's --threads
 
 // `requested` > 0: that count. 0: the environment's value, or every core when it is unset or
 // empty. A value that is not a whole number from 1 to kMaxCpuThreads is an error naming it.

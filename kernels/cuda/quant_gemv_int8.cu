@@ -1,3 +1,6 @@
+#include <cstdlib>
+#include <cstring>
+
 #include "cuda/block_reduce.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/launch.cuh"
@@ -9,10 +12,9 @@ namespace llama_worker::kernels::cuda {
 namespace {
 
 // 16 warps of 2 rows: 32 rows per block share one quantized copy of x (a 4,096-wide x is read
-// from L2 once per 32 rows; 128 blocks for a 4,096-row matrix, one wave on an H100).
+// from L2 once per 32 rows; 128 blocks for a 4,096-row matrix, one wave on an H100). The 1-row
+// form (16 rows per block, twice the blocks) is an experiment: rows_per_warp() below.
 constexpr int kWarps = 16;
-constexpr int kRowsPerWarp = 2;
-constexpr int kRowsPerBlock = kWarps * kRowsPerWarp;
 constexpr int kRun = 32;                   // activations per scale
 constexpr int64_t kMaxInFeatures = 32768;  // shared copy: in + in / 8 bytes = 36 KiB
 constexpr int kOnes = 0x01010101;          // dp4a with it sums four int8 values
@@ -164,7 +166,7 @@ struct Q6KInt8 {
 
 // One warp: rows first_row, first_row + 1 of `rows` (SwiGLU: of both matrices), x from the
 // block's quantized copy. Lanes take the units of the row in turn; a fixed butterfly sums them.
-template <typename Unit, bool kSwiglu>
+template <typename Unit, bool kSwiglu, int kRowsPerWarp>
 __device__ __forceinline__ void int8_rows(const uint8_t* weight, const uint8_t* up_weight, int64_t row_bytes,
                                           int64_t rows, int64_t first_row, const int8_t* xq, const float* xd,
                                           int64_t in_features, float* y, const float* bias,
@@ -222,7 +224,7 @@ __device__ __forceinline__ void shared_x(int64_t in_features, int8_t*& xq, float
   xd = reinterpret_cast<float*>(shared + in_features);
 }
 
-template <typename Unit, bool kSwiglu>
+template <typename Unit, bool kSwiglu, int kRowsPerWarp>
 __global__ void __launch_bounds__(32 * kWarps) quant_gemv_int8_kernel(QuantGemvParams p) {
   pdl_launch_dependents();
   const int lane = threadIdx.x % 32;
@@ -238,12 +240,13 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_int8_kernel(QuantGemvP
   shared_x(p.in_features, xq, xd);
   quantize_to_shared(p.x, p.in_features, p.norm_weight, inverse_rms, xq, xd);
   if (first_row < p.out_features) {
-    int8_rows<Unit, kSwiglu>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features, first_row, xq, xd,
-                             p.in_features, p.y, p.bias, p.residual);
+    int8_rows<Unit, kSwiglu, kRowsPerWarp>(p.weight, p.up_weight, p.weight_row_bytes, p.out_features,
+                                           first_row, xq, xd, p.in_features, p.y, p.bias, p.residual);
   }
 }
 
 // Blocks [block_end[s - 1], block_end[s]) compute segment s (Q4_K or Q6_K, chosen per block).
+template <int kRowsPerWarp>
 __global__ void __launch_bounds__(32 * kWarps) quant_gemv_multi_int8_kernel(QuantGemvMultiParams p) {
   pdl_launch_dependents();
   int s = 0;
@@ -263,16 +266,36 @@ __global__ void __launch_bounds__(32 * kWarps) quant_gemv_multi_int8_kernel(Quan
   quantize_to_shared(p.x, p.in_features, p.norm_weight, inverse_rms, xq, xd);
   if (first_row >= segment.out_features) return;
   if (segment.weight_type == gguf::TensorType::kQ4_K) {
-    int8_rows<Q4KInt8, false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features,
-                              first_row, xq, xd, p.in_features, segment.y, segment.bias, nullptr);
+    int8_rows<Q4KInt8, false, kRowsPerWarp>(segment.weight, nullptr, segment.weight_row_bytes,
+                                            segment.out_features, first_row, xq, xd, p.in_features, segment.y,
+                                            segment.bias, nullptr);
   } else {
-    int8_rows<Q6KInt8, false>(segment.weight, nullptr, segment.weight_row_bytes, segment.out_features,
-                              first_row, xq, xd, p.in_features, segment.y, segment.bias, nullptr);
+    int8_rows<Q6KInt8, false, kRowsPerWarp>(segment.weight, nullptr, segment.weight_row_bytes,
+                                            segment.out_features, first_row, xq, xd, p.in_features, segment.y,
+                                            segment.bias, nullptr);
   }
 }
 
-unsigned blocks_for(int64_t rows) {
-  return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+unsigned blocks_for(int64_t rows, int rows_per_warp) {
+  const int64_t per_block = int64_t{kWarps} * rows_per_warp;
+  return static_cast<unsigned>((rows + per_block - 1) / per_block);
+}
+
+// Rows per warp for a call with `rows` output rows in all: 2, or from LLAMA_WORKER_INT8_ROWS
+// (an A/B setting of the kernel bench and the decode step, read once): `1`, `2`, or `small` (1 for
+// calls of at most kSmallCallRows rows, whose 2-row grid leaves most SMs one block).
+constexpr int64_t kSmallCallRows = 8192;
+
+int rows_per_warp(int64_t rows) {
+  static const int setting = [] {
+    const char* value = std::getenv("LLAMA_WORKER_INT8_ROWS");
+    if (value == nullptr) return 2;
+    if (std::strcmp(value, "1") == 0) return 1;
+    if (std::strcmp(value, "small") == 0) return 0;
+    return 2;
+  }();
+  if (setting == 0) return rows <= kSmallCallRows ? 1 : 2;
+  return setting;
 }
 
 }  // namespace
@@ -294,32 +317,50 @@ bool quant_gemv_int8_supports(const QuantGemvMultiParams& p) {
   return true;
 }
 
-Status quant_gemv_int8(const QuantGemvParams& p, cudaStream_t stream) {
+namespace {
+
+template <int kRowsPerWarp>
+Status launch_single(const QuantGemvParams& p, cudaStream_t stream) {
   const auto shared = static_cast<size_t>(shared_bytes(p.in_features));
-  const unsigned blocks = blocks_for(p.out_features);
+  const unsigned blocks = blocks_for(p.out_features, kRowsPerWarp);
   const bool swiglu = p.up_weight != nullptr;
   if (p.weight_type == gguf::TensorType::kQ4_K) {
-    LW_CUDA_TRY(swiglu
-                    ? launch(quant_gemv_int8_kernel<Q4KInt8, true>, blocks, 32 * kWarps, shared, stream, p)
-                    : launch(quant_gemv_int8_kernel<Q4KInt8, false>, blocks, 32 * kWarps, shared, stream, p));
+    LW_CUDA_TRY(swiglu ? launch(quant_gemv_int8_kernel<Q4KInt8, true, kRowsPerWarp>, blocks, 32 * kWarps,
+                                shared, stream, p)
+                       : launch(quant_gemv_int8_kernel<Q4KInt8, false, kRowsPerWarp>, blocks, 32 * kWarps,
+                                shared, stream, p));
   } else {
-    LW_CUDA_TRY(swiglu
-                    ? launch(quant_gemv_int8_kernel<Q6KInt8, true>, blocks, 32 * kWarps, shared, stream, p)
-                    : launch(quant_gemv_int8_kernel<Q6KInt8, false>, blocks, 32 * kWarps, shared, stream, p));
+    LW_CUDA_TRY(swiglu ? launch(quant_gemv_int8_kernel<Q6KInt8, true, kRowsPerWarp>, blocks, 32 * kWarps,
+                                shared, stream, p)
+                       : launch(quant_gemv_int8_kernel<Q6KInt8, false, kRowsPerWarp>, blocks, 32 * kWarps,
+                                shared, stream, p));
   }
   return Status::ok();
 }
 
-Status quant_gemv_multi_int8(const QuantGemvMultiParams& params, cudaStream_t stream) {
+template <int kRowsPerWarp>
+Status launch_multi(const QuantGemvMultiParams& params, cudaStream_t stream) {
   QuantGemvMultiParams p = params;
   int64_t blocks = 0;
   for (int s = 0; s < p.count; ++s) {
-    blocks += blocks_for(p.segments[s].out_features);
+    blocks += blocks_for(p.segments[s].out_features, kRowsPerWarp);
     p.block_end[s] = blocks;
   }
-  LW_CUDA_TRY(launch(quant_gemv_multi_int8_kernel, static_cast<unsigned>(blocks), 32 * kWarps,
+  LW_CUDA_TRY(launch(quant_gemv_multi_int8_kernel<kRowsPerWarp>, static_cast<unsigned>(blocks), 32 * kWarps,
                      static_cast<size_t>(shared_bytes(p.in_features)), stream, p));
   return Status::ok();
+}
+
+}  // namespace
+
+Status quant_gemv_int8(const QuantGemvParams& p, cudaStream_t stream) {
+  return rows_per_warp(p.out_features) == 1 ? launch_single<1>(p, stream) : launch_single<2>(p, stream);
+}
+
+Status quant_gemv_multi_int8(const QuantGemvMultiParams& p, cudaStream_t stream) {
+  int64_t rows = 0;
+  for (int s = 0; s < p.count; ++s) rows += p.segments[s].out_features;
+  return rows_per_warp(rows) == 1 ? launch_multi<1>(p, stream) : launch_multi<2>(p, stream);
 }
 
 }  // namespace llama_worker::kernels::cuda

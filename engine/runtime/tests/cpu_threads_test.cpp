@@ -62,18 +62,18 @@ TEST(CpuThreads, TheVariableSetsTheDefaultAndTheCallerWins) {
 }
 
 TEST(CpuThreads, MalformedValuesAreRefusedNamingThem) {
-  for (const char* value : {"0", "-2", "two", "4x", " 4", "1025", "99999999999999999999"}) {
+  for (const char* value : {"0", "-2", "two", "4x", " 4", "4097", "99999999999999999999"}) {
     ScopedVariable variable(value);
     auto count = cpu_thread_count(0);
     ASSERT_FALSE(count) << "'" << value << "' was accepted as " << *count;
     EXPECT_EQ(count.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_EQ(count.error().message, std::string(kVariable) + " must be a whole number from 1 to 1024, not '" +
-                                         value + "'");
+    EXPECT_EQ(count.error().message,
+              std::string(kVariable) + " must be a whole number from 1 to 4096, not '" + value + "'");
   }
-  ScopedVariable largest("1024");
+  ScopedVariable largest("4096");
   auto count = cpu_thread_count(0);
   ASSERT_TRUE(count) << count.error().message;
-  EXPECT_EQ(*count, 1024);
+  EXPECT_EQ(*count, 4096);
 }
 
 TEST(CpuThreads, ANegativeRequestIsRefused) {
