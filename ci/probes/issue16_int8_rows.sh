@@ -30,16 +30,19 @@ columns() {
 echo "| case | rows=2 us | rows=2 of copy | rows=1 us | rows=1 of copy |"
 join <(columns "$out/kernel-rows-2.csv") <(columns "$out/kernel-rows-1.csv") |
   awk '{print "| " $1 " | " $2 " | " $3 " | " $4 " | " $5 " |"}'
-tg() {  # label rows model
+tg() {  # label assignments (comma-separated) model
   (( $(date +%s) - start < ${TOTAL:-280} - 30 )) || { echo "$1: no time left"; return; }
-  LLAMA_WORKER_INT8_ROWS=$2 timeout 90 "$w" bench -m "$dir/$3" -p 0 -n 128 -r 3 --backend cuda > "$out/$1.txt" 2>&1 ||
+  env ${2//,/ } timeout 90 "$w" bench -m "$dir/$3" -p 0 -n 128 -r 3 --backend cuda > "$out/$1.txt" 2>&1 ||
     echo "$1 failed"
   grep -E '\| *tg128' "$out/$1.txt" | awk -F'|' -v l="$1" '{gsub(/ +/," ",$6); gsub(/ +/," ",$7); print l ":" $6 ":" $7}'
 }
-tg llama7b-rows2 2 llama7b-Q4_K_M-seed1.gguf
-tg llama7b-rows1 1 llama7b-Q4_K_M-seed1.gguf
-tg llama7b-small small llama7b-Q4_K_M-seed1.gguf
-tg phi3-rows2 2 phi3-Q4_K_M-seed1.gguf
-tg phi3-rows1 1 phi3-Q4_K_M-seed1.gguf
-tg phi3-small small phi3-Q4_K_M-seed1.gguf
+tg llama7b-rows2 LLAMA_WORKER_INT8_ROWS=2 llama7b-Q4_K_M-seed1.gguf
+tg llama7b-rows1 LLAMA_WORKER_INT8_ROWS=1 llama7b-Q4_K_M-seed1.gguf
+tg llama7b-small LLAMA_WORKER_INT8_ROWS=small llama7b-Q4_K_M-seed1.gguf
+tg phi3-rows2 LLAMA_WORKER_INT8_ROWS=2 phi3-Q4_K_M-seed1.gguf
+tg phi3-rows1 LLAMA_WORKER_INT8_ROWS=1 phi3-Q4_K_M-seed1.gguf
+tg phi3-small LLAMA_WORKER_INT8_ROWS=small phi3-Q4_K_M-seed1.gguf
+# The RMSNorms inside the int8 products (decode fusion bits 2, 4, 8: no norm launches).
+tg llama7b-norms-fused LLAMA_WORKER_DECODE_FUSION=31 llama7b-Q4_K_M-seed1.gguf
+tg phi3-norms-fused LLAMA_WORKER_DECODE_FUSION=31 phi3-Q4_K_M-seed1.gguf
 echo "total $(( $(date +%s) - start ))s"
