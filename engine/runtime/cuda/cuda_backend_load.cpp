@@ -134,11 +134,11 @@ Status CudaBackend::load(const CudaBackendOptions& options) {
   device_ = options.device;
   vram_budget_bytes_ = options.vram_budget_bytes;
   use_graph_ = options.use_graph;
-  decode_fusion_ = decode_fusion_setting();
   tensor_core_attention_ = tensor_core_attention_setting();
   grouped_attention_ = grouped_attention_setting();
   decode_pdl_ = decode_pdl_setting(c.embedding_width);
   decode_int8_ = decode_int8_setting(c.embedding_width);
+  decode_fusion_ = decode_fusion_setting(decode_int8_);
   batched_tensor_cores_ = batched_tensor_cores_setting();
   batched_weights_setting_ = batched_weights_setting();
   batched_pdl_ = batched_pdl_setting();
