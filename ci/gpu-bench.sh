@@ -24,11 +24,13 @@
 # PEER_DIR (.peer), TOTAL_LIMIT (540), BACKEND (cuda; cpu only for a smoke test of this script).
 # HISTORY=FILE (optional): this run's record (bench/dashboard/append_history.py) is appended to a copy
 # of FILE written as $OUT/history.jsonl (HISTORY_OUT=FILE appends in place); ENGINE_COMMIT=SHA names
-# the engine commit when the tree here has no .git (see bench/dashboard/README.md).
+# the engine commit; unset, it is the one ci/stage-gpu-build.sh wrote into <build>/COMMIT, else this
+# tree's HEAD (see bench/dashboard/README.md).
 set -u -o pipefail
 
 root=$(pwd)
 build=${1:-build/release}
+if [ -z "${ENGINE_COMMIT:-}" ] && [ -s "$build/COMMIT" ]; then ENGINE_COMMIT=$(head -n 1 "$build/COMMIT"); fi
 worker="$build/bin/llama-worker"
 peer=${PEER_DIR:-.peer}
 out=${OUT:-$root/gpu-bench-out}
@@ -115,7 +117,11 @@ export LD_LIBRARY_PATH="$peer:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRA
 peer_version=$(head -n 1 "$peer/VERSION" 2>/dev/null || echo "unknown version")
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "engine commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+  if [ -s "$build/COMMIT" ]; then
+    echo "engine commit: $(head -n 1 "$build/COMMIT") (the staged build's)$(sed -n '2s/^/ /p' "$build/COMMIT")"
+  else
+    echo "engine commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+  fi
   echo "llama.cpp: $peer_version"
   nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv,noheader
 } | tee "$logs/machine.txt"

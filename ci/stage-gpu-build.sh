@@ -29,6 +29,9 @@ for library in "$build"/lib/*.so*; do [ -f "$library" ] && cp "$library" "$stage
 for binary in "$build"/bin/*; do
   ldd "$binary" 2>/dev/null | sed -n 's/.*=> \(.*libbenchmark[^ ]*\) .*/\1/p'
 done | sort -u | while read -r library; do cp -L "$library" "$stage/lib/"; done
+# The commit the binaries were built from (the GPU machine's tree may differ: ci/gpu-bench.sh
+# records this one in bench/history when ENGINE_COMMIT is not given).
+{ git rev-parse HEAD 2>/dev/null || echo unknown; git diff --quiet HEAD 2>/dev/null || echo "with local changes"; } > "$stage/COMMIT"
 mkdir -p .gpu-stage
 # One thread and -9: a 64 MiB window finds the kernels every binary links in again (57 -> 11 MB for six).
 tar -cf - "$stage" | xz -T1 -9 > .gpu-stage/build.tar.xz

@@ -24,7 +24,7 @@ for rows in 2 1; do
 done
 # name, us_per_launch, fraction_of_copy from the csv (columns found by the header).
 columns() {
-  awk -F, 'NR == 1 || /^name,/ { for (i = 1; i <= NF; ++i) { if ($i == "us_per_launch") u = i; if ($i == "fraction_of_copy") f = i }; next }
+  awk -F, '/^name,/ { gsub(/"/, ""); for (i = 1; i <= NF; ++i) { if ($i == "us_per_launch") u = i; if ($i == "fraction_of_copy") f = i }; next }
            u && f && /_int8/ { gsub(/"/, "", $1); printf "%s %.2f %.0f%%\n", $1, $u, 100 * $f }' "$1" | sort
 }
 echo "| case | rows=2 us | rows=2 of copy | rows=1 us | rows=1 of copy |"
