@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,9 +11,10 @@
 namespace llama_worker::runtime {
 
 namespace {
-constexpr const char* kVariable = "LLAMA_WORKER_CPU_THREADS";
-}
 
+constexpr const char* kVariable = "LLAMA_WORKER_CPU_THREADS";
+
+// The environment's value: nullopt when the variable is unset or empty.
 Result<std::optional<int>> cpu_threads_from_environment() {
   const char* setting = std::getenv(kVariable);
   if (setting == nullptr || *setting == '\0') return std::optional<int>{};
@@ -26,6 +28,8 @@ Result<std::optional<int>> cpu_threads_from_environment() {
   }
   return std::optional<int>{value};
 }
+
+}  // namespace
 
 Result<int> cpu_thread_count(int requested) {
   if (requested < 0) {

@@ -4,8 +4,6 @@
 // thread option (the C API, the bindings) or share the machine with other work.
 #pragma once
 
-#include <optional>
-
 #include "core/status.hpp"
 
 namespace llama_worker::runtime {
@@ -15,8 +13,5 @@ inline constexpr int kMaxCpuThreads = 4096;  // as the CLI's --threads
 // `requested` > 0: that count. 0: the environment's value, or every core when it is unset or
 // empty. A value that is not a whole number from 1 to kMaxCpuThreads is an error naming it.
 Result<int> cpu_thread_count(int requested);
-
-// The environment's value alone: nullopt when LLAMA_WORKER_CPU_THREADS is unset or empty.
-Result<std::optional<int>> cpu_threads_from_environment();
 
 }  // namespace llama_worker::runtime
